@@ -1,0 +1,226 @@
+// Package manifest defines manifest.json, the record of a run that scenariod
+// writes and collect reads: which scenarios ran, with which faults, and the
+// exact start and end of each phase. It is the only thing besides metric names
+// that collect knows about scenariod, so the format lives here, once.
+//
+// scenariod rewrites the file after every phase (atomically, through a
+// temporary file and rename), so a run cut short still leaves a valid manifest.
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SchemaVersion is the version of the format written by this package.
+// Read refuses other versions.
+const SchemaVersion = 1
+
+// Phase names, in the order they run.
+const (
+	PhaseStabilization = "stabilization"
+	PhaseTesting       = "testing"
+	PhaseRecovery      = "recovery"
+)
+
+// Phases lists the phase names in order.
+var Phases = []string{PhaseStabilization, PhaseTesting, PhaseRecovery}
+
+// Status values of a scenario and of a run.
+const (
+	StatusRunning     = "running"
+	StatusPassed      = "passed"
+	StatusFailed      = "failed"
+	StatusInterrupted = "interrupted"
+)
+
+// Injectors and their fidelity.
+const (
+	InjectorToxiproxy = "toxiproxy"
+	InjectorNetfilter = "netfilter"
+	InjectorProcess   = "process"
+
+	// FidelityPerPacket: each packet is dropped with the given probability
+	// (netfilter numgen random), as on a real lossy network.
+	FidelityPerPacket = "per-packet"
+	// FidelityPerConnection: toxiproxy draws a toxic's toxicity once per
+	// connection, so "10 % loss" means 10 % of connections lose everything.
+	FidelityPerConnection = "per-connection"
+	// FidelityExact: the fault is what it says (latency, server down).
+	FidelityExact = "exact"
+)
+
+// Manifest is the whole of manifest.json.
+type Manifest struct {
+	SchemaVersion int        `json:"schema_version"`
+	RunID         string     `json:"run_id"`
+	Profile       string     `json:"profile"`
+	Stack         string     `json:"stack,omitempty"`
+	Start         time.Time  `json:"start"`
+	End           time.Time  `json:"end,omitzero"`
+	Status        string     `json:"status"`
+	Scenarios     []Scenario `json:"scenarios"`
+}
+
+// Scenario is one scenario as it ran.
+type Scenario struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Faults      []Fault `json:"faults"`
+	Phases      []Phase `json:"phases"`
+	Status      string  `json:"status"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// Fault is one fault of a scenario, applied to one or more servers.
+type Fault struct {
+	// Kind is the fault kind, e.g. "packet_loss", "latency", "server_down".
+	Kind string `json:"kind"`
+	// Targets are server names as in the metrics' server label ("mc1").
+	Targets []string `json:"targets"`
+	// Params are the fault's parameters with units in the key, e.g.
+	// {"loss_pct": 10} or {"latency_ms": 200, "jitter_ms": 0}.
+	Params map[string]float64 `json:"params"`
+	// Injector is how the fault was made: InjectorToxiproxy, InjectorNetfilter, InjectorProcess.
+	Injector string `json:"injector"`
+	// Fidelity says how faithful the injection is: FidelityPerPacket, FidelityPerConnection, FidelityExact.
+	Fidelity string `json:"fidelity"`
+	// Nominal is the fault time the scenario's definition gives; the
+	// testing phase may be shorter under a profile that caps it.
+	Nominal Duration `json:"nominal"`
+	// Applied and Removed are when the fault was put in place and taken away.
+	Applied time.Time `json:"applied,omitzero"`
+	Removed time.Time `json:"removed,omitzero"`
+}
+
+// Phase is one phase of a scenario with its exact start and end. End is zero
+// while the phase runs or when the run was cut short during it.
+type Phase struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("1m0s").
+type Duration time.Duration
+
+// MarshalJSON writes d as a string such as "1m30s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Phase returns the scenario's phase of that name, and whether it exists.
+func (s *Scenario) Phase(name string) (Phase, bool) {
+	for _, p := range s.Phases {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Phase{}, false
+}
+
+// ErrSchema is returned (wrapped) by Read for a manifest of another schema version.
+var ErrSchema = errors.New("manifest: unsupported schema_version")
+
+// Write writes m to path atomically: a reader sees the old file or the new
+// one, never a torn one.
+func Write(path string, m *Manifest) error {
+	if m.SchemaVersion == 0 {
+		m.SchemaVersion = SchemaVersion
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("manifest: encode: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".manifest-*.json")
+	if err != nil {
+		return fmt.Errorf("manifest: write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("manifest: write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("manifest: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("manifest: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read reads and validates the manifest at path.
+func Read(path string) (*Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest: %s: %w", path, err)
+	}
+	if m.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("%w %d in %s (this build reads %d)", ErrSchema, m.SchemaVersion, path, SchemaVersion)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("manifest: %s: %w", path, err)
+	}
+	return &m, nil
+}
+
+// Validate checks that m is internally consistent: known phase names in
+// order, each phase starting no earlier than the one before ended, ends not
+// before starts.
+func (m *Manifest) Validate() error {
+	if m.RunID == "" {
+		return errors.New("run_id is empty")
+	}
+	if m.Start.IsZero() {
+		return errors.New("start is missing")
+	}
+	for i, s := range m.Scenarios {
+		if s.Name == "" {
+			return fmt.Errorf("scenario %d has no name", i)
+		}
+		if len(s.Phases) > len(Phases) {
+			return fmt.Errorf("scenario %s: %d phases, want at most %d", s.Name, len(s.Phases), len(Phases))
+		}
+		var prevEnd time.Time
+		for j, p := range s.Phases {
+			if p.Name != Phases[j] {
+				return fmt.Errorf("scenario %s: phase %d is %q, want %q", s.Name, j, p.Name, Phases[j])
+			}
+			if p.Start.IsZero() {
+				return fmt.Errorf("scenario %s: phase %s has no start", s.Name, p.Name)
+			}
+			if !prevEnd.IsZero() && p.Start.Before(prevEnd) {
+				return fmt.Errorf("scenario %s: phase %s starts before the previous phase ended", s.Name, p.Name)
+			}
+			if !p.End.IsZero() && p.End.Before(p.Start) {
+				return fmt.Errorf("scenario %s: phase %s ends before it starts", s.Name, p.Name)
+			}
+			if p.End.IsZero() && j < len(s.Phases)-1 {
+				return fmt.Errorf("scenario %s: phase %s has no end but is not the last", s.Name, p.Name)
+			}
+			prevEnd = p.End
+		}
+	}
+	return nil
+}
