@@ -1,0 +1,615 @@
+// Package stack runs the local stack of mcchaos: three memcached servers,
+// the toxiproxy server in front of them and Prometheus, as child processes
+// bound to 127.0.0.1. It waits until each is healthy, and stops all of them
+// on Stop, whatever state they are in.
+//
+// The same Stack value also describes a stack someone else runs (Attach):
+// the compose stack after `docker compose up --wait`, or services already
+// running in CI.
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Default ports of DESIGN.md.
+const (
+	DefaultMemcachedPort  = 11211
+	DefaultProxyPort      = 21211
+	DefaultToxiproxyPort  = 8474
+	DefaultPrometheusPort = 9091
+	DefaultServers        = 3
+)
+
+// DefaultStartTimeout bounds how long Start waits for every process to be healthy.
+const DefaultStartTimeout = 30 * time.Second
+
+// Ports are the loopback ports of the local stack.
+type Ports struct {
+	Memcached  []int // one per server
+	Proxy      []int // toxiproxy listen port per server
+	Toxiproxy  int   // toxiproxy API
+	Prometheus int
+}
+
+// DefaultPorts returns DESIGN.md's ports for n servers.
+func DefaultPorts(n int) Ports {
+	p := Ports{Toxiproxy: DefaultToxiproxyPort, Prometheus: DefaultPrometheusPort}
+	for i := range n {
+		p.Memcached = append(p.Memcached, DefaultMemcachedPort+i)
+		p.Proxy = append(p.Proxy, DefaultProxyPort+i)
+	}
+	return p
+}
+
+// FreePorts returns free loopback ports for n servers, for tests and for
+// running beside another stack.
+func FreePorts(n int) (Ports, error) {
+	all := make([]int, 2*n+2)
+	for i := range all {
+		p, err := FreePort()
+		if err != nil {
+			return Ports{}, err
+		}
+		all[i] = p
+	}
+	return Ports{Memcached: all[:n], Proxy: all[n : 2*n], Toxiproxy: all[2*n], Prometheus: all[2*n+1]}, nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("stack: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Config says what to start. The zero value starts DESIGN.md's stack in a
+// temporary directory, without scrape targets.
+type Config struct {
+	// Dir holds logs, the generated Prometheus config and its data, and
+	// the memcached pid files. If empty, a temporary directory is made and
+	// removed by Stop.
+	Dir string
+	// Servers is the number of memcached servers. If zero, DefaultServers.
+	Servers int
+	// Ports are the ports to bind. If Memcached is nil, DefaultPorts.
+	Ports Ports
+	// ScrapeTargets maps a Prometheus job name ("loadgen", "scenariod") to
+	// the host:port Prometheus scrapes every second.
+	ScrapeTargets map[string]string
+	// NoPrometheus starts memcached and toxiproxy only.
+	NoPrometheus bool
+	// MemcachedBin, ToxiproxyBin, PrometheusBin override the binaries. If
+	// empty, memcached and prometheus are looked up in PATH; toxiproxy in
+	// PATH as toxiproxy-server, then in <repo>/bin, and else built there
+	// from the Go module.
+	MemcachedBin, ToxiproxyBin, PrometheusBin string
+	// StartTimeout bounds the health waits. If zero, DefaultStartTimeout.
+	StartTimeout time.Duration
+	// Log receives one line per started process. If nil, nothing is printed.
+	Log io.Writer
+}
+
+// Server is one memcached server and its proxy.
+type Server struct {
+	Name      string // "mc1": the toxiproxy proxy name and the metrics' server label
+	Addr      string // memcached itself, host:port
+	ProxyAddr string // where clients dial: the proxy's listen address
+	Upstream  string // the proxy's upstream as toxiproxy sees it
+}
+
+// Stack is a running stack. Its fields are read-only after Start.
+type Stack struct {
+	Servers       []Server
+	ToxiproxyURL  string
+	PrometheusURL string // empty without Prometheus
+	Dir           string
+
+	mu      sync.Mutex
+	procs   []*proc
+	tempDir bool
+	log     io.Writer
+}
+
+// MissingBinaryError says that a program the stack needs is not installed.
+type MissingBinaryError struct {
+	Name string // "memcached"
+	Fix  string // how to install it
+}
+
+func (e *MissingBinaryError) Error() string {
+	return fmt.Sprintf("%s not found in PATH: %s", e.Name, e.Fix)
+}
+
+// PortInUseError says that a port the stack must bind is taken.
+type PortInUseError struct {
+	Port int
+	What string // "memcached mc1"
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("port %d (for %s) is in use on 127.0.0.1: stop what listens there (ss -ltnp 'sport = :%d') or choose other ports", e.Port, e.What, e.Port)
+}
+
+// Start starts the local stack and waits until every part is healthy. On
+// error, whatever was started is stopped again.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	if cfg.Servers == 0 {
+		cfg.Servers = DefaultServers
+	}
+	if cfg.Ports.Memcached == nil {
+		cfg.Ports = DefaultPorts(cfg.Servers)
+	}
+	if len(cfg.Ports.Memcached) != cfg.Servers || len(cfg.Ports.Proxy) != cfg.Servers {
+		return nil, fmt.Errorf("stack: %d servers need %d memcached and proxy ports, got %d and %d",
+			cfg.Servers, cfg.Servers, len(cfg.Ports.Memcached), len(cfg.Ports.Proxy))
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	bins, err := findBinaries(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPorts(cfg); err != nil {
+		return nil, err
+	}
+
+	s := &Stack{Dir: cfg.Dir, log: cfg.Log}
+	if s.log == nil {
+		s.log = io.Discard
+	}
+	if s.Dir == "" {
+		if s.Dir, err = os.MkdirTemp("", "mcchaos-stack-"); err != nil {
+			return nil, fmt.Errorf("stack: %w", err)
+		}
+		s.tempDir = true
+	}
+	if err := os.MkdirAll(filepath.Join(s.Dir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("stack: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+
+	for i := range cfg.Servers {
+		srv := Server{
+			Name:      fmt.Sprintf("mc%d", i+1),
+			Addr:      hostPort(cfg.Ports.Memcached[i]),
+			ProxyAddr: hostPort(cfg.Ports.Proxy[i]),
+		}
+		srv.Upstream = srv.Addr
+		s.Servers = append(s.Servers, srv)
+		args := []string{"-l", "127.0.0.1", "-p", strconv.Itoa(cfg.Ports.Memcached[i]), "-U", "0", "-m", "64", "-c", "4096", "-t", "2"}
+		if os.Geteuid() == 0 {
+			args = append(args, "-u", "root")
+		}
+		p, err := s.spawn(srv.Name, bins.memcached, args)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeProcFiles(s.Dir, srv.Name, p.cmd); err != nil {
+			return nil, err
+		}
+	}
+	s.ToxiproxyURL = "http://" + hostPort(cfg.Ports.Toxiproxy)
+	if _, err := s.spawn("toxiproxy", bins.toxiproxy, []string{"-host", "127.0.0.1", "-port", strconv.Itoa(cfg.Ports.Toxiproxy)}); err != nil {
+		return nil, err
+	}
+	if !cfg.NoPrometheus {
+		conf := filepath.Join(s.Dir, "prometheus.yml")
+		if err := os.WriteFile(conf, PrometheusConfig(cfg.ScrapeTargets), 0o644); err != nil {
+			return nil, fmt.Errorf("stack: %w", err)
+		}
+		s.PrometheusURL = "http://" + hostPort(cfg.Ports.Prometheus)
+		if _, err := s.spawn("prometheus", bins.prometheus, []string{
+			"--config.file=" + conf,
+			"--storage.tsdb.path=" + filepath.Join(s.Dir, "prometheus-data"),
+			"--storage.tsdb.retention.time=7d",
+			"--web.listen-address=" + hostPort(cfg.Ports.Prometheus),
+			"--log.level=warn",
+		}); err != nil {
+			return nil, err
+		}
+	}
+
+	for _, srv := range s.Servers {
+		if err := s.waitHealthy(ctx, srv.Name, func() error { return memcachedVersion(srv.Addr) }); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.waitHealthy(ctx, "toxiproxy", func() error { return httpOK(ctx, s.ToxiproxyURL+"/version") }); err != nil {
+		return nil, err
+	}
+	if err := s.createProxies(ctx); err != nil {
+		return nil, err
+	}
+	if s.PrometheusURL != "" {
+		if err := s.waitHealthy(ctx, "prometheus", func() error { return httpOK(ctx, s.PrometheusURL+"/-/ready") }); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Attach describes a stack that runs already (compose, CI services): the
+// proxies are read from toxiproxy, and Stop leaves everything running.
+func Attach(ctx context.Context, toxiproxyURL, prometheusURL string) (*Stack, error) {
+	s := &Stack{ToxiproxyURL: toxiproxyURL, PrometheusURL: prometheusURL, log: io.Discard}
+	var proxies map[string]struct {
+		Listen   string `json:"listen"`
+		Upstream string `json:"upstream"`
+	}
+	if err := getJSON(ctx, toxiproxyURL+"/proxies", &proxies); err != nil {
+		return nil, fmt.Errorf("stack: toxiproxy at %s: %w", toxiproxyURL, err)
+	}
+	for i := 1; ; i++ {
+		name := fmt.Sprintf("mc%d", i)
+		p, ok := proxies[name]
+		if !ok {
+			break
+		}
+		_, port, _ := net.SplitHostPort(p.Listen)
+		s.Servers = append(s.Servers, Server{Name: name, ProxyAddr: "127.0.0.1:" + port, Upstream: p.Upstream})
+	}
+	if len(s.Servers) == 0 {
+		return nil, fmt.Errorf("stack: toxiproxy at %s has no proxies named mc1, mc2, ...", toxiproxyURL)
+	}
+	if prometheusURL != "" {
+		if err := httpOK(ctx, prometheusURL+"/-/ready"); err != nil {
+			return nil, fmt.Errorf("stack: prometheus at %s: %w", prometheusURL, err)
+		}
+	}
+	return s, nil
+}
+
+// ProxyAddrs returns "mc1=127.0.0.1:21211,..." as loadgen's -servers takes it.
+func (s *Stack) ProxyAddrs() string {
+	var b strings.Builder
+	for i, srv := range s.Servers {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(srv.Name + "=" + srv.ProxyAddr)
+	}
+	return b.String()
+}
+
+// Stop stops every process of the stack (and any memcached that another
+// process restarted from the pid files), SIGTERM first and SIGKILL after 5 s.
+// It is safe to call more than once and on a partly started stack.
+func (s *Stack) Stop() error {
+	s.mu.Lock()
+	procs := s.procs
+	s.procs = nil
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for i := len(procs) - 1; i >= 0; i-- {
+		wg.Add(1)
+		go func(p *proc) { defer wg.Done(); p.stop(5 * time.Second) }(procs[i])
+	}
+	wg.Wait()
+	if s.Dir != "" {
+		killFromPidFiles(s.Dir)
+	}
+	if s.tempDir {
+		return os.RemoveAll(s.Dir)
+	}
+	return nil
+}
+
+// WaitScraped waits until Prometheus reports up == 1 for every job, that is
+// until it has scraped each exporter at least once.
+func (s *Stack) WaitScraped(ctx context.Context, jobs ...string) error {
+	if s.PrometheusURL == "" {
+		return errors.New("stack: no Prometheus to wait for")
+	}
+	for _, job := range jobs {
+		q := fmt.Sprintf(`max(up{job=%q})`, job)
+		err := poll(ctx, 200*time.Millisecond, func() error {
+			var r struct {
+				Data struct {
+					Result []struct {
+						Value [2]any `json:"value"`
+					} `json:"result"`
+				} `json:"data"`
+			}
+			if err := getJSON(ctx, s.PrometheusURL+"/api/v1/query?query="+url.QueryEscape(q), &r); err != nil {
+				return err
+			}
+			if len(r.Data.Result) == 0 || r.Data.Result[0].Value[1] != "1" {
+				return fmt.Errorf("job %s not scraped yet", job)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("stack: prometheus at %s never scraped job %q: %w", s.PrometheusURL, job, err)
+		}
+	}
+	return nil
+}
+
+// PrometheusConfig returns a Prometheus configuration that scrapes each
+// target every second under its job name.
+func PrometheusConfig(targets map[string]string) []byte {
+	var b bytes.Buffer
+	b.WriteString("# Generated by mcchaos internal/stack.\nglobal:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n")
+	for _, job := range sortedKeys(targets) {
+		fmt.Fprintf(&b, "  - job_name: %q\n    static_configs:\n      - targets: [%q]\n", job, targets[job])
+	}
+	if len(targets) == 0 {
+		b.WriteString("  []\n")
+	}
+	return b.Bytes()
+}
+
+func (s *Stack) createProxies(ctx context.Context) error {
+	type proxy struct {
+		Name     string `json:"name"`
+		Listen   string `json:"listen"`
+		Upstream string `json:"upstream"`
+		Enabled  bool   `json:"enabled"`
+	}
+	var ps []proxy
+	for _, srv := range s.Servers {
+		ps = append(ps, proxy{srv.Name, srv.ProxyAddr, srv.Upstream, true})
+	}
+	body, _ := json.Marshal(ps)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.ToxiproxyURL+"/populate", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("stack: create toxiproxy proxies: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("stack: create toxiproxy proxies: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	for _, srv := range s.Servers {
+		if err := s.waitHealthy(ctx, srv.Name+" proxy", func() error { return memcachedVersion(srv.ProxyAddr) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) waitHealthy(ctx context.Context, name string, check func() error) error {
+	if err := poll(ctx, 50*time.Millisecond, check); err != nil {
+		s.mu.Lock()
+		var tail string
+		for _, p := range s.procs {
+			if p.name == name {
+				tail = p.tail()
+			}
+		}
+		s.mu.Unlock()
+		if tail != "" {
+			return fmt.Errorf("stack: %s did not become healthy: %w; its log ends:\n%s", name, err, tail)
+		}
+		return fmt.Errorf("stack: %s did not become healthy: %w", name, err)
+	}
+	return nil
+}
+
+// poll calls check every interval until it returns nil or ctx ends; then it
+// returns the last error of check.
+func poll(ctx context.Context, interval time.Duration, check func() error) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+func checkPorts(cfg Config) error {
+	check := func(port int, what string) error {
+		l, err := net.Listen("tcp", hostPort(port))
+		if err != nil {
+			return &PortInUseError{Port: port, What: what}
+		}
+		return l.Close()
+	}
+	for i := range cfg.Servers {
+		name := fmt.Sprintf("mc%d", i+1)
+		if err := check(cfg.Ports.Memcached[i], "memcached "+name); err != nil {
+			return err
+		}
+		if err := check(cfg.Ports.Proxy[i], "toxiproxy proxy "+name); err != nil {
+			return err
+		}
+	}
+	if err := check(cfg.Ports.Toxiproxy, "the toxiproxy API"); err != nil {
+		return err
+	}
+	if !cfg.NoPrometheus {
+		return check(cfg.Ports.Prometheus, "prometheus")
+	}
+	return nil
+}
+
+func memcachedVersion(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("version\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(buf[:n], []byte("VERSION ")) {
+		return fmt.Errorf("unexpected answer %q to version", buf[:n])
+	}
+	return nil
+}
+
+var httpClient = &http.Client{Timeout: 2 * time.Second}
+
+func httpOK(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// proc is one child process with its log file.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+}
+
+func (s *Stack) spawn(name, bin string, args []string) (*proc, error) {
+	logPath := filepath.Join(s.Dir, "logs", name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("stack: %w", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stack: start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() { cmd.Wait(); f.Close(); close(p.done) }()
+	s.mu.Lock()
+	s.procs = append(s.procs, p)
+	s.mu.Unlock()
+	fmt.Fprintf(s.log, "stack: started %s (pid %d), log %s\n", name, cmd.Process.Pid, logPath)
+	return p, nil
+}
+
+func (p *proc) stop(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// tail returns the last lines of the process's log.
+func (p *proc) tail() string {
+	b, _ := os.ReadFile(p.logPath)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 10 {
+		lines = lines[len(lines)-10:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// writeProcFiles records a memcached's pid and argv in dir, so that another
+// process (scenariod's process fault) can kill and restart it.
+func writeProcFiles(dir, name string, cmd *exec.Cmd) error {
+	argv, _ := json.Marshal(cmd.Args)
+	if err := os.WriteFile(filepath.Join(dir, name+".argv.json"), argv, 0o644); err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	return nil
+}
+
+// killFromPidFiles kills any process still named in dir/*.pid: a memcached
+// that another process restarted is not our child.
+func killFromPidFiles(dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 {
+			continue
+		}
+		if isMemcached(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// isMemcached reports whether pid is a memcached process, so that a stale pid
+// file never kills an unrelated process that reused the pid.
+func isMemcached(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return err == nil && strings.TrimSpace(string(b)) == "memcached"
+}
