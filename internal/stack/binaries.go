@@ -99,10 +99,10 @@ func containsModule(gomod []byte) bool {
 	return len(gomod) >= len(m) && string(gomod[:len(m)]) == m
 }
 
-// sysProcAttr puts a child in its own process group, so that a Ctrl-C at
-// the terminal reaches only us and we stop children in order, and kills it
-// if we die without stopping it.
-func sysProcAttr() *syscall.SysProcAttr {
+// SysProcAttr puts a child in its own process group, so that a Ctrl-C at
+// the terminal reaches only its parent, which stops children in order, and
+// kills the child if the parent dies without stopping it.
+func SysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 

@@ -1,0 +1,115 @@
+// Command bench runs the whole mcchaos benchmark: it starts (or finds) the
+// stack, drives the client with loadgen, walks the fault scenarios with
+// scenariod, and has collect write results.json and report.md under
+// reports/<run-id>/.
+//
+// Exit codes: 0 ran and found no regression; 1 regression or integrity
+// violation (as -fail-on asks); 2 the run could not be done; 130 a second
+// Ctrl-C cut it short.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcchaos/mcchaos/internal/bench"
+	"github.com/mcchaos/mcchaos/internal/profile"
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "\nbench: interrupted: removing faults and reporting what finished (Ctrl-C again to quit at once)")
+		cancel()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "bench: second interrupt: one more cleanup, then exit")
+		bench.Abort(3 * time.Second)
+		os.Exit(130)
+	}()
+	os.Exit(exitCode(run(ctx, os.Stdout, os.Stderr, os.Args[1:])))
+}
+
+func exitCode(err error) int {
+	var code exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &code):
+		return int(code)
+	default:
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+}
+
+// exitError carries a non-zero exit code that has already been explained.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg bench.Config
+	var loadgenArgs, scenariodArgs string
+	fs.StringVar(&cfg.Profile, "profile", profile.Default, "run profile: "+strings.Join(profile.Names(), ", "))
+	fs.StringVar(&cfg.Scenarios, "scenarios", "", "scenarios to run: all, extended, or NAME[,NAME...] (default: the profile's; see scenariod -list)")
+	fs.StringVar(&cfg.Stack, "stack", bench.StackLocal, "where the services run: local (child processes), compose (docker compose up), external (already running)")
+	fs.StringVar(&cfg.RunID, "run-id", "", "run directory name under -reports (default: UTC time and git commit)")
+	fs.StringVar(&cfg.ReportsDir, "reports", "reports", "directory of run directories")
+	fs.StringVar(&cfg.BinDir, "bin", "", "directory of the loadgen, scenariod and collect binaries (default: beside bench)")
+	fs.StringVar(&cfg.Baseline, "baseline", "", "results.json to compare with (default: baselines/<profile>.json if present; none: no comparison)")
+	fs.BoolVar(&cfg.UpdateBaseline, "update-baseline", false, "write this run's results as baselines/<profile>.json")
+	fs.StringVar(&cfg.FailOn, "fail-on", "integrity", "exit 1 on: regression, integrity or never")
+	fs.BoolVar(&cfg.FreePorts, "free-ports", false, "run the local stack and exporters on free ports instead of DESIGN.md's")
+	fs.StringVar(&cfg.ToxiproxyURL, "toxiproxy", "", "toxiproxy API of a compose or external stack (default http://127.0.0.1:8474)")
+	fs.StringVar(&cfg.PrometheusURL, "prometheus", "", "Prometheus of a compose or external stack (default http://127.0.0.1:9091)")
+	fs.StringVar(&cfg.ComposeFile, "compose-file", "docker-compose.yml", "compose file of -stack compose")
+	fs.StringVar(&cfg.GrafanaURL, "grafana-url", "", "Grafana for snapshots (optional)")
+	fs.StringVar(&loadgenArgs, "loadgen-args", "", "extra flags for loadgen, space-separated (e.g. \"-client gomemcache\")")
+	fs.StringVar(&scenariodArgs, "scenariod-args", "", "extra flags for scenariod, space-separated (e.g. \"-loss-injector toxiproxy\")")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: bench [flags]\n\nRuns the mcchaos benchmark end to end and writes reports/<run-id>/report.md.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench: unexpected arguments %q (flags only; see -h)\n", fs.Args())
+		return exitError(2)
+	}
+	cfg.LoadgenArgs = strings.Fields(loadgenArgs)
+	cfg.ScenariodArgs = strings.Fields(scenariodArgs)
+	cfg.Stdout, cfg.Stderr = stdout, stderr
+
+	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	if res.Report != "" {
+		fmt.Fprintf(stdout, "report: %s\n", res.Report)
+	}
+	if res.Interrupted {
+		fmt.Fprintln(stdout, "run interrupted: the report covers the scenarios that finished")
+	}
+	if res.CollectExit != 0 {
+		return exitError(res.CollectExit)
+	}
+	return nil
+}

@@ -1,0 +1,392 @@
+// Package bench runs the whole mcchaos pipeline in order: start (or find) the
+// stack, start loadgen, run scenariod, stop loadgen, run collect, tear down.
+// loadgen, scenariod and collect run as separate processes, so the load is
+// never disturbed by the controller; this package only starts, watches and
+// stops them, and keeps everything a run measured in its run directory.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/stack"
+)
+
+// Stack kinds.
+const (
+	StackLocal    = "local"
+	StackCompose  = "compose"
+	StackExternal = "external"
+)
+
+// Default ports of the exporters (DESIGN.md).
+const (
+	DefaultLoadgenPort   = 9090
+	DefaultScenariodPort = 9092
+)
+
+// Config says what to run. Zero values mean the documented defaults.
+type Config struct {
+	// Profile is the run profile. If empty, profile.Default.
+	Profile string
+	// Scenarios is scenariod's -scenario value. If empty, the profile's selection.
+	Scenarios string
+	// Stack is StackLocal, StackCompose or StackExternal. If empty, StackLocal.
+	Stack string
+	// RunID names the run directory. If empty, a UTC timestamp and the git commit.
+	RunID string
+	// ReportsDir holds one directory per run. If empty, "reports".
+	ReportsDir string
+	// BinDir holds the loadgen, scenariod and collect binaries. If empty,
+	// the directory of the running executable.
+	BinDir string
+	// Baseline is the results.json to compare with. If empty,
+	// baselines/<profile>.json when it exists; "none" compares with nothing.
+	Baseline string
+	// UpdateBaseline writes this run's results as baselines/<profile>.json.
+	UpdateBaseline bool
+	// FailOn is collect's -fail-on. If empty, "integrity".
+	FailOn string
+	// FreePorts runs the local stack and the exporters on free loopback
+	// ports instead of DESIGN.md's, so a run can sit beside another stack.
+	FreePorts bool
+	// ToxiproxyURL and PrometheusURL locate an external or compose stack.
+	// If empty, http://127.0.0.1:8474 and http://127.0.0.1:9091.
+	ToxiproxyURL, PrometheusURL string
+	// ComposeFile is the compose file of StackCompose. If empty, docker-compose.yml.
+	ComposeFile string
+	// GrafanaURL, when set, is passed to collect for snapshots.
+	GrafanaURL string
+	// LoadgenArgs and ScenariodArgs are appended to the children's flags.
+	LoadgenArgs, ScenariodArgs []string
+	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
+	Stdout, Stderr io.Writer
+}
+
+// Result is what a run produced.
+type Result struct {
+	RunDir string
+	Report string // path of report.md, empty if collect did not write one
+	// CollectExit is collect's exit code: 0 no regression, 1 regression or
+	// integrity failure (as asked by FailOn), 2 could not collect.
+	CollectExit int
+	Interrupted bool
+}
+
+// UsageError is bad input: the run was not started. Exit code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Run runs the pipeline. Cancelling ctx (the first Ctrl-C) interrupts the
+// scenario that runs, lets scenariod remove its faults, and still collects
+// and reports the scenarios that finished.
+func Run(ctx context.Context, cfg Config) (res Result, err error) {
+	if err := cfg.setDefaults(); err != nil {
+		return res, err
+	}
+	prof, err := profile.Get(cfg.Profile)
+	if err != nil {
+		return res, &UsageError{err}
+	}
+	bins, err := findTools(cfg.BinDir)
+	if err != nil {
+		return res, err
+	}
+
+	res.RunDir = filepath.Join(cfg.ReportsDir, cfg.RunID)
+	if err := os.MkdirAll(filepath.Join(res.RunDir, "logs"), 0o755); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "bench: "+format+"\n", a...) }
+	say("run %s, profile %s (%s), stack %s", cfg.RunID, prof.Name, prof.Description, cfg.Stack)
+
+	// Setup and teardown are not interruptible by ctx: a Ctrl-C during
+	// start-up still ends in a clean teardown through the normal path.
+	setup := context.WithoutCancel(ctx)
+
+	lgAddr, sdAddr, listenHost, err := exporterAddrs(cfg)
+	if err != nil {
+		return res, err
+	}
+	st, teardown, err := startStack(setup, cfg, res.RunDir, lgAddr, sdAddr, say)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		say("stopping the stack")
+		if terr := teardown(); terr != nil && err == nil {
+			err = terr
+		}
+	}()
+
+	// loadgen: the client under load, until scenariod is done.
+	lgPort := lgAddr[strings.LastIndexByte(lgAddr, ':')+1:]
+	lgArgs := []string{"-listen", listenHost + ":" + lgPort, "-servers", st.ProxyAddrs()}
+	if prof.Rate > 0 {
+		lgArgs = append(lgArgs, "-rate", fmt.Sprint(prof.Rate))
+	}
+	lgArgs = append(lgArgs, "-concurrency", strconv.Itoa(prof.Concurrency))
+	lgArgs = append(lgArgs, cfg.LoadgenArgs...)
+	lg, err := startChild("loadgen", bins.loadgen, lgArgs, filepath.Join(res.RunDir, "logs", "loadgen.log"), nil)
+	if err != nil {
+		return res, err
+	}
+	defer lg.stop(10 * time.Second)
+	say("loadgen started (pid %d), metrics on %s, log %s", lg.pid(), lgAddr, lg.logPath)
+	if err := waitHTTP(setup, "http://"+lgAddr+"/metrics", lg, 30*time.Second); err != nil {
+		return res, fmt.Errorf("bench: loadgen did not start: %w", err)
+	}
+
+	// scenariod: faults, phases, manifest. It prints progress itself.
+	manifestPath := filepath.Join(res.RunDir, "manifest.json")
+	sdPort := sdAddr[strings.LastIndexByte(sdAddr, ':')+1:]
+	sdArgs := []string{
+		"-profile", prof.Name,
+		"-run-id", cfg.RunID,
+		"-manifest", manifestPath,
+		"-toxiproxy", st.ToxiproxyURL,
+		"-listen", listenHost + ":" + sdPort,
+		"-wait-scraped", st.PrometheusURL,
+	}
+	if cfg.Scenarios != "" {
+		sdArgs = append(sdArgs, "-scenario", cfg.Scenarios)
+	}
+	if cfg.Stack == StackLocal {
+		sdArgs = append(sdArgs, "-stack-dir", st.Dir)
+	}
+	sdArgs = append(sdArgs, cfg.ScenariodArgs...)
+	start := time.Now()
+	sd, err := startChild("scenariod", bins.scenariod, sdArgs, filepath.Join(res.RunDir, "logs", "scenariod.log"), cfg.Stderr)
+	if err != nil {
+		return res, err
+	}
+	sdErr := sd.waitOrInterrupt(ctx, 15*time.Second)
+	if ctx.Err() != nil {
+		res.Interrupted = true
+		say("interrupted: scenariod removed its faults; reporting the scenarios that finished")
+	} else if sdErr != nil {
+		say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.logPath)
+	} else {
+		say("scenarios done in %s", time.Since(start).Round(time.Second))
+	}
+	lg.stop(10 * time.Second)
+	if err := verifyClean(setup, st.ToxiproxyURL); err != nil {
+		say("WARNING: %v", err)
+	} else {
+		say("toxiproxy is clean: no toxics, every proxy enabled")
+	}
+
+	if _, err := manifest.Read(manifestPath); err != nil {
+		return res, fmt.Errorf("bench: scenariod left no usable manifest (%w); see %s", err, sd.logPath)
+	}
+
+	// collect: results.json, comparison, report.md.
+	colArgs := []string{"-run-dir", res.RunDir, "-prometheus", st.PrometheusURL, "-fail-on", cfg.FailOn}
+	if cfg.Baseline != "none" && cfg.Baseline != "" {
+		colArgs = append(colArgs, "-baseline", cfg.Baseline)
+	}
+	if cfg.UpdateBaseline {
+		colArgs = append(colArgs, "-update-baseline")
+	}
+	if cfg.GrafanaURL != "" {
+		colArgs = append(colArgs, "-grafana-url", cfg.GrafanaURL)
+	}
+	say("collecting results from Prometheus")
+	col := exec.Command(bins.collect, colArgs...)
+	col.Stdout, col.Stderr = cfg.Stdout, cfg.Stderr
+	col.SysProcAttr = stack.SysProcAttr()
+	cerr := col.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case cerr == nil:
+	case errors.As(cerr, &exitErr):
+		res.CollectExit = exitErr.ExitCode()
+	default:
+		return res, fmt.Errorf("bench: run collect: %w", cerr)
+	}
+	if report := filepath.Join(res.RunDir, "report.md"); fileExists(report) {
+		res.Report = report
+	}
+	if res.CollectExit == 2 {
+		return res, fmt.Errorf("bench: collect could not report (exit 2); the run's data stays in %s (Prometheus data in %s)", res.RunDir, st.Dir)
+	}
+	if sdErr != nil && !res.Interrupted {
+		return res, fmt.Errorf("bench: scenariod: %w", sdErr)
+	}
+	return res, nil
+}
+
+func (c *Config) setDefaults() error {
+	if c.Profile == "" {
+		c.Profile = profile.Default
+	}
+	if c.Stack == "" {
+		c.Stack = StackLocal
+	}
+	switch c.Stack {
+	case StackLocal, StackCompose, StackExternal:
+	default:
+		return &UsageError{fmt.Errorf("unknown stack %q (want local, compose or external)", c.Stack)}
+	}
+	if c.ReportsDir == "" {
+		c.ReportsDir = "reports"
+	}
+	if c.RunID == "" {
+		c.RunID = time.Now().UTC().Format("20060102-150405")
+		if commit := gitCommit(); commit != "" {
+			c.RunID += "-" + commit
+		}
+	}
+	if c.FailOn == "" {
+		c.FailOn = "integrity"
+	}
+	if c.Baseline == "" {
+		if root, err := stack.RepoRoot(); err == nil {
+			if b := filepath.Join(root, "baselines", c.Profile+".json"); fileExists(b) {
+				c.Baseline = b
+			}
+		}
+	}
+	if c.ToxiproxyURL == "" {
+		c.ToxiproxyURL = fmt.Sprintf("http://127.0.0.1:%d", stack.DefaultToxiproxyPort)
+	}
+	if c.PrometheusURL == "" {
+		c.PrometheusURL = fmt.Sprintf("http://127.0.0.1:%d", stack.DefaultPrometheusPort)
+	}
+	if c.ComposeFile == "" {
+		c.ComposeFile = "docker-compose.yml"
+	}
+	if c.Stdout == nil {
+		c.Stdout = io.Discard
+	}
+	if c.Stderr == nil {
+		c.Stderr = io.Discard
+	}
+	return nil
+}
+
+// exporterAddrs returns where loadgen and scenariod serve metrics as
+// Prometheus reaches them from this host, and the host they listen on: the
+// loopback for the local stack, every interface when Prometheus runs in a
+// container and scrapes through host-gateway.
+func exporterAddrs(cfg Config) (lg, sd, listenHost string, err error) {
+	lgPort, sdPort := DefaultLoadgenPort, DefaultScenariodPort
+	if cfg.FreePorts {
+		if lgPort, err = stack.FreePort(); err != nil {
+			return
+		}
+		if sdPort, err = stack.FreePort(); err != nil {
+			return
+		}
+	}
+	listenHost = "127.0.0.1"
+	if cfg.Stack != StackLocal {
+		listenHost = "0.0.0.0"
+	}
+	for _, p := range []struct {
+		port int
+		what string
+	}{{lgPort, "loadgen"}, {sdPort, "scenariod"}} {
+		if err = portFree(listenHost, p.port, p.what); err != nil {
+			return
+		}
+	}
+	return fmt.Sprintf("127.0.0.1:%d", lgPort), fmt.Sprintf("127.0.0.1:%d", sdPort), listenHost, nil
+}
+
+// startStack starts or finds the stack and returns how to tear it down.
+func startStack(ctx context.Context, cfg Config, runDir, lgAddr, sdAddr string, say func(string, ...any)) (*stack.Stack, func() error, error) {
+	switch cfg.Stack {
+	case StackLocal:
+		sc := stack.Config{
+			Dir:           filepath.Join(runDir, "stack"),
+			ScrapeTargets: map[string]string{"loadgen": lgAddr, "scenariod": sdAddr},
+			Log:           cfg.Stderr,
+		}
+		if cfg.FreePorts {
+			ports, err := stack.FreePorts(stack.DefaultServers)
+			if err != nil {
+				return nil, nil, err
+			}
+			sc.Ports = ports
+		}
+		say("starting the local stack (memcached x3, toxiproxy, prometheus) in %s", sc.Dir)
+		st, err := stack.Start(ctx, sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Stop, nil
+	case StackCompose:
+		say("docker compose up (%s)", cfg.ComposeFile)
+		up := exec.CommandContext(ctx, "docker", "compose", "-f", cfg.ComposeFile, "up", "-d", "--wait")
+		up.Stdout, up.Stderr = cfg.Stderr, cfg.Stderr
+		if err := up.Run(); err != nil {
+			return nil, nil, fmt.Errorf("bench: docker compose up: %w (is a Docker engine running? use STACK=local otherwise)", err)
+		}
+		down := func() error {
+			c := exec.Command("docker", "compose", "-f", cfg.ComposeFile, "down", "-v")
+			c.Stdout, c.Stderr = cfg.Stderr, cfg.Stderr
+			return c.Run()
+		}
+		st, err := stack.Attach(ctx, cfg.ToxiproxyURL, cfg.PrometheusURL)
+		if err != nil {
+			down()
+			return nil, nil, err
+		}
+		return st, down, nil
+	default:
+		say("using the running stack: toxiproxy %s, prometheus %s", cfg.ToxiproxyURL, cfg.PrometheusURL)
+		st, err := stack.Attach(ctx, cfg.ToxiproxyURL, cfg.PrometheusURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() error { return nil }, nil
+	}
+}
+
+// verifyClean checks that toxiproxy holds no toxic and every proxy is
+// enabled: what scenariod promises after a run, however it ended.
+func verifyClean(ctx context.Context, toxiproxyURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, toxiproxyURL+"/proxies", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("could not check toxiproxy is clean: %w", err)
+	}
+	defer resp.Body.Close()
+	var proxies map[string]struct {
+		Enabled bool              `json:"enabled"`
+		Toxics  []json.RawMessage `json:"toxics"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&proxies); err != nil {
+		return fmt.Errorf("could not check toxiproxy is clean: %w", err)
+	}
+	var dirty []string
+	for name, p := range proxies {
+		if !p.Enabled || len(p.Toxics) > 0 {
+			dirty = append(dirty, fmt.Sprintf("%s (enabled=%v, %d toxics)", name, p.Enabled, len(p.Toxics)))
+		}
+	}
+	if len(dirty) > 0 {
+		return fmt.Errorf("toxiproxy is not clean after the run: %s", strings.Join(dirty, ", "))
+	}
+	return nil
+}
