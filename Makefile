@@ -1,0 +1,64 @@
+# mcchaos — the two commands of the README are `make bench` and `make test`.
+
+SHELL       := /bin/bash
+GO          ?= go
+PROFILE     ?= pr
+SCENARIOS   ?=
+STACK       ?= local
+BENCH_FLAGS ?=
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+APT_PKGS    := memcached prometheus nftables docker-compose
+ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
+
+.PHONY: all deps build bench baseline test test-short lint up down clean
+
+all: build
+
+## deps: install what a fresh Debian machine lacks (memcached, prometheus, nftables,
+## docker-compose v1 for `config`), build the toxiproxy server, install actionlint.
+deps:
+	@missing=""; \
+	for c in memcached:memcached prometheus:prometheus promtool:prometheus nft:nftables docker-compose:docker-compose; do \
+		command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# Debian's packages start services on the default ports; the benchmark starts its own.
+	@if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then \
+		systemctl stop memcached prometheus 2>/dev/null || true; fi
+	@[ -x bin/toxiproxy-server ] || { echo "make deps: building bin/toxiproxy-server"; $(GO) build -o bin/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server; }
+	@command -v actionlint >/dev/null 2>&1 || [ -x $(GOBIN)/actionlint ] || { echo "make deps: installing actionlint"; $(GO) install $(ACTIONLINT); }
+
+## build: the four binaries into bin/.
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+## bench: the benchmark on the local stack (PROFILE=pr|full|smoke, SCENARIOS=a,b, STACK=local|compose|external).
+bench: deps build
+	bin/bench -profile $(PROFILE) -stack $(STACK) $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
+
+## baseline: run the benchmark and store its results as baselines/$(PROFILE).json.
+baseline: deps build
+	bin/bench -profile $(PROFILE) -stack $(STACK) -baseline none -update-baseline $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
+
+## test: every test, against the real memcached, toxiproxy and Prometheus.
+test: deps
+	PATH="$(GOBIN):$$PATH" MCCHAOS_REQUIRE_STACK=1 $(GO) test -count=1 -timeout 14m ./...
+
+## lint: formatting, vet, workflows.
+lint: deps
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	PATH="$(GOBIN):$$PATH" actionlint
+
+## up / down: the compose stack (needs a Docker engine).
+up:
+	docker compose up -d --wait
+down:
+	docker compose down -v
+
+clean:
+	rm -rf bin reports
