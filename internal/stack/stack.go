@@ -98,6 +98,12 @@ type Config struct {
 	ScrapeTargets map[string]string
 	// NoPrometheus starts memcached and toxiproxy only.
 	NoPrometheus bool
+	// OnlyPrometheus starts Prometheus alone, e.g. on the data of an
+	// earlier run to query it again.
+	OnlyPrometheus bool
+	// PrometheusData is Prometheus' storage directory. If empty,
+	// <Dir>/prometheus-data.
+	PrometheusData string
 	// MemcachedBin, ToxiproxyBin, PrometheusBin override the binaries. If
 	// empty, memcached and prometheus are looked up in PATH; toxiproxy in
 	// PATH as toxiproxy-server, then in <repo>/bin, and else built there
@@ -196,6 +202,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	defer cancel()
 
 	for i := range cfg.Servers {
+		if cfg.OnlyPrometheus {
+			break
+		}
 		srv := Server{
 			Name:      fmt.Sprintf("mc%d", i+1),
 			Addr:      hostPort(cfg.Ports.Memcached[i]),
@@ -215,9 +224,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	s.ToxiproxyURL = "http://" + hostPort(cfg.Ports.Toxiproxy)
-	if _, err := s.spawn("toxiproxy", bins.toxiproxy, []string{"-host", "127.0.0.1", "-port", strconv.Itoa(cfg.Ports.Toxiproxy)}); err != nil {
-		return nil, err
+	if !cfg.OnlyPrometheus {
+		s.ToxiproxyURL = "http://" + hostPort(cfg.Ports.Toxiproxy)
+		if _, err := s.spawn("toxiproxy", bins.toxiproxy, []string{"-host", "127.0.0.1", "-port", strconv.Itoa(cfg.Ports.Toxiproxy)}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.PrometheusData == "" {
+		cfg.PrometheusData = filepath.Join(s.Dir, "prometheus-data")
 	}
 	if !cfg.NoPrometheus {
 		conf := filepath.Join(s.Dir, "prometheus.yml")
@@ -227,7 +241,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.PrometheusURL = "http://" + hostPort(cfg.Ports.Prometheus)
 		if _, err := s.spawn("prometheus", bins.prometheus, []string{
 			"--config.file=" + conf,
-			"--storage.tsdb.path=" + filepath.Join(s.Dir, "prometheus-data"),
+			"--storage.tsdb.path=" + cfg.PrometheusData,
 			"--storage.tsdb.retention.time=7d",
 			"--web.listen-address=" + hostPort(cfg.Ports.Prometheus),
 			"--log.level=warn",
@@ -241,11 +255,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	if err := s.waitHealthy(ctx, "toxiproxy", func() error { return httpOK(ctx, s.ToxiproxyURL+"/version") }); err != nil {
-		return nil, err
-	}
-	if err := s.createProxies(ctx); err != nil {
-		return nil, err
+	if s.ToxiproxyURL != "" {
+		if err := s.waitHealthy(ctx, "toxiproxy", func() error { return httpOK(ctx, s.ToxiproxyURL+"/version") }); err != nil {
+			return nil, err
+		}
+		if err := s.createProxies(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if s.PrometheusURL != "" {
 		if err := s.waitHealthy(ctx, "prometheus", func() error { return httpOK(ctx, s.PrometheusURL+"/-/ready") }); err != nil {
@@ -446,17 +462,19 @@ func checkPorts(cfg Config) error {
 		}
 		return l.Close()
 	}
-	for i := range cfg.Servers {
-		name := fmt.Sprintf("mc%d", i+1)
-		if err := check(cfg.Ports.Memcached[i], "memcached "+name); err != nil {
+	if !cfg.OnlyPrometheus {
+		for i := range cfg.Servers {
+			name := fmt.Sprintf("mc%d", i+1)
+			if err := check(cfg.Ports.Memcached[i], "memcached "+name); err != nil {
+				return err
+			}
+			if err := check(cfg.Ports.Proxy[i], "toxiproxy proxy "+name); err != nil {
+				return err
+			}
+		}
+		if err := check(cfg.Ports.Toxiproxy, "the toxiproxy API"); err != nil {
 			return err
 		}
-		if err := check(cfg.Ports.Proxy[i], "toxiproxy proxy "+name); err != nil {
-			return err
-		}
-	}
-	if err := check(cfg.Ports.Toxiproxy, "the toxiproxy API"); err != nil {
-		return err
 	}
 	if !cfg.NoPrometheus {
 		return check(cfg.Ports.Prometheus, "prometheus")
