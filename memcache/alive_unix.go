@@ -1,0 +1,33 @@
+//go:build unix
+
+package memcache
+
+import (
+	"syscall"
+)
+
+// idleAlive reports whether an idle connection is still usable: nothing
+// buffered, and a non-blocking peek finds neither data nor end of stream.
+// It makes one recv syscall and never blocks.
+func (cn *conn) idleAlive() bool {
+	if cn.br.Buffered() > 0 {
+		return false
+	}
+	sc, ok := cn.nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := true
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		_ = n
+		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		return true // never wait for readiness
+	})
+	return err == nil && alive
+}

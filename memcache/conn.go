@@ -1,0 +1,235 @@
+package memcache
+
+import (
+	"bufio"
+	"net"
+	"strconv"
+)
+
+// conn is one connection to a server. It is used by one operation at a
+// time (the pool hands it out exclusively) and destroyed after any error
+// other than an answer (miss, not stored, CAS conflict).
+type conn struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	opaque uint32 // last opaque token sent
+}
+
+const connBufSize = 16 << 10
+
+func newConn(nc net.Conn) *conn {
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, connBufSize), bw: bufio.NewWriterSize(nc, connBufSize)}
+}
+
+// next reserves n opaque tokens and returns the first.
+func (cn *conn) next(n int) uint32 {
+	first := cn.opaque + 1
+	cn.opaque += uint32(n)
+	return first
+}
+
+// cmd starts a command line "<name> <key>" in the writer's free buffer.
+func (cn *conn) cmd(name, key string) []byte {
+	b := cn.bw.AvailableBuffer()
+	b = append(b, name...)
+	b = append(b, ' ')
+	return append(b, key...)
+}
+
+// end appends " O<op>\r\n" and queues b for writing.
+func (cn *conn) end(b []byte, op uint32) error {
+	b = append(b, " O"...)
+	b = strconv.AppendUint(b, uint64(op), 10)
+	b = append(b, '\r', '\n')
+	_, err := cn.bw.Write(b)
+	return err
+}
+
+// roundTrip flushes the queued request and reads one response, checking
+// that it carries the opaque token op.
+func (cn *conn) roundTrip(op uint32) (metaResp, error) {
+	if err := cn.bw.Flush(); err != nil {
+		return metaResp{}, err
+	}
+	r, err := readResponse(cn.br, maxValueSize)
+	if err != nil {
+		return r, err
+	}
+	if !r.hasOpaque || r.opaque != op {
+		return metaResp{}, protocolErrorf("response for opaque %d (present %t) to request %d", r.opaque, r.hasOpaque, op)
+	}
+	return r, nil
+}
+
+func (cn *conn) get(key string) (*Item, error) {
+	op := cn.next(1)
+	if err := cn.end(append(cn.cmd("mg", key), " v f c"...), op); err != nil {
+		return nil, err
+	}
+	r, err := cn.roundTrip(op)
+	if err != nil {
+		return nil, err
+	}
+	switch r.code {
+	case codeVA:
+		return &Item{Key: key, Value: r.value, Flags: r.flags, CasID: r.cas}, nil
+	case codeEN:
+		return nil, ErrCacheMiss
+	}
+	return nil, unexpected("mg", r)
+}
+
+// getMulti pipelines one quiet mg per key and an mn, calling found for
+// every hit. Hits come back in request order; their tokens must increase.
+func (cn *conn) getMulti(keys []string, found func(*Item)) error {
+	base := cn.next(len(keys))
+	for i, key := range keys {
+		if err := cn.end(append(cn.cmd("mg", key), " v f c q"...), base+uint32(i)); err != nil {
+			return err
+		}
+	}
+	if _, err := cn.bw.WriteString("mn\r\n"); err != nil {
+		return err
+	}
+	if err := cn.bw.Flush(); err != nil {
+		return err
+	}
+	next := 0 // index of the first key whose answer may still come
+	for {
+		r, err := readResponse(cn.br, maxValueSize)
+		if err != nil {
+			return err
+		}
+		if r.code == codeMN {
+			return nil
+		}
+		i := int(r.opaque - base)
+		if !r.hasOpaque || i < next || i >= len(keys) {
+			return protocolErrorf("response for opaque %d out of order in a batch of %d from %d", r.opaque, len(keys), base)
+		}
+		next = i + 1
+		switch r.code {
+		case codeVA:
+			found(&Item{Key: keys[i], Value: r.value, Flags: r.flags, CasID: r.cas})
+		case codeEN:
+		default:
+			return unexpected("mg", r)
+		}
+	}
+}
+
+// store runs ms in the given mode ("" set, "E" add, "R" replace), with
+// compare-and-swap when cas is true.
+func (cn *conn) store(mode string, it *Item, cas bool) error {
+	op := cn.next(1)
+	b := cn.cmd("ms", it.Key)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(it.Value)), 10)
+	b = append(b, " T"...)
+	b = strconv.AppendInt(b, int64(it.Expiration), 10)
+	b = append(b, " F"...)
+	b = strconv.AppendUint(b, uint64(it.Flags), 10)
+	if mode != "" {
+		b = append(b, " M"...)
+		b = append(b, mode...)
+	}
+	if cas {
+		b = append(b, " C"...)
+		b = strconv.AppendUint(b, it.CasID, 10)
+	}
+	if err := cn.end(b, op); err != nil {
+		return err
+	}
+	if _, err := cn.bw.Write(it.Value); err != nil {
+		return err
+	}
+	if _, err := cn.bw.WriteString("\r\n"); err != nil {
+		return err
+	}
+	r, err := cn.roundTrip(op)
+	if err != nil {
+		return err
+	}
+	switch r.code {
+	case codeHD:
+		return nil
+	case codeNS:
+		return ErrNotStored
+	case codeEX:
+		return ErrCASConflict
+	case codeNF:
+		return ErrCacheMiss
+	}
+	return unexpected("ms", r)
+}
+
+func (cn *conn) delete(key string) error {
+	op := cn.next(1)
+	if err := cn.end(cn.cmd("md", key), op); err != nil {
+		return err
+	}
+	r, err := cn.roundTrip(op)
+	if err != nil {
+		return err
+	}
+	switch r.code {
+	case codeHD:
+		return nil
+	case codeNF:
+		return ErrCacheMiss
+	}
+	return unexpected("md", r)
+}
+
+// arith runs ma: increment, or decrement when decr (floored at 0 by the server).
+func (cn *conn) arith(key string, delta uint64, decr bool) (uint64, error) {
+	op := cn.next(1)
+	b := append(cn.cmd("ma", key), " v D"...)
+	b = strconv.AppendUint(b, delta, 10)
+	if decr {
+		b = append(b, " MD"...)
+	}
+	if err := cn.end(b, op); err != nil {
+		return 0, err
+	}
+	r, err := cn.roundTrip(op)
+	if err != nil {
+		return 0, err
+	}
+	switch r.code {
+	case codeVA:
+		n, ok := parseUint(r.value, 64)
+		if !ok {
+			return 0, protocolErrorf("ma returned non-numeric value %q", r.value)
+		}
+		return n, nil
+	case codeNF:
+		return 0, ErrCacheMiss
+	}
+	return 0, unexpected("ma", r)
+}
+
+func (cn *conn) touch(key string, seconds int32) error {
+	op := cn.next(1)
+	b := append(cn.cmd("mg", key), " T"...)
+	b = strconv.AppendInt(b, int64(seconds), 10)
+	if err := cn.end(b, op); err != nil {
+		return err
+	}
+	r, err := cn.roundTrip(op)
+	if err != nil {
+		return err
+	}
+	switch r.code {
+	case codeHD:
+		return nil
+	case codeEN:
+		return ErrCacheMiss
+	}
+	return unexpected("mg", r)
+}
+
+func unexpected(cmd string, r metaResp) error {
+	return protocolErrorf("unexpected response code %d to %s", r.code, cmd)
+}

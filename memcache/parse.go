@@ -1,0 +1,197 @@
+package memcache
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// respCode is the two-letter status of a meta protocol response.
+type respCode uint8
+
+const (
+	codeVA respCode = iota + 1 // value follows
+	codeHD                     // success, no value
+	codeEN                     // miss (mg)
+	codeNF                     // not found (md, ma, ms with C)
+	codeNS                     // not stored
+	codeEX                     // CAS mismatch
+	codeMN                     // end of a pipeline (mn)
+)
+
+// metaResp is one parsed meta response line, plus its value for VA.
+type metaResp struct {
+	code      respCode
+	size      int    // VA: length of the value
+	flags     uint32 // f
+	cas       uint64 // c
+	opaque    uint32 // O
+	hasOpaque bool
+	value     []byte // VA: the value, without its terminator
+}
+
+// maxValueSize bounds the size a VA line may announce before the client
+// refuses it as a protocol error instead of allocating (memcached's -I
+// maximum is 1 GiB; its default 1 MiB).
+const maxValueSize = 1 << 30
+
+// errLineTooLong is returned for a response line longer than the reader's buffer.
+var errLineTooLong = fmt.Errorf("%w: response line too long", ErrProtocol)
+
+// readResponse reads one meta response from br: a status line and, for VA,
+// the value of the announced size with its "\r\n" terminator. A VA value
+// larger than maxValue is a protocol error. SERVER_ERROR, CLIENT_ERROR and
+// ERROR lines come back as errors wrapping ErrServerError or ErrClientError;
+// anything unparsable wraps ErrProtocol; I/O errors are returned as is
+// (io.EOF mid-response becomes io.ErrUnexpectedEOF).
+func readResponse(br *bufio.Reader, maxValue int) (metaResp, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			return metaResp{}, errLineTooLong
+		case err == io.EOF && len(line) > 0:
+			return metaResp{}, io.ErrUnexpectedEOF
+		}
+		return metaResp{}, err
+	}
+	r, err := parseLine(line)
+	if err != nil || r.code != codeVA {
+		return r, err
+	}
+	if r.size > maxValue {
+		return metaResp{}, fmt.Errorf("%w: value of %d bytes exceeds the limit of %d", ErrProtocol, r.size, maxValue)
+	}
+	buf := make([]byte, r.size+2)
+	if _, err := io.ReadFull(br, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return metaResp{}, err
+	}
+	if buf[r.size] != '\r' || buf[r.size+1] != '\n' {
+		return metaResp{}, fmt.Errorf("%w: value not terminated by CRLF", ErrProtocol)
+	}
+	r.value = buf[:r.size:r.size]
+	return r, nil
+}
+
+// parseLine parses a response line including its "\r\n". It never retains line.
+func parseLine(line []byte) (metaResp, error) {
+	var r metaResp
+	if len(line) < 2 || line[len(line)-2] != '\r' || line[len(line)-1] != '\n' {
+		return r, protocolErrorf("line not terminated by CRLF: %q", line)
+	}
+	line = line[:len(line)-2]
+	if len(line) < 2 || (len(line) > 2 && line[2] != ' ') {
+		return r, serverReply(line)
+	}
+	switch string(line[:2]) { // no allocation: the compiler compares in place
+	case "VA":
+		r.code = codeVA
+	case "HD":
+		r.code = codeHD
+	case "EN":
+		r.code = codeEN
+	case "NF":
+		r.code = codeNF
+	case "NS":
+		r.code = codeNS
+	case "EX":
+		r.code = codeEX
+	case "MN":
+		r.code = codeMN
+	default:
+		return r, serverReply(line)
+	}
+	rest := line[2:]
+	if r.code == codeVA {
+		var tok []byte
+		tok, rest = nextToken(rest)
+		n, ok := parseUint(tok, 31)
+		if !ok {
+			return metaResp{}, protocolErrorf("bad value size in %q", line)
+		}
+		r.size = int(n)
+	}
+	for len(rest) > 0 {
+		var tok []byte
+		tok, rest = nextToken(rest)
+		if len(tok) == 0 {
+			return metaResp{}, protocolErrorf("empty token in %q", line)
+		}
+		var ok bool
+		switch tok[0] {
+		case 'f':
+			var v uint64
+			v, ok = parseUint(tok[1:], 32)
+			r.flags = uint32(v)
+		case 'c':
+			r.cas, ok = parseUint(tok[1:], 64)
+		case 'O':
+			var v uint64
+			v, ok = parseUint(tok[1:], 32)
+			r.opaque, r.hasOpaque = uint32(v), true
+		default: // flags this client does not ask for (t, s, k, ...): ignored
+			ok = true
+		}
+		if !ok {
+			return metaResp{}, protocolErrorf("bad flag %q in %q", tok, line)
+		}
+	}
+	return r, nil
+}
+
+// serverReply turns a line that is not a meta status into an error.
+func serverReply(line []byte) error {
+	switch {
+	case bytes.HasPrefix(line, []byte("SERVER_ERROR")):
+		return fmt.Errorf("%w: %s", ErrServerError, bytes.TrimSpace(line[len("SERVER_ERROR"):]))
+	case bytes.HasPrefix(line, []byte("CLIENT_ERROR")):
+		return fmt.Errorf("%w: %s", ErrClientError, bytes.TrimSpace(line[len("CLIENT_ERROR"):]))
+	case string(line) == "ERROR":
+		return fmt.Errorf("%w: ERROR (unknown command)", ErrClientError)
+	}
+	return protocolErrorf("unexpected response %q", line)
+}
+
+func protocolErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrProtocol}, args...)...)
+}
+
+// nextToken splits b after a single leading space into the token up to the
+// next space and the rest (which starts with that space, or is empty).
+func nextToken(b []byte) (tok, rest []byte) {
+	if len(b) == 0 || b[0] != ' ' {
+		return nil, b
+	}
+	b = b[1:]
+	if i := bytes.IndexByte(b, ' '); i >= 0 {
+		return b[:i], b[i:]
+	}
+	return b, nil
+}
+
+// parseUint parses a non-empty decimal that fits in bits bits.
+func parseUint(b []byte, bits uint) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if bits < 64 && n >= 1<<bits {
+		return 0, false
+	}
+	return n, true
+}
