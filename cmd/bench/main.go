@@ -106,7 +106,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		fmt.Fprintf(stdout, "report: %s\n", res.Report)
 	}
 	if res.Interrupted {
-		fmt.Fprintln(stdout, "run interrupted: the report covers the scenarios that finished")
+		fmt.Fprintln(stderr, "bench: run interrupted: the report covers the scenarios that finished")
+		return exitError(2)
 	}
 	if res.CollectExit != 0 {
 		return exitError(res.CollectExit)

@@ -165,7 +165,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.Ports.Memcached == nil {
 		cfg.Ports = DefaultPorts(cfg.Servers)
 	}
-	if len(cfg.Ports.Memcached) != cfg.Servers || len(cfg.Ports.Proxy) != cfg.Servers {
+	if !cfg.OnlyPrometheus && (len(cfg.Ports.Memcached) != cfg.Servers || len(cfg.Ports.Proxy) != cfg.Servers) {
 		return nil, fmt.Errorf("stack: %d servers need %d memcached and proxy ports, got %d and %d",
 			cfg.Servers, cfg.Servers, len(cfg.Ports.Memcached), len(cfg.Ports.Proxy))
 	}

@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/stack"
+	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
+)
+
+// binDir holds the four binaries, built once for the whole test binary.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mcchaos-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	root, err := stack.RepoRoot()
+	if err == nil {
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
+		cmd.Dir = root
+		if out, berr := cmd.CombinedOutput(); berr != nil {
+			err = fmt.Errorf("go build ./cmd/...: %v\n%s", berr, out)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireStack skips (or, under make test, fails) when a binary of the
+// local stack is missing.
+func requireStack(t *testing.T) {
+	t.Helper()
+	for _, bin := range []string{"memcached", "prometheus"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv(stacktest.RequireEnv) == "1" {
+				t.Fatalf("%s not installed: run make deps", bin)
+			}
+			t.Skipf("needs %s: run make deps", bin)
+		}
+	}
+}
+
+// bench starts the bench binary on free ports with its own reports dir and
+// nftables table.
+func bench(t *testing.T, reports string, args ...string) *exec.Cmd {
+	t.Helper()
+	args = append([]string{
+		"-free-ports", "-reports", reports, "-baseline", "none", "-bin", binDir,
+		"-scenariod-args", fmt.Sprintf("-nft-table mcchaos_e2e_%d", os.Getpid()),
+	}, args...)
+	cmd := exec.Command(filepath.Join(binDir, "bench"), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// TestEndToEndSmoke runs the smoke profile on the real local stack and checks
+// results.json: every phase present, load flowing before the fault, and a
+// 100 %-loss fault raising the error ratio. It then reopens the run's
+// Prometheus data and runs every query of the Grafana dashboard on it.
+func TestEndToEndSmoke(t *testing.T) {
+	requireStack(t)
+	reports := t.TempDir()
+	cmd := bench(t, reports, "-profile", "smoke", "-run-id", "e2e")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	t.Logf("bench output:\n%s", out.String())
+	runDir := filepath.Join(reports, "e2e")
+	if !strings.Contains(out.String(), "report: "+filepath.Join(runDir, "report.md")) {
+		t.Errorf("bench did not print the report's path")
+	}
+
+	f, err := results.Read(filepath.Join(runDir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Runs) != 1 {
+		t.Fatalf("runs = %d, want 1", len(f.Runs))
+	}
+	want := []string{"packet-loss-100-pct", "latency-200ms-1s", "multi-failure-2-servers-latency"}
+	got := map[string]results.Scenario{}
+	for _, s := range f.Runs[0].Scenarios {
+		got[s.Name] = s
+	}
+	for _, name := range want {
+		s, ok := got[name]
+		if !ok {
+			t.Errorf("scenario %s missing from results.json", name)
+			continue
+		}
+		if len(s.Phases) != 3 {
+			t.Errorf("%s: %d phases, want 3", name, len(s.Phases))
+			continue
+		}
+		for i, p := range s.Phases {
+			if p.Name != manifest.Phases[i] {
+				t.Errorf("%s: phase %d is %s, want %s", name, i, p.Name, manifest.Phases[i])
+			}
+		}
+		if v := metric(t, s, manifest.PhaseStabilization, "throughput"); v <= 0 {
+			t.Errorf("%s: stabilization throughput = %g, want > 0", name, v)
+		}
+	}
+	if s, ok := got["packet-loss-100-pct"]; ok {
+		before := metric(t, s, manifest.PhaseStabilization, "error_ratio")
+		during := metric(t, s, manifest.PhaseTesting, "error_ratio")
+		if during <= before {
+			t.Errorf("packet-loss-100-pct: error ratio in testing %g not above stabilization %g", during, before)
+		}
+	}
+	report, err := os.ReadFile(filepath.Join(runDir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range want {
+		if !bytes.Contains(report, []byte(name)) {
+			t.Errorf("report.md does not mention %s", name)
+		}
+	}
+
+	checkDashboard(t, runDir)
+}
+
+// metric returns the unlabelled metric of a phase.
+func metric(t *testing.T, s results.Scenario, phase, name string) float64 {
+	t.Helper()
+	for _, p := range s.Phases {
+		if p.Name != phase {
+			continue
+		}
+		for _, m := range p.Metrics {
+			if m.Name == name && len(m.Labels) == 0 {
+				return m.Value
+			}
+		}
+	}
+	t.Fatalf("%s: no %s in phase %s", s.Name, name, phase)
+	return 0
+}
+
+// TestInterrupt sends Ctrl-C to bench in the middle of the second scenario:
+// no child process may outlive it, toxiproxy and nftables must be clean, and
+// the report must cover the scenario that finished.
+func TestInterrupt(t *testing.T) {
+	requireStack(t)
+	reports := t.TempDir()
+	cmd := bench(t, reports, "-profile", "smoke", "-run-id", "int")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	runDir := filepath.Join(reports, "int")
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if m, err := manifest.Read(filepath.Join(runDir, "manifest.json")); err == nil &&
+			len(m.Scenarios) >= 2 && len(m.Scenarios[1].Phases) >= 1 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("bench exited before the second scenario: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("second scenario never started\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pids := descendants(cmd.Process.Pid)
+	if len(pids) < 6 {
+		t.Errorf("bench has %d descendants, want at least 6 (stack, loadgen, scenariod)", len(pids))
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("bench did not exit within 60 s of SIGINT\n%s", out.String())
+	}
+	t.Logf("bench output:\n%s", out.String())
+	if cmd.ProcessState.ExitCode() != 2 {
+		t.Errorf("exit code %d, want 2 (interrupted)", cmd.ProcessState.ExitCode())
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("pid %d (%s) outlived bench", pid, comm(pid))
+		}
+	}
+	if !strings.Contains(out.String(), "toxiproxy is clean") {
+		t.Errorf("bench did not confirm toxiproxy is clean")
+	}
+	if tables, err := exec.Command("nft", "list", "tables").Output(); err == nil &&
+		bytes.Contains(tables, []byte(fmt.Sprintf("mcchaos_e2e_%d", os.Getpid()))) {
+		t.Errorf("nftables table left behind:\n%s", tables)
+	}
+	m, err := manifest.Read(filepath.Join(runDir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Scenarios[0].Status != manifest.StatusPassed || m.Scenarios[1].Status != manifest.StatusInterrupted {
+		t.Errorf("statuses %s, %s; want passed, interrupted", m.Scenarios[0].Status, m.Scenarios[1].Status)
+	}
+	report, err := os.ReadFile(filepath.Join(runDir, "report.md"))
+	if err != nil {
+		t.Fatalf("no report after interrupt: %v", err)
+	}
+	if !bytes.Contains(report, []byte(m.Scenarios[0].Name)) {
+		t.Errorf("report does not cover the finished scenario %s", m.Scenarios[0].Name)
+	}
+}
+
+// TestBadInput checks that input the run cannot work with gives one clear
+// line and exit code 2, before anything starts.
+func TestBadInput(t *testing.T) {
+	emptyPath := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		// A typo in a scenario name.
+		{"unknown scenario", []string{"-scenarios", "packet-loss-3-pct"}, nil, "packet-loss-3-pct"},
+		// A profile that does not exist.
+		{"unknown profile", []string{"-profile", "huge"}, nil, `unknown profile "huge"`},
+		// No memcached in PATH: the fix is make deps.
+		{"missing memcached", []string{"-profile", "smoke"}, []string{"PATH=" + emptyPath}, "memcached not found in PATH: run `make deps`"},
+		// Stray arguments.
+		{"stray argument", []string{"smoke"}, nil, "unexpected arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := bench(t, t.TempDir(), tc.args...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 2 {
+				t.Fatalf("exit code %d (%v), want 2\n%s", code, err, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output does not say %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// TestPortInUse occupies loadgen's default port and runs bench without
+// -free-ports: one clear line naming the port, exit code 2.
+func TestPortInUse(t *testing.T) {
+	cmd := exec.Command(filepath.Join(binDir, "bench"), "-reports", t.TempDir(), "-bin", binDir, "-baseline", "none")
+	l, err := listen("127.0.0.1:9090")
+	if err == nil {
+		defer l.Close()
+	}
+	// If something else holds 9090 already, bench must refuse all the same.
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 2 {
+		t.Fatalf("exit code %d, want 2\n%s", code, out)
+	}
+	if !strings.Contains(string(out), "port 9090") || !strings.Contains(string(out), "in use") {
+		t.Errorf("output does not name port 9090 in use:\n%s", out)
+	}
+}
+
+func listen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+
+// descendants returns the pids of every process below pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var p int
+		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
+			continue
+		}
+		if pp := ppid(p); pp > 0 {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		for _, c := range children[p] {
+			out = append(out, c)
+			walk(c)
+		}
+	}
+	walk(pid)
+	return out
+}
+
+func ppid(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var pp int
+	fmt.Sscan(f[1], &pp)
+	return pp
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+2:])[0] != "Z"
+}
+
+func comm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
+}
+
+// checkDashboard restarts Prometheus alone on the run's data and runs every
+// dashboard query against it.
+func checkDashboard(t *testing.T, runDir string) {
+	t.Helper()
+	port, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Start(context.Background(), stack.Config{
+		Dir:            t.TempDir(),
+		OnlyPrometheus: true,
+		PrometheusData: filepath.Join(runDir, "stack", "prometheus-data"),
+		Ports:          stack.Ports{Memcached: []int{}, Prometheus: port},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Stop()
+	resp, err := http.Get(st.PrometheusURL + "/api/v1/label/__name__/values")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var names struct{ Data []string }
+	if err := json.NewDecoder(resp.Body).Decode(&names); err != nil {
+		t.Fatal(err)
+	}
+	if len(names.Data) < 20 {
+		t.Fatalf("reopened Prometheus knows %d metric names, want the run's", len(names.Data))
+	}
+	_ = dashboardCheck(t, st.PrometheusURL, names.Data)
+}
