@@ -62,7 +62,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg bench.Config
-	var loadgenArgs, scenariodArgs string
+	var loadgenArgs, scenariodArgs, recollect string
 	fs.StringVar(&cfg.Profile, "profile", profile.Default, "run profile: "+strings.Join(profile.Names(), ", "))
 	fs.StringVar(&cfg.Scenarios, "scenarios", "", "scenarios to run: all, extended, or NAME[,NAME...] (default: the profile's; see scenariod -list)")
 	fs.StringVar(&cfg.Stack, "stack", bench.StackLocal, "where the services run: local (child processes), compose (docker compose up), external (already running)")
@@ -79,6 +79,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.StringVar(&cfg.GrafanaURL, "grafana-url", "", "Grafana for snapshots (optional)")
 	fs.StringVar(&loadgenArgs, "loadgen-args", "", "extra flags for loadgen, space-separated (e.g. \"-client gomemcache\")")
 	fs.StringVar(&scenariodArgs, "scenariod-args", "", "extra flags for scenariod, space-separated (e.g. \"-loss-injector toxiproxy\")")
+	fs.StringVar(&recollect, "recollect", "", "report an earlier local run `DIR` again from its kept manifest and Prometheus data")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: bench [flags]\n\nRuns the mcchaos benchmark end to end and writes reports/<run-id>/report.md.\n\nFlags:")
 		fs.PrintDefaults()
@@ -97,7 +98,13 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	cfg.ScenariodArgs = strings.Fields(scenariodArgs)
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 
-	res, err := bench.Run(ctx, cfg)
+	var res bench.Result
+	var err error
+	if recollect != "" {
+		res, err = bench.Recollect(ctx, cfg, recollect)
+	} else {
+		res, err = bench.Run(ctx, cfg)
+	}
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func requireStack(t *testing.T) {
 
 // bench starts the bench binary on free ports with its own reports dir and
 // nftables table.
-func bench(t *testing.T, reports string, args ...string) *exec.Cmd {
+func startBench(t *testing.T, reports string, args ...string) *exec.Cmd {
 	t.Helper()
 	args = append([]string{
 		"-free-ports", "-reports", reports, "-baseline", "none", "-bin", binDir,
@@ -82,7 +82,7 @@ func bench(t *testing.T, reports string, args ...string) *exec.Cmd {
 func TestEndToEndSmoke(t *testing.T) {
 	requireStack(t)
 	reports := t.TempDir()
-	cmd := bench(t, reports, "-profile", "smoke", "-run-id", "e2e")
+	cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "e2e")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -168,7 +168,7 @@ func metric(t *testing.T, s results.Scenario, phase, name string) float64 {
 func TestInterrupt(t *testing.T) {
 	requireStack(t)
 	reports := t.TempDir()
-	cmd := bench(t, reports, "-profile", "smoke", "-run-id", "int")
+	cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "int")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -258,7 +258,7 @@ func TestBadInput(t *testing.T) {
 		{"stray argument", []string{"smoke"}, nil, "unexpected arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := bench(t, t.TempDir(), tc.args...)
+			cmd := startBench(t, t.TempDir(), tc.args...)
 			cmd.Env = append(os.Environ(), tc.env...)
 			out, err := cmd.CombinedOutput()
 			if code := cmd.ProcessState.ExitCode(); code != 2 {
@@ -354,7 +354,7 @@ func checkDashboard(t *testing.T, runDir string) {
 		Dir:            t.TempDir(),
 		OnlyPrometheus: true,
 		PrometheusData: filepath.Join(runDir, "stack", "prometheus-data"),
-		Ports:          stack.Ports{Memcached: []int{}, Prometheus: port},
+		Ports:          stack.Ports{Prometheus: port},
 	})
 	if err != nil {
 		t.Fatal(err)

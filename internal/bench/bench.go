@@ -195,34 +195,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 
 	// collect: results.json, comparison, report.md.
-	colArgs := []string{"-run-dir", res.RunDir, "-prometheus", st.PrometheusURL, "-fail-on", cfg.FailOn}
-	if cfg.Baseline != "none" && cfg.Baseline != "" {
-		colArgs = append(colArgs, "-baseline", cfg.Baseline)
-	}
-	if cfg.UpdateBaseline {
-		colArgs = append(colArgs, "-update-baseline")
-	}
-	if cfg.GrafanaURL != "" {
-		colArgs = append(colArgs, "-grafana-url", cfg.GrafanaURL)
-	}
 	say("collecting results from Prometheus")
-	col := exec.Command(bins.collect, colArgs...)
-	col.Stdout, col.Stderr = cfg.Stdout, cfg.Stderr
-	col.SysProcAttr = stack.SysProcAttr()
-	cerr := col.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case cerr == nil:
-	case errors.As(cerr, &exitErr):
-		res.CollectExit = exitErr.ExitCode()
-	default:
-		return res, fmt.Errorf("bench: run collect: %w", cerr)
-	}
-	if report := filepath.Join(res.RunDir, "report.md"); fileExists(report) {
-		res.Report = report
+	if err := runCollect(cfg, bins.collect, st.PrometheusURL, &res); err != nil {
+		return res, err
 	}
 	if res.CollectExit == 2 {
-		return res, fmt.Errorf("bench: collect could not report (exit 2); the run's data stays in %s (Prometheus data in %s)", res.RunDir, st.Dir)
+		return res, fmt.Errorf("bench: collect could not report (exit 2); the run's data stays in %s: after fixing the cause, `bench -recollect %s` reports it again", res.RunDir, res.RunDir)
 	}
 	if sdErr != nil && !res.Interrupted {
 		return res, fmt.Errorf("bench: scenariod: %w", sdErr)
@@ -389,4 +367,74 @@ func verifyClean(ctx context.Context, toxiproxyURL string) error {
 		return fmt.Errorf("toxiproxy is not clean after the run: %s", strings.Join(dirty, ", "))
 	}
 	return nil
+}
+
+// runCollect runs collect on res.RunDir and records its exit code and report.
+func runCollect(cfg Config, bin, prometheusURL string, res *Result) error {
+	args := []string{"-run-dir", res.RunDir, "-prometheus", prometheusURL, "-fail-on", cfg.FailOn}
+	if cfg.Baseline != "none" && cfg.Baseline != "" {
+		args = append(args, "-baseline", cfg.Baseline)
+	}
+	if cfg.UpdateBaseline {
+		args = append(args, "-update-baseline")
+	}
+	if cfg.GrafanaURL != "" {
+		args = append(args, "-grafana-url", cfg.GrafanaURL)
+	}
+	col := exec.Command(bin, args...)
+	col.Stdout, col.Stderr = cfg.Stdout, cfg.Stderr
+	col.SysProcAttr = stack.SysProcAttr()
+	err := col.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		res.CollectExit = exitErr.ExitCode()
+	default:
+		return fmt.Errorf("bench: run collect: %w", err)
+	}
+	if report := filepath.Join(res.RunDir, "report.md"); fileExists(report) {
+		res.Report = report
+	}
+	return nil
+}
+
+// Recollect reports an earlier local run again from what it kept: its
+// manifest and its Prometheus data, served by a Prometheus started for the
+// purpose. It is how a run whose collect step failed is not lost.
+func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err error) {
+	if err := cfg.setDefaults(); err != nil {
+		return res, err
+	}
+	bins, err := findTools(cfg.BinDir)
+	if err != nil {
+		return res, err
+	}
+	data := filepath.Join(runDir, "stack", "prometheus-data")
+	if !fileExists(filepath.Join(runDir, "manifest.json")) || !fileExists(data) {
+		return res, &UsageError{fmt.Errorf("%s is not a local run directory (no manifest.json or stack/prometheus-data)", runDir)}
+	}
+	port, err := stack.FreePort()
+	if err != nil {
+		return res, err
+	}
+	st, err := stack.Start(ctx, stack.Config{
+		Dir:            filepath.Join(runDir, "recollect"),
+		OnlyPrometheus: true,
+		PrometheusData: data,
+		Ports:          stack.Ports{Prometheus: port},
+		Log:            cfg.Stderr,
+	})
+	if err != nil {
+		return res, err
+	}
+	defer st.Stop()
+	res.RunDir = runDir
+	if err := runCollect(cfg, bins.collect, st.PrometheusURL, &res); err != nil {
+		return res, err
+	}
+	if res.CollectExit == 2 {
+		return res, fmt.Errorf("bench: collect could not report %s (exit 2)", runDir)
+	}
+	return res, nil
 }

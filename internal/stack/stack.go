@@ -162,7 +162,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.Servers == 0 {
 		cfg.Servers = DefaultServers
 	}
-	if cfg.Ports.Memcached == nil {
+	switch {
+	case cfg.OnlyPrometheus && cfg.Ports.Prometheus == 0:
+		cfg.Ports.Prometheus = DefaultPrometheusPort
+	case !cfg.OnlyPrometheus && cfg.Ports.Memcached == nil:
 		cfg.Ports = DefaultPorts(cfg.Servers)
 	}
 	if !cfg.OnlyPrometheus && (len(cfg.Ports.Memcached) != cfg.Servers || len(cfg.Ports.Proxy) != cfg.Servers) {
