@@ -1,0 +1,481 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mcchaos/mcchaos/internal/stack"
+	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
+)
+
+const (
+	dashboardPath = "grafana/dashboards/memcache-client-perf.json"
+	repoRoot      = ".."
+)
+
+// tool returns the path of an external program the test needs. A missing
+// one skips the test, naming it and how to install it, unless
+// MCCHAOS_REQUIRE_STACK=1 (make test), when it fails the test.
+func tool(t *testing.T, name, install string, extraDirs ...string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, d := range extraDirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not found in PATH: %s", name, install)
+	if os.Getenv(stacktest.RequireEnv) == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func run(t *testing.T, dir string, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestMetricNames(t *testing.T) {
+	tests := []struct {
+		expr string
+		want []string
+	}{
+		// a plain selector with matchers; label names and values are not metrics
+		{`up{job="loadgen", server=~"mc1|mc2"}`, []string{"up"}},
+		// aggregation with a by clause before the parenthesis, and a range
+		{`sum by (op, server) (rate(memcache_client_operations_total[5s]))`, []string{"memcache_client_operations_total"}},
+		// by clause after the parenthesis; histogram series name
+		{`histogram_quantile(0.99, sum(rate(x_bucket{le!="+Inf"}[1m])) by (le))`, []string{"x_bucket"}},
+		// binary operators, vector matching and group modifiers
+		{`a / ignoring (class) group_left () b and on(server) c unless d or vector(0)`, []string{"a", "b", "c", "d"}},
+		// keywords, literals, offset, bool, durations and exponent numbers
+		{`rate(a[5m] offset 1h30m) > bool 1e3 + Inf - NaN`, []string{"a"}},
+		// strings hold no names, even with braces, quotes or keywords inside
+		{`label_replace(up, "dst", "$1 {x} \" y", 'src', ` + "`(.*)`" + `)`, []string{"up"}},
+		// colons in recording-rule names; comments
+		{"job:requests:rate5m # not_a_metric\n+ on(job) other", []string{"job:requests:rate5m", "other"}},
+		// aggregations without parenthesis right after the word
+		{`topk (5, count_values ("v", m))`, []string{"m"}},
+		// subquery
+		{`max_over_time(rate(m[5s])[1m:1s])`, []string{"m"}},
+		// a duplicate is reported once, sorted
+		{`b + a + b`, []string{"a", "b"}},
+	}
+	for _, tt := range tests {
+		if got := MetricNames(tt.expr); !slices.Equal(got, tt.want) {
+			t.Errorf("MetricNames(%q) = %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	d := &Dashboard{Variables: map[string]string{"server": ".*", "op": "get"}}
+	tests := []struct{ in, want string }{
+		// plain, braced with a format, and the old bracket syntax
+		{`m{server=~"$server",op="${op:raw}"}`, `m{server=~".*",op="get"}`},
+		{`m{op="[[op]]"}`, `m{op="get"}`},
+		// built-ins: the longest name wins ($__rate_interval, not $__rate)
+		{`rate(m[$__rate_interval]) / $__interval_ms`, `rate(m[5s]) / 1000`},
+		{`increase(m[${__range}])`, `increase(m[15m])`},
+		// unknown names stay, as in Grafana ($1 in label_replace)
+		{`label_replace(m, "a", "$1", "b", "(.*)")`, `label_replace(m, "a", "$1", "b", "(.*)")`},
+	}
+	for _, tt := range tests {
+		if got := d.Expand(tt.in); got != tt.want {
+			t.Errorf("Expand(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseDashboard(t *testing.T) {
+	const doc = `{
+	  "uid": "u", "refresh": "1s",
+	  "panels": [
+	    {"type": "row", "title": "R", "panels": [
+	      {"title": "inner", "datasource": "legacy-name", "targets": [{"refId": "A", "expr": "a"}]}
+	    ]},
+	    {"title": "outer", "datasource": {"uid": "prometheus"}, "targets": [
+	      {"refId": "A", "expr": "b"}, {"refId": "B", "expr": ""}]},
+	    {"title": "text", "type": "text"}
+	  ],
+	  "annotations": {"list": [
+	    {"name": "builtin", "datasource": {"type": "grafana", "uid": "-- Grafana --"}},
+	    {"name": "new", "datasource": {"uid": "prometheus"}, "target": {"expr": "c"}},
+	    {"name": "old", "expr": "d"}
+	  ]},
+	  "templating": {"list": [
+	    {"name": "server", "type": "query", "allValue": ".*", "query": {"query": "label_values(m{job=\"x\"}, server)"}},
+	    {"name": "inst", "type": "query", "query": "label_values(instance)", "current": {"value": "$__all"}},
+	    {"name": "res", "type": "query", "query": "query_result(topk(1, e))", "current": {"value": "r1"}},
+	    {"name": "step", "type": "interval", "current": {"value": "10s"}}
+	  ]}
+	}`
+	d, err := ParseDashboard([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Query{
+		{`panel "inner" A`, "a"},
+		{`panel "outer" A`, "b"},
+		{`annotation "new"`, "c"},
+		{`annotation "old"`, "d"},
+		{"variable server", `count by (server) (m{job="x"})`},
+		{"variable inst", `count by (instance) ({instance!=""})`},
+		{"variable res", "topk(1, e)"},
+	}
+	if !slices.Equal(d.Queries, want) {
+		t.Errorf("queries:\n got %q\nwant %q", d.Queries, want)
+	}
+	wantVars := map[string]string{"server": ".*", "inst": ".*", "res": "r1", "step": "10s"}
+	for k, v := range wantVars {
+		if d.Variables[k] != v {
+			t.Errorf("variable %s = %q, want %q", k, d.Variables[k], v)
+		}
+	}
+	if want := []string{"legacy-name", "prometheus"}; !slices.Equal(d.Datasources, want) {
+		t.Errorf("datasources = %q, want %q", d.Datasources, want)
+	}
+	if _, err := ParseDashboard([]byte(`{"templating": {"list": [{"name": "x", "type": "query", "query": "metrics(.*)"}]}}`)); err == nil {
+		t.Error("a variable query that is not label_values or query_result: no error")
+	}
+	if _, err := ParseDashboard([]byte(`{"panels": [`)); err == nil {
+		t.Error("truncated JSON: no error")
+	}
+}
+
+// TestDashboard checks the committed dashboard without Prometheus: the
+// contract (uid, refresh, server variable, data source), metric names from
+// DESIGN.md only, and a panel for each thing issue 7 asks to see.
+func TestDashboard(t *testing.T) {
+	d, err := ReadDashboard(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Lint(KnownMetricNames()); err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, q := range d.Queries {
+		for _, n := range MetricNames(d.Expand(q.Expr)) {
+			used[n] = true
+		}
+		if strings.Contains(q.Expr, "server") && !strings.Contains(q.Expr, "$server") && strings.Contains(q.Expr, "{") {
+			t.Errorf("%s filters on server without the $server variable: %s", q.Where, q.Expr)
+		}
+	}
+	for _, n := range []string{
+		"memcache_client_operations_total",                  // throughput
+		"memcache_client_errors_total",                      // error ratio by class, per-server errors
+		"memcache_client_operation_duration_seconds_bucket", // p50/p99 by op
+		"memcache_client_server_duration_seconds_bucket",    // per-server latency
+		"memcache_client_circuit_breaker_state",             // breaker state per server
+		"memcache_client_circuit_breaker_transitions_total",
+		"memcache_client_pool_connections", // pool
+		"memcache_client_integrity_violations_total",
+		"loadgen_offered_operations_total",
+		"loadgen_dropped_operations_total",
+		"scenario_phase", // phases as bands
+		"fault_active",   // active faults as bands
+		"fault_value",
+	} {
+		if !used[n] {
+			t.Errorf("no panel shows %s", n)
+		}
+	}
+}
+
+func TestGrafanaProvisioning(t *testing.T) {
+	var ds struct {
+		Datasources []struct {
+			UID, Type, URL string
+			IsDefault      bool `yaml:"isDefault"`
+		}
+	}
+	readYAML(t, "grafana/provisioning/datasources/prometheus.yml", &ds)
+	if len(ds.Datasources) != 1 {
+		t.Fatalf("%d data sources, want 1", len(ds.Datasources))
+	}
+	if got := ds.Datasources[0]; got.UID != DatasourceUID || got.Type != "prometheus" || got.URL != "http://prometheus:9090" || !got.IsDefault {
+		t.Errorf("data source %+v, want the default prometheus with uid %q at http://prometheus:9090", got, DatasourceUID)
+	}
+	var dash struct {
+		Providers []struct {
+			Type    string
+			Options struct{ Path string }
+		}
+	}
+	readYAML(t, "grafana/provisioning/dashboards/mcchaos.yml", &dash)
+	if len(dash.Providers) != 1 || dash.Providers[0].Type != "file" || dash.Providers[0].Options.Path != "/var/lib/grafana/dashboards" {
+		t.Errorf("dashboard providers %+v, want one file provider of /var/lib/grafana/dashboards", dash.Providers)
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestPrometheusConfigs runs promtool on every Prometheus config in deploy/
+// and checks the scrape contract: jobs loadgen and scenariod, every second.
+func TestPrometheusConfigs(t *testing.T) {
+	configs, err := filepath.Glob("prometheus/*.yml")
+	if err != nil || len(configs) == 0 {
+		t.Fatalf("no Prometheus configs in deploy/prometheus: %v", err)
+	}
+	promtool := tool(t, "promtool", "run `make deps` (or: apt-get install prometheus)")
+	for _, c := range configs {
+		if out, err := run(t, ".", nil, promtool, "check", "config", c); err != nil {
+			t.Errorf("promtool check config %s: %v\n%s", c, err, out)
+		}
+		var cfg struct {
+			Global struct {
+				ScrapeInterval string `yaml:"scrape_interval"`
+			}
+			ScrapeConfigs []struct {
+				JobName string `yaml:"job_name"`
+			} `yaml:"scrape_configs"`
+		}
+		readYAML(t, c, &cfg)
+		var jobs []string
+		for _, sc := range cfg.ScrapeConfigs {
+			jobs = append(jobs, sc.JobName)
+		}
+		sort.Strings(jobs)
+		if cfg.Global.ScrapeInterval != "1s" || !slices.Equal(jobs, []string{"loadgen", "scenariod"}) {
+			t.Errorf("%s: scrape_interval %q, jobs %q; want 1s and exactly loadgen, scenariod", c, cfg.Global.ScrapeInterval, jobs)
+		}
+	}
+}
+
+type toxiproxyProxy struct {
+	Name     string `json:"name"`
+	Listen   string `json:"listen"`
+	Upstream string `json:"upstream"`
+	Enabled  bool   `json:"enabled"`
+}
+
+// TestToxiproxyConfig checks the proxies of deploy/toxiproxy.json and that
+// the real toxiproxy server creates them from it at start.
+func TestToxiproxyConfig(t *testing.T) {
+	b, err := os.ReadFile("toxiproxy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proxies []toxiproxyProxy
+	if err := json.Unmarshal(b, &proxies); err != nil {
+		t.Fatal(err)
+	}
+	if len(proxies) != 3 {
+		t.Fatalf("%d proxies, want 3", len(proxies))
+	}
+	for i, p := range proxies {
+		n := i + 1
+		want := toxiproxyProxy{fmt.Sprintf("mc%d", n), fmt.Sprintf("0.0.0.0:%d", 21210+n), fmt.Sprintf("memcached%d:11211", n), true}
+		if p != want {
+			t.Errorf("proxy %d = %+v, want %+v", n, p, want)
+		}
+	}
+
+	// The same proxies on free loopback ports, served by the real server.
+	bin, err := stack.ToxiproxyBinary(context.Background(), "")
+	var missing *stack.MissingBinaryError
+	if errors.As(err, &missing) && os.Getenv(stacktest.RequireEnv) != "1" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range proxies {
+		port, err := stack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxies[i].Listen = "127.0.0.1:" + strconv.Itoa(port)
+	}
+	cfg := filepath.Join(t.TempDir(), "toxiproxy.json")
+	b, _ = json.Marshal(proxies)
+	if err := os.WriteFile(cfg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	apiPort, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-host=127.0.0.1", "-port="+strconv.Itoa(apiPort), "-config="+cfg)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	var got map[string]toxiproxyProxy
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got = nil
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/proxies", apiPort))
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("toxiproxy API never answered: %v\n%s", err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval, not a wait for state
+	}
+	for _, p := range proxies {
+		if g := got[p.Name]; g != p {
+			t.Errorf("toxiproxy created %s as %+v, want %+v\n%s", p.Name, g, p, log.String())
+		}
+	}
+}
+
+// composeFile is what the checks read from `docker-compose config`.
+type composeFile struct {
+	Services map[string]struct {
+		Image       string
+		Build       any
+		Profiles    []string
+		Ports       []string
+		ExtraHosts  []string `yaml:"extra_hosts"`
+		Command     []string
+		Healthcheck *struct{ Test []string }
+		Volumes     []string
+	}
+}
+
+// TestCompose has docker-compose (v1, offline) validate the compose file
+// with and without the apps profile, then checks the contract on its
+// normalized output: images pinned by digest, host ports on 127.0.0.1, a
+// healthcheck wherever `up --wait` has to wait, Prometheus reaching the host.
+func TestCompose(t *testing.T) {
+	dc := tool(t, "docker-compose", "apt-get install docker-compose")
+	for _, args := range [][]string{
+		{"config", "-q"},
+		{"--profile", "apps", "config", "-q"},
+	} {
+		if out, err := run(t, repoRoot, nil, dc, args...); err != nil {
+			t.Errorf("docker-compose %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, promCfg := range []string{"", "prometheus-apps.yml"} {
+		out, err := run(t, repoRoot, []string{"MCCHAOS_PROMETHEUS_CONFIG=" + promCfg}, dc, "--profile", "apps", "config")
+		if err != nil {
+			t.Fatalf("docker-compose config: %v\n%s", err, out)
+		}
+		var cf composeFile
+		if err := yaml.Unmarshal([]byte(out), &cf); err != nil {
+			t.Fatalf("docker-compose config output: %v", err)
+		}
+		checkCompose(t, cf, promCfg)
+	}
+}
+
+var pinnedImage = regexp.MustCompile(`^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$`)
+
+func checkCompose(t *testing.T, cf composeFile, promCfg string) {
+	t.Helper()
+	want := []string{"grafana", "loadgen", "memcached1", "memcached2", "memcached3", "prometheus", "scenariod", "toxiproxy"}
+	var got []string
+	for name := range cf.Services {
+		got = append(got, name)
+	}
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("services %q, want %q", got, want)
+	}
+	for name, s := range cf.Services {
+		if s.Build == nil && !pinnedImage.MatchString(s.Image) {
+			t.Errorf("%s: image %q is not pinned as name:tag@sha256:digest", name, s.Image)
+		}
+		if s.Build != nil && !slices.Equal(s.Profiles, []string{"apps"}) {
+			t.Errorf("%s: built here but not only in the apps profile: %q", name, s.Profiles)
+		}
+		for _, p := range s.Ports {
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("%s: port %q is not bound to 127.0.0.1", name, p)
+			}
+		}
+		if name != "scenariod" && (s.Healthcheck == nil || len(s.Healthcheck.Test) == 0) {
+			t.Errorf("%s: no healthcheck, so `up --wait` cannot wait for it", name)
+		}
+	}
+	wantPorts := map[string][]string{
+		"memcached1": {"127.0.0.1:11211:11211/tcp"},
+		"memcached2": {"127.0.0.1:11212:11211/tcp"},
+		"memcached3": {"127.0.0.1:11213:11211/tcp"},
+		"toxiproxy":  {"127.0.0.1:8474:8474/tcp", "127.0.0.1:21211:21211/tcp", "127.0.0.1:21212:21212/tcp", "127.0.0.1:21213:21213/tcp"},
+		"prometheus": {"127.0.0.1:9091:9090/tcp"},
+		"grafana":    {"127.0.0.1:3000:3000/tcp"},
+		"loadgen":    {"127.0.0.1:9090:9090/tcp"},
+		"scenariod":  {"127.0.0.1:9092:9092/tcp"},
+	}
+	for name, ports := range wantPorts {
+		if got := cf.Services[name].Ports; !slices.Equal(got, ports) {
+			t.Errorf("%s: ports %q, want %q", name, got, ports)
+		}
+	}
+	prom := cf.Services["prometheus"]
+	if !slices.Contains(prom.ExtraHosts, "host.docker.internal:host-gateway") {
+		t.Errorf("prometheus: extra_hosts %q lacks host.docker.internal:host-gateway", prom.ExtraHosts)
+	}
+	if promCfg == "" {
+		promCfg = "prometheus.yml"
+	}
+	if !slices.Contains(prom.Command, "--config.file=/etc/mcchaos/"+promCfg) {
+		t.Errorf("prometheus: command %q does not load %s", prom.Command, promCfg)
+	}
+	if _, err := os.Stat(filepath.Join("prometheus", promCfg)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestActionlint lints the GitHub workflows.
+func TestActionlint(t *testing.T) {
+	gopath, _ := run(t, ".", nil, "go", "env", "GOPATH")
+	bin := tool(t, "actionlint", "go install github.com/rhysd/actionlint/cmd/actionlint@latest", filepath.Join(strings.TrimSpace(gopath), "bin"))
+	for _, wf := range []string{"ci.yml", "bench.yml"} {
+		if _, err := os.Stat(filepath.Join(repoRoot, ".github", "workflows", wf)); err != nil {
+			t.Error(err)
+		}
+	}
+	if out, err := run(t, repoRoot, nil, bin, "-no-color"); err != nil {
+		t.Errorf("actionlint: %v\n%s", err, out)
+	}
+}
