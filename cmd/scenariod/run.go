@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/scenariod"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitCannotRun   = 2
+	exitInterrupted = 130
+)
+
+// errUsage marks bad command lines (the message is already printed by flag).
+var errUsage = errors.New("usage")
+
+// exitCode prints err in one line and maps it to an exit code.
+func exitCode(stderr io.Writer, err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitCannotRun
+	case errors.Is(err, scenariod.ErrInterrupted):
+		fmt.Fprintln(stderr, "scenariod: interrupted: every fault removed, manifest written")
+		return exitInterrupted
+	}
+	fmt.Fprintf(stderr, "scenariod: %v\n", err)
+	return exitCannotRun
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// run parses args and runs scenariod; main only maps the error to an exit code.
+func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("scenariod", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		list         = fs.Bool("list", false, "print the scenarios (name, fault, target, phase lengths per profile) and exit")
+		sel          = fs.String("scenario", "", "scenarios to run: all (the 14), extended, NAME[,NAME...]; default: the profile's selection, or the scenario files' scenarios")
+		files        stringList
+		profName     = fs.String("profile", profile.Default, "profile: phase lengths ("+strings.Join(profile.Names(), ", ")+")")
+		stab         = fs.Duration("stabilization", 0, "override the profile's stabilization length (the manifest's profile becomes NAME+custom)")
+		recov        = fs.Duration("recovery", 0, "override the profile's recovery length (the manifest's profile becomes NAME+custom)")
+		maxFault     = fs.Duration("max-fault", 0, "override the profile's cap on fault times not stated in the scenario name")
+		tpURL        = fs.String("toxiproxy", inject.DefaultToxiproxyURL, "toxiproxy API URL")
+		tpTimeout    = fs.Duration("toxiproxy-timeout", inject.DefaultCallTimeout, "deadline of one toxiproxy API attempt (calls are retried)")
+		lossInj      = fs.String("loss-injector", scenariod.LossAuto, "packet loss injector: auto (netfilter when usable here), netfilter (per packet), toxiproxy (per connection)")
+		nftTable     = fs.String("nft-table", inject.DefaultTable, "nftables table holding our rules (deleted at start, at fault end, on exit)")
+		stackDir     = fs.String("stack-dir", "", "local stack directory with <server>.pid and .argv.json (for process faults)")
+		stackName    = fs.String("stack", "", "stack kind recorded in the manifest: local, compose, external")
+		runID        = fs.String("run-id", "", "run id (default: the start time, 20060102-150405)")
+		manifestPath = fs.String("manifest", "", "manifest path (default reports/<run-id>/manifest.json)")
+		listen       = fs.String("listen", scenariod.DefaultListen, "address serving /metrics")
+		waitURL      = fs.String("wait-scraped", "", "Prometheus URL: before the first scenario, wait until it scrapes the -wait-scraped-jobs")
+		waitJobs     = fs.String("wait-scraped-jobs", scenariod.DefaultWaitScrapedJobs, "jobs whose up must be 1 before the first scenario")
+		waitTimeout  = fs.Duration("wait-scraped-timeout", scenariod.DefaultWaitScrapeTimeout, "how long to wait for the scrape")
+		linger       = fs.Duration("linger", 3*time.Second, "keep serving /metrics this long after the last scenario, so the final idle phase is scraped")
+	)
+	fs.Var(&files, "scenario-file", "YAML or JSON file of more scenarios (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "scenariod: unexpected argument %q (flags only; see -help)\n", fs.Arg(0))
+		return errUsage
+	}
+
+	catalogue := scenariod.Builtin()
+	var fromFiles []string
+	for _, f := range files {
+		more, err := scenariod.LoadFile(f)
+		if err != nil {
+			return err
+		}
+		for _, s := range more {
+			for _, c := range catalogue {
+				if c.Name == s.Name {
+					return fmt.Errorf("%s: scenario %s already defined at %s", s.Source, s.Name, c.Source)
+				}
+			}
+			catalogue = append(catalogue, s)
+			fromFiles = append(fromFiles, s.Name)
+		}
+	}
+	if *list {
+		return scenariod.List(stdout, catalogue)
+	}
+
+	prof, err := profile.Get(*profName)
+	if err != nil {
+		return err
+	}
+	if *stab > 0 || *recov > 0 || *maxFault > 0 {
+		prof.Name += "+custom"
+		prof.Stabilization = cmpOr(*stab, prof.Stabilization)
+		prof.Recovery = cmpOr(*recov, prof.Recovery)
+		prof.MaxFault = cmpOr(*maxFault, prof.MaxFault)
+	}
+	spec := *sel
+	switch {
+	case spec != "":
+	case len(fromFiles) > 0:
+		spec = strings.Join(fromFiles, ",")
+	case prof.Scenarios != nil:
+		spec = strings.Join(prof.Scenarios, ",")
+	default:
+		spec = scenariod.SetAll
+	}
+	scenarios, err := scenariod.Select(catalogue, spec)
+	if err != nil {
+		return err
+	}
+
+	if *runID == "" {
+		*runID = time.Now().Format("20060102-150405")
+	}
+	if *manifestPath == "" {
+		*manifestPath = filepath.Join("reports", *runID, "manifest.json")
+	}
+
+	reg, metrics := scenariod.NewRegistry()
+	stop, err := scenariod.Serve(ctx, *listen, reg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	progress := scenariod.NewProgress(stderr, scenariod.Planned(prof, scenarios))
+	defer progress.Close()
+	r, err := scenariod.NewRunner(scenariod.Config{
+		Profile:      prof,
+		Scenarios:    scenarios,
+		Toxiproxy:    inject.Toxiproxy{URL: *tpURL, CallTimeout: *tpTimeout},
+		LossInjector: *lossInj,
+		NFTable:      *nftTable,
+		StackDir:     *stackDir,
+		ManifestPath: *manifestPath,
+		RunID:        *runID,
+		Stack:        *stackName,
+		Metrics:      metrics,
+		OnEvent:      progress.Event,
+		Log:          progress,
+	})
+	if err != nil {
+		return err
+	}
+	if *waitURL != "" {
+		if err := scenariod.WaitScraped(ctx, *waitURL, strings.Split(*waitJobs, ","), *waitTimeout); err != nil {
+			if ctx.Err() != nil {
+				return scenariod.ErrInterrupted
+			}
+			return err
+		}
+	}
+	current.Store(r)
+	_, err = r.Run(ctx)
+	current.Store(nil)
+	fmt.Fprintf(stdout, "manifest: %s\n", *manifestPath)
+	if err == nil && *linger > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(*linger):
+		}
+	}
+	return err
+}
+
+func cmpOr(a, b time.Duration) time.Duration {
+	if a > 0 {
+		return a
+	}
+	return b
+}

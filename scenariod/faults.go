@@ -1,0 +1,358 @@
+package scenariod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
+)
+
+// ErrDirtyState is returned (wrapped) when the faults of a scenario cannot
+// be proven gone: a run stops rather than measure on a faulted stack.
+var ErrDirtyState = errors.New("scenariod: stack state is not clean")
+
+// toxicPrefix names every toxic scenariod adds.
+const toxicPrefix = "mcchaos_"
+
+// applied is a fault in place, with how it was made.
+type applied struct {
+	f        Fault
+	injector string
+}
+
+// faultSet applies and removes faults and proves the state clean. It
+// remembers the proxies as they were at the start so it can re-create them
+// on a toxiproxy that restarted. It is safe for concurrent use (the runner
+// and a forced cleanup on a second signal).
+type faultSet struct {
+	tp       *inject.Toxiproxy
+	nf       *inject.Netfilter // nil: netfilter not used
+	proc     *inject.Process
+	lossNF   bool                    // packet loss through netfilter
+	proxies  map[string]inject.Proxy // definitions at start, by name
+	metrics  *Metrics
+	logf     func(format string, args ...any)
+	mu       sync.Mutex
+	active   []applied
+	killed   map[string]bool // servers whose process is down by our hand
+	restarts int             // toxiproxy restarts noticed
+}
+
+// injectorFor returns the injector and fidelity a fault will use.
+func (fs *faultSet) injectorFor(f Fault) (string, string) {
+	switch f.Kind {
+	case KindPacketLoss:
+		if fs.lossNF {
+			return manifest.InjectorNetfilter, manifest.FidelityPerPacket
+		}
+		return manifest.InjectorToxiproxy, manifest.FidelityPerConnection
+	case KindProcessKill:
+		return manifest.InjectorProcess, manifest.FidelityExact
+	}
+	return manifest.InjectorToxiproxy, manifest.FidelityExact
+}
+
+// toxic returns the toxic that makes f through toxiproxy, or ok false for
+// a fault that is not a toxic.
+func toxic(f Fault) (inject.Toxic, bool) {
+	p := f.Params
+	x := inject.Toxic{Name: toxicPrefix + string(f.Kind), Stream: "downstream", Toxicity: 1}
+	switch f.Kind {
+	case KindPacketLoss:
+		// Per-connection emulation: toxicity is drawn once per connection,
+		// and those connections lose every request.
+		x.Type, x.Stream, x.Toxicity = "timeout", "upstream", p["loss_pct"]/100
+		x.Attributes = map[string]any{"timeout": 0}
+	case KindLatency:
+		x.Type = "latency"
+		x.Attributes = map[string]any{"latency": int64(p["latency_ms"]), "jitter": int64(p["jitter_ms"])}
+	case KindConnectionReset:
+		x.Type, x.Stream = "reset_peer", "upstream"
+		x.Attributes = map[string]any{"timeout": int64(p["timeout_ms"])}
+	case KindBlackhole:
+		x.Type = "timeout"
+		x.Attributes = map[string]any{"timeout": 0}
+	case KindBandwidth:
+		x.Type = "bandwidth"
+		x.Attributes = map[string]any{"rate": int64(p["rate_kbps"])}
+	case KindSlicer:
+		x.Type = "slicer"
+		x.Attributes = map[string]any{"average_size": int64(p["average_size_bytes"]), "size_variation": int64(p["size_variation_bytes"]), "delay": int64(p["delay_us"])}
+	default:
+		return x, false
+	}
+	return x, true
+}
+
+// apply puts f in place on every target.
+func (fs *faultSet) apply(ctx context.Context, f Fault) error {
+	inj, _ := fs.injectorFor(f)
+	fs.mu.Lock()
+	fs.active = append(fs.active, applied{f: f, injector: inj})
+	fs.mu.Unlock()
+	fs.setMetrics(f, inj, true)
+	return fs.put(ctx, f, inj)
+}
+
+// put makes f happen; it is idempotent, so it also re-applies.
+func (fs *faultSet) put(ctx context.Context, f Fault, inj string) error {
+	switch {
+	case inj == manifest.InjectorNetfilter:
+		return fs.syncNetfilter(ctx)
+	case f.Kind == KindServerDown:
+		for _, t := range f.Targets {
+			if err := fs.tp.SetEnabled(ctx, t, false); err != nil {
+				return fmt.Errorf("server down on %s: %w", t, err)
+			}
+		}
+	case f.Kind == KindProcessKill:
+		for _, t := range f.Targets {
+			fs.mu.Lock()
+			fs.killed[t] = true
+			fs.mu.Unlock()
+			if err := fs.proc.Kill(ctx, t, fs.proxies[t].Upstream); err != nil {
+				return err
+			}
+		}
+	default:
+		x, _ := toxic(f)
+		for _, t := range f.Targets {
+			if err := fs.tp.AddToxic(ctx, t, x); err != nil {
+				return fmt.Errorf("%s on %s: %w", f.Kind, t, err)
+			}
+		}
+	}
+	return nil
+}
+
+// remove takes f away from every target.
+func (fs *faultSet) remove(ctx context.Context, f Fault) error {
+	fs.mu.Lock()
+	inj := ""
+	fs.active = slices.DeleteFunc(fs.active, func(a applied) bool {
+		if a.f.Kind == f.Kind && slices.Equal(a.f.Targets, f.Targets) {
+			inj = a.injector
+			return true
+		}
+		return false
+	})
+	fs.mu.Unlock()
+	if inj == "" {
+		inj, _ = fs.injectorFor(f)
+	}
+	var errs []error
+	switch {
+	case inj == manifest.InjectorNetfilter:
+		errs = append(errs, fs.syncNetfilter(ctx))
+	case f.Kind == KindServerDown:
+		for _, t := range f.Targets {
+			errs = append(errs, fs.tp.SetEnabled(ctx, t, true))
+		}
+	case f.Kind == KindProcessKill:
+		errs = append(errs, fs.restartKilled(ctx))
+	default:
+		x, _ := toxic(f)
+		for _, t := range f.Targets {
+			errs = append(errs, fs.tp.RemoveToxic(ctx, t, x.Name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove %s: %w", f.Kind, err)
+	}
+	fs.setMetrics(f, inj, false)
+	return nil
+}
+
+// syncNetfilter makes the netfilter table hold exactly the active loss faults.
+func (fs *faultSet) syncNetfilter(ctx context.Context) error {
+	loss := map[int]float64{}
+	fs.mu.Lock()
+	for _, a := range fs.active {
+		if a.injector != manifest.InjectorNetfilter {
+			continue
+		}
+		for _, t := range a.f.Targets {
+			port, err := inject.ListenPort(fs.proxies[t].Listen)
+			if err != nil {
+				fs.mu.Unlock()
+				return fmt.Errorf("packet loss on %s: %w", t, err)
+			}
+			loss[port] = a.f.Params["loss_pct"]
+		}
+	}
+	fs.mu.Unlock()
+	return fs.nf.SetLoss(ctx, loss)
+}
+
+// restartKilled starts again every process we killed.
+func (fs *faultSet) restartKilled(ctx context.Context) error {
+	fs.mu.Lock()
+	names := slices.Sorted(maps.Keys(fs.killed))
+	fs.mu.Unlock()
+	var errs []error
+	for _, t := range names {
+		if err := fs.proc.Restart(ctx, t, fs.proxies[t].Upstream); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fs.mu.Lock()
+		delete(fs.killed, t)
+		fs.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func (fs *faultSet) setMetrics(f Fault, inj string, on bool) {
+	if fs.metrics == nil {
+		return
+	}
+	v := 0.0
+	if on {
+		v = 1
+	}
+	for _, t := range f.Targets {
+		fs.metrics.FaultActive.WithLabelValues(t, string(f.Kind), inj).Set(v)
+		for k, x := range f.Params {
+			fs.metrics.FaultValue.WithLabelValues(t, string(f.Kind), k).Set(x * v)
+		}
+	}
+}
+
+// clearAll removes every fault whatever the bookkeeping says, each injector
+// concurrently so a dead toxiproxy cannot hold up the netfilter cleanup.
+func (fs *faultSet) clearAll(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		if _, err := fs.syncProxies(ctx); err != nil {
+			errs[0] = err
+			return
+		}
+		errs[0] = fs.tp.Reset(ctx)
+	})
+	if fs.nf != nil {
+		wg.Go(func() { errs[1] = fs.nf.Clear(ctx) })
+	}
+	wg.Go(func() { errs[2] = fs.restartKilled(ctx) })
+	wg.Wait()
+	fs.mu.Lock()
+	act := fs.active
+	fs.active = nil
+	fs.mu.Unlock()
+	for _, a := range act {
+		fs.setMetrics(a.f, a.injector, false)
+	}
+	return errors.Join(errs...)
+}
+
+// syncProxies re-creates any proxy of the start that toxiproxy no longer
+// has (it restarted), and reports whether it had to.
+func (fs *faultSet) syncProxies(ctx context.Context) (bool, error) {
+	have, err := fs.tp.Proxies(ctx)
+	if err != nil {
+		return false, err
+	}
+	var missing []string
+	for _, name := range slices.Sorted(maps.Keys(fs.proxies)) {
+		if _, ok := have[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return false, nil
+	}
+	fs.mu.Lock()
+	fs.restarts++
+	fs.mu.Unlock()
+	fs.logf("toxiproxy lost proxies %s (restarted?): re-creating them", strings.Join(missing, ", "))
+	for _, name := range missing {
+		if err := fs.tp.CreateProxy(ctx, fs.proxies[name]); err != nil {
+			return true, fmt.Errorf("re-create proxy %s: %w", name, err)
+		}
+	}
+	return true, nil
+}
+
+// reapply puts every active toxiproxy fault in place again (after a
+// toxiproxy restart lost them).
+func (fs *faultSet) reapply(ctx context.Context) error {
+	fs.mu.Lock()
+	act := slices.Clone(fs.active)
+	fs.mu.Unlock()
+	var errs []error
+	for _, a := range act {
+		if a.injector == manifest.InjectorToxiproxy {
+			errs = append(errs, fs.put(ctx, a.f, a.injector))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dirt describes what is not clean, or "" when all is.
+func (fs *faultSet) dirt(ctx context.Context) (string, error) {
+	have, err := fs.tp.Proxies(ctx)
+	if err != nil {
+		return "", err
+	}
+	var d []string
+	for _, name := range slices.Sorted(maps.Keys(fs.proxies)) {
+		p, ok := have[name]
+		switch {
+		case !ok:
+			d = append(d, "proxy "+name+" missing")
+		case !p.Enabled:
+			d = append(d, "proxy "+name+" disabled")
+		case len(p.Toxics) > 0:
+			d = append(d, fmt.Sprintf("proxy %s has %d toxics", name, len(p.Toxics)))
+		}
+	}
+	if fs.nf != nil {
+		ok, err := fs.nf.Exists(ctx)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			d = append(d, "nftables table "+fs.nf.Table+" present")
+		}
+	}
+	fs.mu.Lock()
+	for t := range fs.killed {
+		d = append(d, "process "+t+" down")
+	}
+	fs.mu.Unlock()
+	if fs.proc.Dir != "" {
+		for _, name := range slices.Sorted(maps.Keys(fs.proxies)) {
+			if c, err := net.DialTimeout("tcp", fs.proxies[name].Upstream, dialTimeout); err != nil {
+				d = append(d, "memcached "+name+" not accepting connections at "+fs.proxies[name].Upstream)
+			} else {
+				c.Close()
+			}
+		}
+	}
+	return strings.Join(d, "; "), nil
+}
+
+// ensureClean proves the state clean, cleaning once if it is not.
+func (fs *faultSet) ensureClean(ctx context.Context) error {
+	d, err := fs.dirt(ctx)
+	if err == nil && d == "" {
+		return nil
+	}
+	if err := fs.clearAll(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%w: %v", ErrDirtyState, err)
+	}
+	if d, err = fs.dirt(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrDirtyState, err)
+	}
+	if d != "" {
+		return fmt.Errorf("%w after cleaning: %s", ErrDirtyState, d)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package inject
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultTable is the nftables table Netfilter owns when none is given.
+const DefaultTable = "mcchaos"
+
+// ErrNetfilterUnavailable is returned (wrapped) by Netfilter.Available when
+// this machine cannot drop packets with nftables: not Linux, no nft binary,
+// or no permission (CAP_NET_ADMIN).
+var ErrNetfilterUnavailable = errors.New("netfilter unavailable")
+
+var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
+
+// Netfilter drops a share of the TCP packets to and from given loopback
+// ports, independently per packet (nftables `numgen random`), so a 10 % loss
+// is a 10 % loss on every connection, as on a real lossy link. All its rules
+// live in one table of its own (family inet, so IPv4 and IPv6), which it
+// replaces atomically on every change and deletes to clear; it never touches
+// another table.
+//
+// It drives the nft command rather than netlink (github.com/google/nftables):
+// nft is what the "is netfilter usable here" check needs anyway, it applies a
+// whole script as one transaction, and its script is what a person types to
+// see or undo what was done (`nft list table inet mcchaos`). Methods are safe
+// for concurrent use only in the sense that each call is one nft transaction.
+type Netfilter struct {
+	// Table is the nftables table name (family inet). If empty, DefaultTable.
+	Table string
+	// Timeout bounds one nft invocation. If zero, 5 s.
+	Timeout time.Duration
+}
+
+func (n *Netfilter) table() string {
+	if n.Table == "" {
+		return DefaultTable
+	}
+	return n.Table
+}
+
+// ValidTable reports an error if name cannot be an nftables table name.
+func ValidTable(name string) error {
+	if !tableName.MatchString(name) {
+		return fmt.Errorf("nftables table name %q: want letters, digits and _, starting with a letter, at most 32", name)
+	}
+	return nil
+}
+
+func (n *Netfilter) nft(ctx context.Context, stdin string, args ...string) (string, error) {
+	timeout := n.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "nft", args...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+// Available reports nil if this machine can apply Netfilter rules, else an
+// error wrapping ErrNetfilterUnavailable that says why. It creates and
+// deletes the (empty) table to prove the permission.
+func (n *Netfilter) Available(ctx context.Context) error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("%w: not Linux (%s)", ErrNetfilterUnavailable, runtime.GOOS)
+	}
+	if err := ValidTable(n.table()); err != nil {
+		return fmt.Errorf("%w: %v", ErrNetfilterUnavailable, err)
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		return fmt.Errorf("%w: nft not found (Debian: apt-get install nftables)", ErrNetfilterUnavailable)
+	}
+	if err := n.Clear(ctx); err != nil {
+		return fmt.Errorf("%w: %v (needs root or CAP_NET_ADMIN)", ErrNetfilterUnavailable, err)
+	}
+	return nil
+}
+
+// Script returns the nft script that makes the table drop loss[port] percent
+// of the TCP packets to and from each port on the loopback interface. An
+// empty map gives a script that only deletes the table.
+func (n *Netfilter) Script(loss map[int]float64) string {
+	t := n.table()
+	var b strings.Builder
+	// "add" then "delete" removes the table whether or not it existed, in the
+	// same transaction as the new definition.
+	fmt.Fprintf(&b, "add table inet %s\ndelete table inet %s\n", t, t)
+	if len(loss) == 0 {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "table inet %s {\n\tchain loss {\n\t\ttype filter hook input priority -150; policy accept;\n", t)
+	for _, port := range slices.Sorted(maps.Keys(loss)) {
+		// The input hook sees every loopback packet exactly once, so one
+		// draw per packet and direction.
+		cond := fmt.Sprintf("numgen random mod 10000 < %d ", int(math.Round(loss[port]*100)))
+		if loss[port] >= 100 {
+			cond = ""
+		}
+		for _, dir := range []string{"dport", "sport"} {
+			fmt.Fprintf(&b, "\t\tiifname \"lo\" tcp %s %d %scounter drop\n", dir, port, cond)
+		}
+	}
+	b.WriteString("\t}\n}\n")
+	return b.String()
+}
+
+// SetLoss replaces the table's rules by loss (port → percent, 0 < pct ≤ 100)
+// in one transaction. An empty map deletes the table.
+func (n *Netfilter) SetLoss(ctx context.Context, loss map[int]float64) error {
+	for port, pct := range loss {
+		if pct <= 0 || pct > 100 || port <= 0 || port > 65535 {
+			return fmt.Errorf("netfilter: bad loss %v%% on port %d", pct, port)
+		}
+	}
+	if _, err := n.nft(ctx, n.Script(loss), "-f", "-"); err != nil {
+		return fmt.Errorf("netfilter: %w", err)
+	}
+	return nil
+}
+
+// Clear deletes the table if it exists.
+func (n *Netfilter) Clear(ctx context.Context) error { return n.SetLoss(ctx, nil) }
+
+// Exists reports whether the table exists (any rule of ours is in place).
+func (n *Netfilter) Exists(ctx context.Context) (bool, error) {
+	out, err := n.nft(ctx, "", "list", "tables")
+	if err != nil {
+		return false, fmt.Errorf("netfilter: %w", err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "table inet "+n.table() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Counters returns the table's listing (with packet counters), for tests
+// and diagnostics. It is empty when the table does not exist.
+func (n *Netfilter) Counters(ctx context.Context) (string, error) {
+	ok, err := n.Exists(ctx)
+	if err != nil || !ok {
+		return "", err
+	}
+	return n.nft(ctx, "", "list", "table", "inet", n.table())
+}

@@ -1,0 +1,557 @@
+package scenariod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
+)
+
+// Defaults of Config.
+const (
+	// DefaultCleanupTimeout is the budget for removing every fault after an
+	// interruption.
+	DefaultCleanupTimeout = 5 * time.Second
+	// DefaultWatchInterval is how often toxiproxy is checked during a phase.
+	DefaultWatchInterval = time.Second
+	// DefaultSetupTimeout bounds reaching toxiproxy and cleaning at the start.
+	DefaultSetupTimeout = 15 * time.Second
+)
+
+// Loss injector choices of Config.LossInjector.
+const (
+	LossAuto      = "auto"
+	LossNetfilter = manifest.InjectorNetfilter
+	LossToxiproxy = manifest.InjectorToxiproxy
+)
+
+const dialTimeout = 300 * time.Millisecond
+
+// Errors of Run, checked with errors.Is.
+var (
+	// ErrInterrupted: the context was cancelled (SIGINT/SIGTERM); every
+	// fault was removed and the manifest says which scenario was cut short.
+	ErrInterrupted = errors.New("scenariod: interrupted")
+	// ErrSetup: the run could not start (toxiproxy unreachable, proxies
+	// missing, netfilter asked for but unavailable, bad config).
+	ErrSetup = errors.New("scenariod: cannot start")
+	// ErrScenarioFailed: at least one scenario failed (a fault could not be
+	// applied or removed); the others ran.
+	ErrScenarioFailed = errors.New("scenariod: scenario failed")
+)
+
+// Config says what to run. Zero values mean the documented defaults.
+type Config struct {
+	// Profile gives the phase lengths; its Name goes into the manifest.
+	Profile profile.Profile
+	// Scenarios to run, in order (see Select). Required.
+	Scenarios []Scenario
+	// Toxiproxy is the toxiproxy API client (URL, timeouts, retries).
+	Toxiproxy inject.Toxiproxy
+	// LossInjector is LossAuto, LossNetfilter or LossToxiproxy. If empty,
+	// LossAuto: netfilter when this is Linux with nft and the permission
+	// to use it, and toxiproxy's proxies listen on this host's loopback.
+	LossInjector string
+	// NFTable is the nftables table of our rules. If empty, inject.DefaultTable.
+	NFTable string
+	// StackDir is the local stack's directory (pid and argv files), needed
+	// only by process faults.
+	StackDir string
+	// ManifestPath is where manifest.json goes. Required.
+	ManifestPath string
+	// RunID names the run. If empty, the start time as 20060102-150405.
+	RunID string
+	// Stack is recorded in the manifest ("local", "compose", "external").
+	Stack string
+	// Metrics receives scenario and fault metrics. If nil, none are kept.
+	Metrics *Metrics
+	// CleanupTimeout is the budget to remove every fault after an
+	// interruption. If zero, DefaultCleanupTimeout.
+	CleanupTimeout time.Duration
+	// WatchInterval is how often toxiproxy is checked (and re-created after
+	// a restart) during a phase. If zero, DefaultWatchInterval.
+	WatchInterval time.Duration
+	// OnEvent, if not nil, is called synchronously at every step of the
+	// run, from the goroutine of Run. Progress display and tests hook here.
+	OnEvent func(Event)
+	// Log receives warnings (toxiproxy restarts, injector choice). If nil, discarded.
+	Log io.Writer
+}
+
+// EventKind is what happened.
+type EventKind int
+
+// Event kinds, in the order they happen within a scenario.
+const (
+	EventScenarioStart EventKind = iota // state proven clean, about to start
+	EventPhaseStart
+	EventFaultApplied // testing phase: all faults in place
+	EventFaultRemoved // testing phase: all faults gone
+	EventPhaseEnd
+	EventScenarioEnd
+	EventManifestWritten
+)
+
+// Event is one step of a run.
+type Event struct {
+	Kind     EventKind
+	Time     time.Time
+	Index    int // 1-based index of the scenario
+	Total    int // number of scenarios
+	Scenario string
+	Phase    string        // for phase and fault events
+	Planned  time.Duration // EventPhaseStart: the phase's planned length
+	Left     time.Duration // EventPhaseStart: planned time left in the run, this phase included
+	Status   string        // EventScenarioEnd
+}
+
+// Runner runs scenarios. Create it with NewRunner; Run once. Cleanup may be
+// called from another goroutine at any time (a second signal).
+type Runner struct {
+	cfg    Config
+	faults *faultSet
+	m      *manifest.Manifest
+	plan   []time.Duration // planned testing length per scenario
+}
+
+// NewRunner checks cfg and returns a Runner. It does not touch the stack yet.
+func NewRunner(cfg Config) (*Runner, error) {
+	if len(cfg.Scenarios) == 0 {
+		return nil, fmt.Errorf("%w: no scenarios", ErrSetup)
+	}
+	if cfg.ManifestPath == "" {
+		return nil, fmt.Errorf("%w: no manifest path", ErrSetup)
+	}
+	if cfg.Profile.Name == "" {
+		return nil, fmt.Errorf("%w: no profile", ErrSetup)
+	}
+	for i := range cfg.Scenarios {
+		if err := cfg.Scenarios[i].Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+		}
+	}
+	switch cfg.LossInjector {
+	case "":
+		cfg.LossInjector = LossAuto
+	case LossAuto, LossNetfilter, LossToxiproxy:
+	default:
+		return nil, fmt.Errorf("%w: loss injector %q: want auto, netfilter or toxiproxy", ErrSetup, cfg.LossInjector)
+	}
+	if cfg.NFTable == "" {
+		cfg.NFTable = inject.DefaultTable
+	}
+	if err := inject.ValidTable(cfg.NFTable); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	if cfg.CleanupTimeout <= 0 {
+		cfg.CleanupTimeout = DefaultCleanupTimeout
+	}
+	if cfg.WatchInterval <= 0 {
+		cfg.WatchInterval = DefaultWatchInterval
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	r := &Runner{cfg: cfg}
+	r.faults = &faultSet{
+		tp:      &r.cfg.Toxiproxy,
+		proc:    &inject.Process{Dir: cfg.StackDir},
+		metrics: cfg.Metrics,
+		killed:  map[string]bool{},
+		logf:    r.logf,
+	}
+	for _, s := range cfg.Scenarios {
+		r.plan = append(r.plan, cfg.Profile.FaultTime(s.FaultTime, s.Fixed))
+	}
+	return r, nil
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.cfg.Log, "scenariod: "+format+"\n", args...)
+}
+
+// Planned returns the planned length of a run of scenarios under p.
+func Planned(p profile.Profile, scenarios []Scenario) time.Duration {
+	var d time.Duration
+	for _, s := range scenarios {
+		d += p.Stabilization + p.FaultTime(s.FaultTime, s.Fixed) + p.Recovery
+	}
+	return d
+}
+
+// left is the planned time from phase ph of scenario i to the end.
+func (r *Runner) left(i, ph int) time.Duration {
+	var d time.Duration
+	for j := i; j < len(r.plan); j++ {
+		for k := range manifest.Phases {
+			if j > i || k >= ph {
+				d += r.phaseLen(j, k)
+			}
+		}
+	}
+	return d
+}
+
+func (r *Runner) phaseLen(i, ph int) time.Duration {
+	switch manifest.Phases[ph] {
+	case manifest.PhaseStabilization:
+		return r.cfg.Profile.Stabilization
+	case manifest.PhaseTesting:
+		return r.plan[i]
+	}
+	return r.cfg.Profile.Recovery
+}
+
+func (r *Runner) emit(e Event) {
+	if r.cfg.OnEvent == nil {
+		return
+	}
+	e.Time = time.Now()
+	e.Total = len(r.cfg.Scenarios)
+	r.cfg.OnEvent(e)
+}
+
+// Cleanup removes every fault now, whatever the run is doing: for a second
+// signal, just before exiting. It is safe to call concurrently with Run.
+func (r *Runner) Cleanup(ctx context.Context) error {
+	return r.faults.clearAll(ctx)
+}
+
+// Manifest returns the manifest as last written (nil before the start).
+func (r *Runner) Manifest() *manifest.Manifest { return r.m }
+
+// setup reaches toxiproxy, records the proxies, picks the loss injector and
+// cleans the state.
+func (r *Runner) setup(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, DefaultSetupTimeout)
+	defer cancel()
+	proxies, err := r.cfg.Toxiproxy.Proxies(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v (is the stack up? -toxiproxy %s)", ErrSetup, err, r.cfg.Toxiproxy.URL)
+	}
+	fs := r.faults
+	fs.proxies = map[string]inject.Proxy{}
+	for name, p := range proxies {
+		fs.proxies[name] = inject.Proxy{Name: name, Listen: p.Listen, Upstream: p.Upstream}
+	}
+	needLoss := false
+	for _, s := range r.cfg.Scenarios {
+		for _, f := range s.Faults {
+			for _, t := range f.Targets {
+				if _, ok := proxies[t]; !ok {
+					return fmt.Errorf("%w: scenario %s targets %s but toxiproxy %s has no such proxy (has: %v)", ErrSetup, s.Name, t, r.cfg.Toxiproxy.URL, slices.Sorted(maps.Keys(proxies)))
+				}
+				if f.Kind == KindProcessKill {
+					if err := fs.proc.Check(t); err != nil {
+						return fmt.Errorf("%w: scenario %s: %v", ErrSetup, s.Name, err)
+					}
+				}
+			}
+			needLoss = needLoss || f.Kind == KindPacketLoss
+		}
+	}
+	nf := &inject.Netfilter{Table: r.cfg.NFTable}
+	avail := nf.Available(ctx) // also deletes a table left by an earlier run
+	if avail == nil {
+		fs.nf = nf
+	}
+	if avail == nil && !isLoopback(r.cfg.Toxiproxy.Host()) {
+		avail = fmt.Errorf("%w: toxiproxy at %s is not on this host's loopback", inject.ErrNetfilterUnavailable, r.cfg.Toxiproxy.Host())
+	}
+	switch r.cfg.LossInjector {
+	case LossNetfilter:
+		if avail != nil {
+			return fmt.Errorf("%w: -loss-injector netfilter: %v (or use -loss-injector toxiproxy)", ErrSetup, avail)
+		}
+		fs.lossNF = true
+	case LossAuto:
+		fs.lossNF = avail == nil
+		if needLoss && avail != nil {
+			r.logf("packet loss uses the toxiproxy per-connection emulation: %v", avail)
+		}
+	}
+	if err := fs.ensureClean(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Run runs every scenario in order and returns the manifest. It returns an
+// error wrapping ErrInterrupted when ctx is cancelled (after removing every
+// fault within CleanupTimeout and writing the manifest), ErrSetup when it
+// could not start, ErrDirtyState when a scenario's faults could not be
+// proven gone (the run stops), ErrScenarioFailed when some scenario failed.
+func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
+	start := time.Now()
+	runID := r.cfg.RunID
+	if runID == "" {
+		runID = start.Format("20060102-150405")
+	}
+	r.m = &manifest.Manifest{
+		SchemaVersion: manifest.SchemaVersion,
+		RunID:         runID,
+		Profile:       r.cfg.Profile.Name,
+		Stack:         r.cfg.Stack,
+		Start:         start,
+		Status:        manifest.StatusRunning,
+		Scenarios:     []manifest.Scenario{},
+	}
+	if err := os.MkdirAll(filepath.Dir(r.cfg.ManifestPath), 0o755); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	if r.cfg.Metrics != nil {
+		for _, s := range r.cfg.Scenarios {
+			r.cfg.Metrics.Phase.WithLabelValues(s.Name).Set(PhaseIdle)
+		}
+		r.cfg.Metrics.Active.Set(0)
+	}
+	// On any way out, every fault goes, within the cleanup budget even when
+	// ctx is already cancelled.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.CleanupTimeout)
+		defer cancel()
+		if err := r.faults.clearAll(cctx); err != nil {
+			r.logf("final cleanup: %v", err)
+		}
+	}()
+	if err := r.setup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return r.finish(manifest.StatusInterrupted, ErrInterrupted)
+		}
+		return nil, err
+	}
+	if err := r.write(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	var failed []string
+	for i := range r.cfg.Scenarios {
+		status, err := r.scenario(ctx, i)
+		switch {
+		case status == manifest.StatusInterrupted:
+			return r.finish(manifest.StatusInterrupted, ErrInterrupted)
+		case errors.Is(err, ErrDirtyState):
+			_, _ = r.finish(manifest.StatusFailed, nil)
+			return r.m, err
+		case status == manifest.StatusFailed:
+			failed = append(failed, r.cfg.Scenarios[i].Name)
+		}
+	}
+	if len(failed) > 0 {
+		return r.finish(manifest.StatusFailed, fmt.Errorf("%w: %v", ErrScenarioFailed, failed))
+	}
+	return r.finish(manifest.StatusPassed, nil)
+}
+
+// finish closes the manifest with status and writes it.
+func (r *Runner) finish(status string, err error) (*manifest.Manifest, error) {
+	r.m.Status = status
+	r.m.End = time.Now()
+	if werr := r.write(); werr != nil {
+		err = errors.Join(err, werr)
+	}
+	return r.m, err
+}
+
+func (r *Runner) write() error {
+	if err := manifest.Write(r.cfg.ManifestPath, r.m); err != nil {
+		return err
+	}
+	r.emit(Event{Kind: EventManifestWritten})
+	return nil
+}
+
+// scenario runs scenario i and returns its status. A non-nil error is
+// ErrDirtyState (stop the run) or the reason of a failure.
+func (r *Runner) scenario(ctx context.Context, i int) (status string, err error) {
+	s := r.cfg.Scenarios[i]
+	ev := Event{Index: i + 1, Scenario: s.Name}
+	ms := manifest.Scenario{Name: s.Name, Description: s.Description, Status: manifest.StatusRunning, Phases: []manifest.Phase{}}
+	for _, f := range s.Faults {
+		inj, fid := r.faults.injectorFor(f)
+		ms.Faults = append(ms.Faults, manifest.Fault{
+			Kind: string(f.Kind), Targets: f.Targets, Params: f.Params,
+			Injector: inj, Fidelity: fid, Nominal: manifest.Duration(s.FaultTime),
+		})
+	}
+	r.m.Scenarios = append(r.m.Scenarios, ms)
+	cur := &r.m.Scenarios[len(r.m.Scenarios)-1]
+	met := r.cfg.Metrics
+
+	// end closes the scenario: faults gone, open phase closed, manifest written.
+	end := func(st string, why error) (string, error) {
+		now := time.Now()
+		if st != manifest.StatusPassed {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.CleanupTimeout)
+			if cerr := r.faults.clearAll(cctx); cerr != nil {
+				why = errors.Join(why, fmt.Errorf("%w: %v", ErrDirtyState, cerr))
+			}
+			cancel()
+			now = time.Now()
+			for j := range cur.Faults {
+				if !cur.Faults[j].Applied.IsZero() && cur.Faults[j].Removed.IsZero() {
+					cur.Faults[j].Removed = now
+				}
+			}
+			if n := len(cur.Phases); n > 0 && cur.Phases[n-1].End.IsZero() {
+				cur.Phases[n-1].End = now
+			}
+		}
+		cur.Status = st
+		if why != nil && st != manifest.StatusInterrupted {
+			cur.Error = why.Error()
+		}
+		if met != nil {
+			met.Phase.WithLabelValues(s.Name).Set(PhaseIdle)
+			met.Active.Set(0)
+			met.Runs.WithLabelValues(s.Name, st).Inc()
+		}
+		if werr := r.write(); werr != nil {
+			why = errors.Join(why, werr)
+		}
+		e := ev
+		e.Kind, e.Status = EventScenarioEnd, st
+		r.emit(e)
+		return st, why
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, DefaultSetupTimeout)
+	err = r.faults.ensureClean(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		return end(manifest.StatusInterrupted, nil)
+	}
+	if err != nil {
+		return end(manifest.StatusFailed, err)
+	}
+	if met != nil {
+		met.Active.Set(1)
+	}
+	e := ev
+	e.Kind = EventScenarioStart
+	r.emit(e)
+
+	for ph, name := range manifest.Phases {
+		planned := r.phaseLen(i, ph)
+		start := time.Now()
+		cur.Phases = append(cur.Phases, manifest.Phase{Name: name, Start: start})
+		if met != nil {
+			met.Phase.WithLabelValues(s.Name).Set(float64(ph + 1))
+		}
+		if err := r.write(); err != nil {
+			return end(manifest.StatusFailed, err)
+		}
+		e := ev
+		e.Kind, e.Phase, e.Planned, e.Left = EventPhaseStart, name, planned, r.left(i, ph)
+		r.emit(e)
+		if ctx.Err() != nil {
+			return end(manifest.StatusInterrupted, nil)
+		}
+
+		until := start.Add(planned)
+		if name == manifest.PhaseTesting {
+			for j, f := range s.Faults {
+				if err := r.faults.apply(ctx, f); err != nil {
+					if ctx.Err() != nil {
+						return end(manifest.StatusInterrupted, nil)
+					}
+					return end(manifest.StatusFailed, fmt.Errorf("apply: %w", err))
+				}
+				cur.Faults[j].Applied = time.Now()
+			}
+			// The fault is held for the planned time from the moment it is in place.
+			until = time.Now().Add(planned)
+			e.Kind = EventFaultApplied
+			r.emit(e)
+		}
+		if err := r.wait(ctx, until); err != nil {
+			return end(manifest.StatusInterrupted, nil)
+		}
+		if name == manifest.PhaseTesting {
+			for j, f := range s.Faults {
+				if err := r.faults.remove(ctx, f); err != nil {
+					if ctx.Err() != nil {
+						return end(manifest.StatusInterrupted, nil)
+					}
+					return end(manifest.StatusFailed, err)
+				}
+				cur.Faults[j].Removed = time.Now()
+			}
+			e.Kind = EventFaultRemoved
+			r.emit(e)
+		}
+		now := time.Now()
+		cur.Phases[ph].End = now
+		if met != nil {
+			met.PhaseDuration.WithLabelValues(s.Name, name).Set(now.Sub(start).Seconds())
+		}
+		e.Kind = EventPhaseEnd
+		r.emit(e)
+		if name == manifest.PhaseTesting {
+			// Recovery starts only on a state proven clean.
+			cctx, cancel := context.WithTimeout(ctx, DefaultSetupTimeout)
+			d, err := r.faults.dirt(cctx)
+			cancel()
+			if ctx.Err() != nil {
+				return end(manifest.StatusInterrupted, nil)
+			}
+			if err == nil && d != "" {
+				err = fmt.Errorf("%w after removing the faults: %s", ErrDirtyState, d)
+			}
+			if err != nil {
+				return end(manifest.StatusFailed, err)
+			}
+		}
+	}
+	return end(manifest.StatusPassed, nil)
+}
+
+// wait waits until the given time, checking toxiproxy every WatchInterval:
+// proxies lost by a restart are re-created and the active faults
+// re-applied. It returns ctx's error if ctx ends first.
+func (r *Runner) wait(ctx context.Context, until time.Time) error {
+	timer := time.NewTimer(time.Until(until))
+	defer timer.Stop()
+	tick := time.NewTicker(r.cfg.WatchInterval)
+	defer tick.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		case <-tick.C:
+			wctx, cancel := context.WithDeadline(ctx, until)
+			restarted, err := r.faults.syncProxies(wctx)
+			if restarted && err == nil {
+				err = r.faults.reapply(wctx)
+				if err == nil {
+					r.logf("toxiproxy proxies re-created and active faults re-applied")
+				}
+			}
+			cancel()
+			if err != nil && ctx.Err() == nil && time.Now().Before(until) && !warned {
+				warned = true
+				r.logf("toxiproxy check: %v", err)
+			}
+		}
+	}
+}
