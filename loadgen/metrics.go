@@ -110,7 +110,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) BreakerChanged(server string, from, to driver.BreakerState, at time.Time) {
 	m.BreakerState.WithLabelValues(server).Set(float64(to))
 	m.BreakerTransitions.WithLabelValues(server, from.String(), to.String()).Inc()
-	m.BreakerLastTransition.WithLabelValues(server, to.String()).Set(float64(at.UnixNano()) / 1e9)
+	m.BreakerLastTransition.WithLabelValues(server, to.String()).Set(float64(at.Unix()) + float64(at.Nanosecond())/1e9)
 }
 
 // InitBreakers sets every server's breaker state to closed, so that the

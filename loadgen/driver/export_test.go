@@ -1,0 +1,7 @@
+package driver
+
+// Exported for tests.
+var (
+	OursErr       = oursErr
+	GomemcacheErr = gomemcacheErr
+)
