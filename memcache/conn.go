@@ -14,6 +14,10 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	opaque uint32 // last opaque token sent
+	// pooled is true while the connection sits in the pool's idle stack
+	// (set before it goes there, cleared by whoever takes it; the pool's
+	// mutex orders the two). It keeps server.idle honest.
+	pooled bool
 }
 
 const connBufSize = 16 << 10

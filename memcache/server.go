@@ -24,9 +24,14 @@ type server struct {
 	created, destroyed, dialErrors   atomic.Int64
 	acquires, emptyAcquires, acqErrs atomic.Int64
 	acquireWait                      atomic.Int64 // ns
-	transitions, rejected            atomic.Int64
-	lastTransition                   atomic.Int64 // unix ns, 0 if none
-	healthDone                       chan struct{}
+	// idle approximates the number of pooled (idle) connections, so that
+	// the allocation-free TryAcquire is tried only when it can succeed:
+	// TryAcquire on an empty pool would start a background dial on top of
+	// the one Acquire then makes. See conn.pooled.
+	idle                  atomic.Int32
+	transitions, rejected atomic.Int64
+	lastTransition        atomic.Int64 // unix ns, 0 if none
+	healthDone            chan struct{}
 }
 
 func newServer(bg context.Context, addr string, cfg *Config) (*server, error) {
@@ -69,7 +74,12 @@ func (s *server) dial(ctx context.Context) (*conn, error) {
 		tc.SetNoDelay(true)
 	}
 	s.created.Add(1)
-	return newConn(nc), nil
+	cn := newConn(nc)
+	if ctx.Value(minIdleKey{}) != nil { // CreateResource puts it straight into the idle stack
+		cn.pooled = true
+		s.idle.Add(1)
+	}
+	return cn, nil
 }
 
 // do runs fn on one of s's connections under s's breaker. op names the
@@ -102,11 +112,13 @@ func (s *server) exec(ctx context.Context, op string, deadline time.Time, fn fun
 	}
 	err = fn(cn)
 	if err == nil || isAnswer(err) {
-		res.Release()
+		s.release(res)
 		return err
 	}
 	// WARNING: after a timeout, reset or unexpected response the stream's
 	// position is unknown: the connection must never serve another request.
+	// Close it now; the pool's Destroy runs the destructor asynchronously.
+	cn.nc.Close()
 	res.Destroy()
 	return &Error{Op: op, Server: s.addr, Err: err}
 }
@@ -120,24 +132,28 @@ func isAnswer(err error) bool {
 // acquire gets a connection. The fast path (an idle connection) does not
 // allocate; otherwise it waits until deadline, dialing if the pool has room.
 func (s *server) acquire(ctx context.Context, deadline time.Time) (*puddle.Resource[*conn], error) {
-	res, err := s.pool.TryAcquire(s.bg)
-	if err == nil {
-		s.acquires.Add(1)
-		if s.cfg.OnAcquire != nil {
-			s.cfg.OnAcquire(s.addr, 0, nil)
+	if s.idle.Load() > 0 {
+		res, err := s.pool.TryAcquire(s.bg)
+		if err == nil {
+			s.took(res)
+			s.acquires.Add(1)
+			if s.cfg.OnAcquire != nil {
+				s.cfg.OnAcquire(s.addr, 0, nil)
+			}
+			return res, nil
 		}
-		return res, nil
-	}
-	if err != puddle.ErrNotAvailable {
-		s.acqErrs.Add(1)
-		return nil, ErrClosed
+		if err != puddle.ErrNotAvailable {
+			s.acqErrs.Add(1)
+			return nil, ErrClosed
+		}
 	}
 	start := time.Now()
 	wctx, cancel := context.WithDeadline(ctx, deadline)
-	res, err = s.pool.Acquire(wctx)
+	res, err := s.pool.Acquire(wctx)
 	cancel()
 	wait := time.Since(start)
 	if err == nil {
+		s.took(res)
 		s.acquires.Add(1)
 		s.emptyAcquires.Add(1)
 		s.acquireWait.Add(int64(wait))
@@ -157,6 +173,24 @@ func (s *server) acquire(ctx context.Context, deadline time.Time) (*puddle.Resou
 	}
 	return res, err
 }
+
+// took accounts for res leaving the idle stack.
+func (s *server) took(res *puddle.Resource[*conn]) {
+	if cn := res.Value(); cn.pooled {
+		cn.pooled = false
+		s.idle.Add(-1)
+	}
+}
+
+// release returns a healthy connection to the idle stack.
+func (s *server) release(res *puddle.Resource[*conn]) {
+	res.Value().pooled = true
+	s.idle.Add(1)
+	res.Release()
+}
+
+// minIdleKey marks the context of CreateResource dials.
+type minIdleKey struct{}
 
 // health runs pool maintenance every interval until bg is canceled.
 func (s *server) health(interval time.Duration) {
@@ -183,12 +217,15 @@ func (s *server) checkPool() {
 	pc := s.cfg.Pool
 	now := time.Now()
 	for _, res := range s.pool.AcquireAllIdle() {
+		s.took(res)
 		switch {
 		case pc.MaxLifetime > 0 && now.Sub(res.CreationTime()) > pc.MaxLifetime,
 			pc.MaxIdleTime > 0 && res.IdleDuration() > pc.MaxIdleTime,
 			!res.Value().idleAlive():
 			res.Destroy()
 		default:
+			res.Value().pooled = true
+			s.idle.Add(1)
 			res.ReleaseUnused()
 		}
 	}
@@ -197,7 +234,7 @@ func (s *server) checkPool() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.pool.CreateResource(s.bg)
+			s.pool.CreateResource(context.WithValue(s.bg, minIdleKey{}, true))
 		}()
 	}
 	wg.Wait()

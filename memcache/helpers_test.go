@@ -1,0 +1,127 @@
+package memcache
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/mcchaos/mcchaos/internal/stack"
+	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
+)
+
+// testEnv is a real stack (memcached ×3 behind toxiproxy) for one test.
+type testEnv struct {
+	*stack.Stack
+	toxi *toxiproxy.Client
+}
+
+func newEnv(t testing.TB) *testEnv {
+	t.Helper()
+	s := stacktest.Start(t, stacktest.Options{})
+	return &testEnv{Stack: s, toxi: toxiproxy.NewClient(s.ToxiproxyURL)}
+}
+
+// direct returns the memcached addresses, bypassing toxiproxy.
+func (e *testEnv) direct() []string {
+	var out []string
+	for _, s := range e.Servers {
+		out = append(out, s.Addr)
+	}
+	return out
+}
+
+// proxied returns the toxiproxy listen addresses, in server order.
+func (e *testEnv) proxied() []string {
+	var out []string
+	for _, s := range e.Servers {
+		out = append(out, s.ProxyAddr)
+	}
+	return out
+}
+
+// toxic adds a toxic to server i's proxy (both directions when stream is
+// "both") on every connection, and removes it when the test ends; the
+// returned func removes it earlier.
+func (e *testEnv) toxic(t testing.TB, i int, kind, stream string, attrs toxiproxy.Attributes) (remove func()) {
+	t.Helper()
+	return e.toxicSome(t, i, kind, stream, 1, attrs)
+}
+
+// toxicSome is toxic on a fraction of the connections: toxiproxy draws
+// toxicity once per connection.
+func (e *testEnv) toxicSome(t testing.TB, i int, kind, stream string, toxicity float32, attrs toxiproxy.Attributes) (remove func()) {
+	t.Helper()
+	p, err := e.toxi.Proxy(e.Servers[i].Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams := []string{stream}
+	if stream == "both" {
+		streams = []string{"upstream", "downstream"}
+	}
+	var names []string
+	for _, st := range streams {
+		name := fmt.Sprintf("%s_%s", kind, st)
+		if _, err := p.AddToxic(name, kind, st, toxicity, attrs); err != nil {
+			t.Fatalf("add %s toxic to %s: %v", kind, e.Servers[i].Name, err)
+		}
+		names = append(names, name)
+	}
+	done := false
+	remove = func() {
+		if done {
+			return
+		}
+		done = true
+		for _, n := range names {
+			if err := p.RemoveToxic(n); err != nil {
+				t.Errorf("remove toxic %s: %v", n, err)
+			}
+		}
+	}
+	t.Cleanup(remove)
+	return remove
+}
+
+func newClient(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// eventually polls cond every 5 ms until it holds or timeout passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// keyFor returns a key that c maps to server i.
+func keyFor(t testing.TB, c *Client, i int, prefix string) string {
+	t.Helper()
+	for n := 0; n < 10000; n++ {
+		k := fmt.Sprintf("%s-%d", prefix, n)
+		if c.index(k) == i {
+			return k
+		}
+	}
+	t.Fatalf("no key for server %d", i)
+	return ""
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
