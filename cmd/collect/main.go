@@ -1,0 +1,127 @@
+// Command collect turns a run of mcchaos into results.json, diff.json,
+// report.md, charts and Grafana snapshots, comparing it with a baseline.
+//
+// Usage:
+//
+//	collect -run-dir reports/<run> [-prometheus URL] [-baseline FILE|auto] [-fail-on regression|integrity|never] [-grafana-url URL]
+//	collect -compare OLD.json[,OLD2.json] NEW.json[,NEW2.json] [-out DIR]
+//
+// Exit codes: 0 ran and found no regression (or was not asked to fail), 1 a
+// regression or integrity violation with -fail-on, 2 could not run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/mcchaos/mcchaos/collect"
+	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/grafana"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:], os.Getenv)
+	stop()
+	os.Exit(exitCode(os.Stderr, err))
+}
+
+// exitCode prints err in one line and maps it to DESIGN.md's exit codes.
+func exitCode(stderr io.Writer, err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.Is(err, collect.ErrFailed):
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintln(stderr, err)
+	return 2
+}
+
+// list is a repeatable, comma-separated flag.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+
+func (l *list) Set(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+func split(s string) []string {
+	var l list
+	l.Set(s)
+	return l
+}
+
+func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("collect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opt collect.Options
+	var runDirs, manifests, baselines list
+	fs.Var(&runDirs, "run-dir", "run directory holding manifest.json (repeat, or comma-separate, for repeated runs)")
+	fs.Var(&manifests, "manifest", "manifest.json path (alternative to -run-dir)")
+	fs.StringVar(&opt.PrometheusURL, "prometheus", collect.DefaultPrometheusURL, "Prometheus base URL")
+	fs.Var(&baselines, "baseline", "baseline results.json to compare against (repeat for repeated runs), or \"auto\" for baselines/<profile>.json when it exists")
+	fs.BoolVar(&opt.UpdateBaseline, "update-baseline", false, "write the results to <baseline-dir>/<profile>.json")
+	fs.StringVar(&opt.BaselineDir, "baseline-dir", collect.DefaultBaselineDir, "directory of the per-profile baselines")
+	cmpMode := fs.Bool("compare", false, "compare two results files offline: -compare OLD.json NEW.json (each may be a comma-separated list)")
+	fs.StringVar(&opt.OutDir, "out", "", "output directory (default: the run directory, or the directory of NEW.json)")
+	failOn := fs.String("fail-on", string(collect.FailOnNever), "exit 1 on: regression (or integrity), integrity, never")
+	fs.Float64Var(&opt.Compare.Alpha, "alpha", compare.DefaultAlpha, "significance level of the U test")
+	fs.IntVar(&opt.Compare.MinRuns, "min-runs", compare.DefaultMinRuns, "runs per side needed to use per-run values as samples")
+	fs.DurationVar(&opt.Collect.MinWindow, "min-window", collect.DefaultMinWindow, "shortest evaluation window of a phase")
+	fs.IntVar(&opt.Collect.BlockSeconds, "block", 0, "block length in seconds of the samples (0: adaptive)")
+	fs.StringVar(&opt.Collect.GitCommit, "git-commit", "", "commit benchmarked (default: $GITHUB_SHA or git rev-parse HEAD)")
+	fs.StringVar(&opt.Collect.Stack, "stack", "", "stack name for the metadata (default: the manifest's)")
+	fs.StringVar(&opt.Grafana.URL, "grafana-url", "", "Grafana base URL; when set, one snapshot per scenario")
+	fs.StringVar(&opt.Grafana.Token, "grafana-token", getenv("GRAFANA_TOKEN"), "Grafana service account token (default $GRAFANA_TOKEN)")
+	fs.StringVar(&opt.Grafana.User, "grafana-user", "", "Grafana basic auth user")
+	fs.StringVar(&opt.Grafana.Password, "grafana-password", getenv("GRAFANA_PASSWORD"), "Grafana basic auth password (default $GRAFANA_PASSWORD)")
+	fs.StringVar(&opt.Grafana.DashboardUID, "grafana-dashboard", grafana.DefaultDashboardUID, "dashboard uid to snapshot")
+	fs.StringVar(&opt.Grafana.DashboardFile, "grafana-dashboard-file", "deploy/grafana/dashboards/memcache-client-perf.json", "dashboard JSON used when Grafana does not serve the uid")
+	quiet := fs.Bool("q", false, "no progress lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f, err := collect.ParseFailOn(*failOn)
+	if err != nil {
+		return err
+	}
+	opt.FailOn = f
+	opt.RunDirs, opt.Manifests, opt.Baselines = runDirs, manifests, baselines
+	if *cmpMode {
+		if fs.NArg() != 2 {
+			return fmt.Errorf("%w: -compare needs two results files: collect -compare OLD.json NEW.json", collect.ErrUsage)
+		}
+		opt.CompareOld, opt.CompareNew = split(fs.Arg(0)), split(fs.Arg(1))
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q (did you mean -compare?)", collect.ErrUsage, fs.Args())
+	}
+	if opt.Collect.GitCommit == "" && !*cmpMode {
+		opt.Collect.GitCommit = collect.GitCommit(ctx)
+	}
+	opt.StepSummary = getenv("GITHUB_STEP_SUMMARY")
+	if !*quiet {
+		opt.Stderr = stderr
+	}
+	o, err := collect.Run(ctx, opt)
+	if o != nil {
+		fmt.Fprintf(stdout, "%s\t%s\n", o.Report, o.Diff.Verdict)
+	}
+	return err
+}

@@ -1,0 +1,304 @@
+package collect
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/grafana"
+	"github.com/mcchaos/mcchaos/collect/report"
+	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/manifest"
+)
+
+// Defaults of Options.
+const (
+	DefaultPrometheusURL = "http://127.0.0.1:9091"
+	DefaultBaselineDir   = "baselines"
+	// BaselineAuto as a baseline path means baselines/<profile>.json when it
+	// exists, and no baseline otherwise.
+	BaselineAuto = "auto"
+)
+
+// Output file names in the run directory.
+const (
+	ResultsFile = "results.json"
+	DiffFile    = "diff.json"
+	ReportFile  = "report.md"
+	ChartsDir   = "charts"
+	GrafanaDir  = "grafana"
+)
+
+// FailOn says when Run returns ErrFailed.
+type FailOn string
+
+// FailOn values.
+const (
+	FailOnRegression FailOn = "regression" // a regression or an integrity violation
+	FailOnIntegrity  FailOn = "integrity"  // an integrity violation only
+	FailOnNever      FailOn = "never"
+)
+
+// ParseFailOn checks a -fail-on value.
+func ParseFailOn(s string) (FailOn, error) {
+	switch f := FailOn(s); f {
+	case FailOnRegression, FailOnIntegrity, FailOnNever:
+		return f, nil
+	}
+	return "", fmt.Errorf("%w: -fail-on %q: want regression, integrity or never", ErrUsage, s)
+}
+
+// ErrFailed is returned (wrapped) when the verdict triggers FailOn: exit 1.
+var ErrFailed = errors.New("collect: failed")
+
+// ErrUsage and ErrInput mark bad flags and bad input files: exit 2.
+var (
+	ErrUsage = errors.New("collect: usage")
+	ErrInput = errors.New("collect: bad input")
+)
+
+// Options is what one invocation of collect does: either collect runs from
+// Prometheus (RunDirs or Manifests), or compare result files offline
+// (CompareOld and CompareNew).
+type Options struct {
+	// RunDirs are run directories holding manifest.json. Several are
+	// repeated runs of one profile; their outputs go to OutDir.
+	RunDirs []string
+	// Manifests are manifest paths; each one's directory is its run dir.
+	Manifests []string
+	// PrometheusURL: if empty, DefaultPrometheusURL.
+	PrometheusURL string
+	// Baselines are results files to compare against (several are merged
+	// as repeated runs), or BaselineAuto. None: no comparison.
+	Baselines []string
+	// UpdateBaseline writes the new results to BaselineDir/<profile>.json.
+	UpdateBaseline bool
+	// BaselineDir: if empty, DefaultBaselineDir.
+	BaselineDir string
+	// CompareOld and CompareNew are results files for an offline comparison.
+	CompareOld, CompareNew []string
+	// OutDir receives the outputs. If empty, the last run directory, or in
+	// offline mode the directory of the first new file.
+	OutDir string
+	// FailOn: if empty, FailOnNever.
+	FailOn FailOn
+	// Compare and Collect configure the comparison and the collection.
+	Compare compare.Config
+	Collect Config
+	// Grafana: snapshots are made when Grafana.URL is set.
+	Grafana grafana.Config
+	// StepSummary is a file the report is appended to ($GITHUB_STEP_SUMMARY).
+	StepSummary string
+	// Stderr receives progress lines. If nil, nothing is printed.
+	Stderr io.Writer
+	// querier replaces Prometheus in tests.
+	querier Querier
+}
+
+// Outcome is what Run produced.
+type Outcome struct {
+	Dir    string
+	Report string
+	Diff   *compare.Diff
+}
+
+// Run does what opt says and writes results.json (when collecting),
+// diff.json, report.md, charts/ and grafana/ into the output directory. It
+// returns an error wrapping ErrFailed when the verdict triggers opt.FailOn;
+// any other error means nothing trustworthy was produced.
+func Run(ctx context.Context, opt Options) (*Outcome, error) {
+	stderr := opt.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	opt.Collect.Progress = stderr
+	offline := len(opt.CompareOld) > 0 || len(opt.CompareNew) > 0
+	if offline && (len(opt.RunDirs) > 0 || len(opt.Manifests) > 0) {
+		return nil, fmt.Errorf("%w: -compare works on results files; do not also give -run-dir or -manifest", ErrUsage)
+	}
+	if !offline && len(opt.RunDirs)+len(opt.Manifests) == 0 {
+		return nil, fmt.Errorf("%w: give -run-dir reports/<run> (or -manifest), or -compare OLD.json NEW.json", ErrUsage)
+	}
+	var (
+		newF *results.File
+		err  error
+		out  = opt.OutDir
+		q    = opt.querier
+	)
+	if offline {
+		if len(opt.CompareOld) == 0 || len(opt.CompareNew) == 0 {
+			return nil, fmt.Errorf("%w: -compare needs two results files: OLD.json NEW.json", ErrUsage)
+		}
+		opt.Baselines = opt.CompareOld
+		if newF, err = results.ReadAll(opt.CompareNew...); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		if out == "" {
+			out = filepath.Dir(opt.CompareNew[0])
+		}
+	} else {
+		if q == nil {
+			c, err := api.NewClient(api.Config{Address: cmp.Or(opt.PrometheusURL, DefaultPrometheusURL)})
+			if err != nil {
+				return nil, fmt.Errorf("%w: -prometheus %q: %v", ErrUsage, opt.PrometheusURL, err)
+			}
+			q = v1.NewAPI(c)
+		}
+		if newF, out, err = collectRuns(ctx, q, opt, out); err != nil {
+			return nil, err
+		}
+	}
+	oldF, basePath, err := baseline(opt, newF)
+	if err != nil {
+		return nil, err
+	}
+	d, err := compare.Compare(oldF, newF, opt.Compare)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	in := report.Input{Diff: d, New: newF, BaselinePath: basePath, ChartsDir: ChartsDir, Links: map[string][]report.Link{}}
+	last := &newF.Runs[len(newF.Runs)-1]
+	fmt.Fprintf(stderr, "collect: charts\n")
+	if _, err := report.Charts(filepath.Join(out, ChartsDir), last); err != nil {
+		in.Warnings = append(in.Warnings, "charts: "+err.Error())
+	}
+	if opt.Grafana.URL != "" && q != nil {
+		fmt.Fprintf(stderr, "collect: Grafana snapshots\n")
+		snaps, warns := grafana.Snapshots(ctx, opt.Grafana, q, last, filepath.Join(out, GrafanaDir))
+		for _, s := range snaps {
+			in.Links[s.Scenario] = append(in.Links[s.Scenario], report.Link{Text: "Grafana snapshot (data embedded)", URL: s.URL})
+		}
+		in.Warnings = append(in.Warnings, warns...)
+	} else if opt.Grafana.URL != "" {
+		in.Warnings = append(in.Warnings, "Grafana snapshots need Prometheus: not made in -compare mode")
+	}
+	if err := writeOutputs(out, in, opt.StepSummary); err != nil {
+		return nil, err
+	}
+	if opt.UpdateBaseline {
+		p := filepath.Join(cmp.Or(opt.BaselineDir, DefaultBaselineDir), newF.Profile()+".json")
+		if err := results.Write(p, newF); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "collect: baseline written to %s\n", p)
+	}
+	o := &Outcome{Dir: out, Report: filepath.Join(out, ReportFile), Diff: d}
+	fmt.Fprintf(stderr, "collect: %s: %s\n", o.Report, d.Verdict)
+	return o, failOn(opt.FailOn, d)
+}
+
+func collectRuns(ctx context.Context, q Querier, opt Options, out string) (*results.File, string, error) {
+	paths := append([]string(nil), opt.Manifests...)
+	for _, d := range opt.RunDirs {
+		paths = append(paths, filepath.Join(d, "manifest.json"))
+	}
+	f := &results.File{SchemaVersion: results.SchemaVersion}
+	for _, p := range paths {
+		m, err := manifest.Read(p)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		fmt.Fprintf(opt.Collect.Progress, "collect: run %s (%d scenarios) from %s\n", m.RunID, len(m.Scenarios), p)
+		run, err := Collect(ctx, q, m, opt.Collect)
+		if err != nil {
+			if errors.Is(err, ErrPrometheus) {
+				return nil, "", fmt.Errorf("%w (is Prometheus running at %s? start the stack or pass -prometheus URL)", err, cmp.Or(opt.PrometheusURL, DefaultPrometheusURL))
+			}
+			return nil, "", err
+		}
+		f.Runs = append(f.Runs, *run)
+		if opt.OutDir == "" {
+			out = filepath.Dir(p)
+		}
+	}
+	if err := f.Validate(); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	if err := results.Write(filepath.Join(out, ResultsFile), f); err != nil {
+		return nil, "", err
+	}
+	return f, out, nil
+}
+
+// baseline reads the baseline files; "auto" picks baselines/<profile>.json.
+func baseline(opt Options, newF *results.File) (*results.File, string, error) {
+	paths := opt.Baselines
+	if len(paths) == 1 && paths[0] == BaselineAuto {
+		p := filepath.Join(cmp.Or(opt.BaselineDir, DefaultBaselineDir), newF.Profile()+".json")
+		if _, err := os.Stat(p); err != nil {
+			return nil, "", nil
+		}
+		paths = []string{p}
+	}
+	if len(paths) == 0 {
+		return nil, "", nil
+	}
+	f, err := results.ReadAll(paths...)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: baseline: %v", ErrInput, err)
+	}
+	return f, strings.Join(paths, ", "), nil
+}
+
+func writeOutputs(out string, in report.Input, stepSummary string) error {
+	var md, js bytes.Buffer
+	if err := report.Markdown(&md, in); err != nil {
+		return err
+	}
+	if err := report.JSON(&js, in.Diff); err != nil {
+		return err
+	}
+	if err := results.WriteFileAtomic(filepath.Join(out, ReportFile), md.Bytes()); err != nil {
+		return err
+	}
+	if err := results.WriteFileAtomic(filepath.Join(out, DiffFile), js.Bytes()); err != nil {
+		return err
+	}
+	if stepSummary != "" {
+		f, err := os.OpenFile(stepSummary, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("step summary: %w", err)
+		}
+		defer f.Close()
+		if _, err := f.Write(md.Bytes()); err != nil {
+			return fmt.Errorf("step summary: %w", err)
+		}
+	}
+	return nil
+}
+
+func failOn(f FailOn, d *compare.Diff) error {
+	switch {
+	case f == FailOnNever || f == "":
+		return nil
+	case d.Verdict == compare.VerdictIntegrity:
+		return fmt.Errorf("%w: %s", ErrFailed, strings.Join(d.Integrity, "; "))
+	case f == FailOnRegression && d.Verdict == compare.VerdictRegression:
+		return fmt.Errorf("%w: %d regression(s)", ErrFailed, d.Regressions)
+	}
+	return nil
+}
+
+// GitCommit returns the commit being benchmarked: $GITHUB_SHA, else
+// `git rev-parse HEAD` in the current directory, else "".
+func GitCommit(ctx context.Context) string {
+	if s := os.Getenv("GITHUB_SHA"); s != "" {
+		return s
+	}
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
