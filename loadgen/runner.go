@@ -74,7 +74,7 @@ type Summary struct {
 	Completed  uint64        // operations finished, any result
 	Errors     uint64        // completed with an error class
 	Violations uint64        // integrity violations
-	Elapsed    time.Duration // from the first operation due to the stop
+	Elapsed    time.Duration // from the first operation due to the stop (drain excluded)
 }
 
 // Mode returns "open" when rate is positive, else "closed": the mode label
@@ -111,12 +111,13 @@ func (r *runner) run(ctx context.Context) Summary {
 		defer cancel()
 	}
 	start := time.Now()
+	var stopped time.Time
 	if r.cfg.Rate > 0 {
-		r.openLoop(ctx.Done(), start)
+		stopped = r.openLoop(ctx.Done(), start)
 	} else {
-		r.closedLoop(ctx.Done())
+		stopped = r.closedLoop(ctx.Done())
 	}
-	return r.summary(time.Since(start))
+	return r.summary(stopped.Sub(start))
 }
 
 type runner struct {
@@ -200,20 +201,26 @@ func (r *runner) newWorker() *worker {
 	return &worker{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), buf: make([]byte, 0, r.valueBuf)}
 }
 
-// preload writes every data key once, unrecorded, so that reads hit from
-// the start. Failures are ignored: the load itself will show them.
+// preload writes every data key once and creates every counter, unrecorded,
+// so that reads and increments hit from the start. Failures are ignored:
+// the load itself will show them.
 func (r *runner) preload(ctx context.Context) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	zero := []byte("0")
 	for range r.cfg.Concurrency {
 		wg.Go(func() {
 			w := r.newWorker()
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(r.data) {
+				switch {
+				case i < len(r.data):
+					r.set(w, i)
+				case i < 2*len(r.data):
+					r.cfg.Driver.Set(r.opCtx, r.counters[i-len(r.data)], zero)
+				default:
 					return
 				}
-				r.set(w, i)
 			}
 		})
 	}
@@ -292,8 +299,8 @@ func (r *runner) violation(op Op, server, key string, maxVersion uint64, v *Viol
 }
 
 // closedLoop runs Concurrency workers, each starting its next operation as
-// soon as the last one finished, until stop.
-func (r *runner) closedLoop(stop <-chan struct{}) {
+// soon as the last one finished, until stop. It returns when stop came.
+func (r *runner) closedLoop(stop <-chan struct{}) time.Time {
 	var stopped atomic.Bool
 	for range r.cfg.Concurrency {
 		r.wg.Go(func() {
@@ -307,14 +314,16 @@ func (r *runner) closedLoop(stop <-chan struct{}) {
 	}
 	<-stop
 	stopped.Store(true)
+	at := time.Now()
 	r.drain()
+	return at
 }
 
 // openLoop starts operation i at start + i/Rate, whatever the latency of
 // earlier ones (no coordinated omission: latency counts from that intended
 // time). An operation due while Concurrency are in flight is dropped and
-// counted, never queued.
-func (r *runner) openLoop(stop <-chan struct{}, start time.Time) {
+// counted, never queued. It returns when stop came.
+func (r *runner) openLoop(stop <-chan struct{}, start time.Time) time.Time {
 	capacity := int64(r.cfg.Concurrency)
 	jobs := make(chan time.Time, capacity)
 	var inflight atomic.Int64
@@ -354,8 +363,10 @@ loop:
 		case <-timer.C:
 		}
 	}
+	at := time.Now()
 	close(jobs)
 	r.drain()
+	return at
 }
 
 // drain waits for the workers, at most DrainTimeout.
