@@ -479,3 +479,56 @@ func TestActionlint(t *testing.T) {
 		t.Errorf("actionlint: %v\n%s", err, out)
 	}
 }
+
+var usesRE = regexp.MustCompile(`(?m)^\s*(?:-\s*)?uses:\s*(\S+)`)
+
+// TestWorkflows checks what actionlint does not: every action is pinned to a
+// full commit SHA, and every workflow starts from no or read-only token
+// permissions (jobs widen them one by one).
+func TestWorkflows(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot, ".github", "workflows", "*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows: %v", err)
+	}
+	pinned := regexp.MustCompile(`^[\w.-]+/[\w./-]+@[0-9a-f]{40}$`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range usesRE.FindAllStringSubmatch(string(b), -1) {
+			if !pinned.MatchString(m[1]) {
+				t.Errorf("%s: %s is not pinned to a commit SHA", filepath.Base(f), m[1])
+			}
+		}
+		var wf struct {
+			Permissions any `yaml:"permissions"`
+		}
+		if err := yaml.Unmarshal(b, &wf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		switch p := wf.Permissions.(type) {
+		case map[string]any:
+			for scope, level := range p {
+				if level != "read" && level != "none" {
+					t.Errorf("%s: workflow-wide permission %s: %v; widen it in the job that needs it", filepath.Base(f), scope, level)
+				}
+			}
+		default:
+			t.Errorf("%s: no workflow-wide permissions block (the default token may write)", filepath.Base(f))
+		}
+	}
+}
+
+// TestBenchCommentScript runs the tests of the PR comment script, when node
+// is installed (it is not a dependency of the project: GitHub's runners
+// have it).
+func TestBenchCommentScript(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not found in PATH: the tests of .github/scripts/bench-comment.js need Node.js 18 or later")
+	}
+	if out, err := run(t, repoRoot, nil, node, "--test", ".github/scripts/"); err != nil {
+		t.Errorf("node --test .github/scripts/: %v\n%s", err, out)
+	}
+}
