@@ -127,6 +127,13 @@ func accepts(addr string) bool {
 	return true
 }
 
+// Poll calls ok every 10 ms until it is true, ctx ends or timeout passes.
+func Poll(ctx context.Context, timeout time.Duration, ok func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return poll(ctx, ok, "poll")
+}
+
 // poll calls ok every 10 ms until it is true or ctx ends.
 func poll(ctx context.Context, ok func() bool, what string) error {
 	t := time.NewTicker(10 * time.Millisecond)
