@@ -3,6 +3,7 @@ package memcache
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // testEnv is a real stack (memcached ×3 behind toxiproxy) for one test.
 type testEnv struct {
 	*stack.Stack
-	toxi *toxiproxy.Client
+	toxi      *toxiproxy.Client
+	nextToxic atomic.Int64 // makes toxic names unique
 }
 
 func newEnv(t testing.TB) *testEnv {
@@ -63,7 +65,7 @@ func (e *testEnv) toxicSome(t testing.TB, i int, kind, stream string, toxicity f
 	}
 	var names []string
 	for _, st := range streams {
-		name := fmt.Sprintf("%s_%s", kind, st)
+		name := fmt.Sprintf("%s_%s_%d", kind, st, e.nextToxic.Add(1))
 		if _, err := p.AddToxic(name, kind, st, toxicity, attrs); err != nil {
 			t.Fatalf("add %s toxic to %s: %v", kind, e.Servers[i].Name, err)
 		}
