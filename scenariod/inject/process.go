@@ -50,23 +50,38 @@ func (p *Process) Check(name string) error {
 	return nil
 }
 
-// Kill sends SIGKILL to the memcached named name and waits, until ctx ends,
-// for addr (its own address, not the proxy's) to refuse connections.
-func (p *Process) Kill(ctx context.Context, name, addr string) error {
-	f, err := p.path(name, ".pid")
+// read returns the contents of name's file with extension ext.
+func (p *Process) read(name, ext string) ([]byte, string, error) {
+	f, err := p.path(name, ext)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	b, err := os.ReadFile(f)
+	return b, f, err
+}
+
+// pid returns the pid in name's pid file.
+func (p *Process) pid(name string) (int, error) {
+	b, f, err := p.read(name, ".pid")
 	if err != nil {
-		return fmt.Errorf("kill %s: %w", name, err)
+		return 0, err
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 1 {
-		return fmt.Errorf("kill %s: bad pid file %s", name, f)
+		return 0, fmt.Errorf("bad pid file %s", f)
+	}
+	return pid, nil
+}
+
+// Kill sends SIGKILL to the memcached named name and waits, until ctx ends,
+// for addr (its own address, not the proxy's) to refuse connections.
+func (p *Process) Kill(ctx context.Context, name, addr string) error {
+	pid, err := p.pid(name)
+	if err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
 	}
 	if !isMemcached(pid) {
-		return fmt.Errorf("kill %s: pid %d from %s is not a running memcached", name, pid, f)
+		return fmt.Errorf("kill %s: pid %d is not a running memcached", name, pid)
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return fmt.Errorf("kill %s (pid %d): %w", name, pid, err)
@@ -75,27 +90,22 @@ func (p *Process) Kill(ctx context.Context, name, addr string) error {
 }
 
 // Restart starts name again from its argv file and waits, until ctx ends,
-// for addr to accept connections.
+// for addr to accept connections. A memcached still running under the pid
+// file (the kill never happened) is left alone.
 func (p *Process) Restart(ctx context.Context, name, addr string) error {
-	f, err := p.path(name, ".argv.json")
-	if err != nil {
-		return err
+	up := func() error {
+		return poll(ctx, func() bool { return accepts(addr) }, "restart "+name+": "+addr+" does not accept connections")
 	}
-	b, err := os.ReadFile(f)
+	if pid, err := p.pid(name); err == nil && isMemcached(pid) {
+		return up()
+	}
+	b, f, err := p.read(name, ".argv.json")
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", name, err)
 	}
 	var argv []string
 	if err := json.Unmarshal(b, &argv); err != nil || len(argv) == 0 {
 		return fmt.Errorf("restart %s: bad argv file %s", name, f)
-	}
-	pidf, _ := p.path(name, ".pid")
-	if pb, err := os.ReadFile(pidf); err == nil {
-		// Still alive (a cleanup after an interruption that came before the
-		// kill): nothing to restart, and its pid file must stay.
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(pb))); err == nil && pid > 1 && isMemcached(pid) {
-			return poll(ctx, func() bool { return accepts(addr) }, "restart "+name+": "+addr+" does not accept connections")
-		}
 	}
 	logf, err := os.OpenFile(filepath.Join(p.Dir, name+".restarted.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -111,10 +121,11 @@ func (p *Process) Restart(ctx context.Context, name, addr string) error {
 		return fmt.Errorf("restart %s: %w", name, err)
 	}
 	go cmd.Wait() // reap it if it dies while we run
+	pidf, _ := p.path(name, ".pid")
 	if err := os.WriteFile(pidf, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("restart %s: %w", name, err)
 	}
-	return poll(ctx, func() bool { return accepts(addr) }, "restart "+name+": "+addr+" does not accept connections")
+	return up()
 }
 
 // accepts reports whether a TCP connection to addr succeeds.
