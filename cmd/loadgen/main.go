@@ -27,17 +27,23 @@ func main() {
 	ctx, stop, abort := signals()
 	defer stop()
 	err := run(ctx, abort, os.Stdout, os.Stderr, os.Args[1:])
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
-	case errors.Is(err, loadgen.ErrIntegrityViolation):
+	if err != nil && !errors.Is(err, flag.ErrHelp) { // flag printed its own
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(1)
-	default:
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
 	}
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps run's error: 0 ok (or -h), 1 integrity violations (with
+// -fail-on-violation), 2 could not run.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, loadgen.ErrIntegrityViolation):
+		return 1
+	}
+	return 2
 }
 
 // signals returns a context canceled by the first SIGINT or SIGTERM and a
