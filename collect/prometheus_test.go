@@ -1,0 +1,318 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
+
+	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
+)
+
+// plan is the timeline the fake exporter follows: one fault on mc1 during
+// [faultStart, faultEnd), normal load otherwise.
+type plan struct {
+	t0                   time.Time
+	faultStart, faultEnd time.Time
+	breakerOpenAt        time.Time // the breaker of mc1 opens here...
+	breakerCloseAt       time.Time // ...and closes here
+}
+
+// Known rates, per server, outside the fault: get ok 60/s, get miss 20/s,
+// set ok 40/s → 360 ok+miss ops/s over 3 servers. During the fault, mc1's
+// operations all fail with timeouts: get 20/s, set 10/s.
+const (
+	rateGetOK, rateGetMiss, rateSetOK = 60.0, 20.0, 40.0
+	rateFaultGet, rateFaultSet        = 20.0, 10.0
+)
+
+// exporter serves DESIGN.md's loadgen metric names with counters that are
+// exact integrals of the plan's piecewise-constant rates at scrape time.
+type exporter struct {
+	p plan
+}
+
+func (e *exporter) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(e, ch) }
+
+// integral returns ∫ rate over [t0, now]: normal outside [a, b), during
+// inside. Each piece is computed from fixed instants so that a flat counter
+// stays bit-for-bit flat (a decrease of 1e-12 would read as a reset).
+func integral(t0, now, a, b time.Time, normal, during float64) float64 {
+	if now.Before(t0) {
+		return 0
+	}
+	a, b = maxT(a, t0), maxT(b, t0)
+	switch {
+	case now.Before(a):
+		return normal * now.Sub(t0).Seconds()
+	case now.Before(b):
+		return normal*a.Sub(t0).Seconds() + during*now.Sub(a).Seconds()
+	}
+	return normal*a.Sub(t0).Seconds() + during*b.Sub(a).Seconds() + normal*now.Sub(b).Seconds()
+}
+
+func maxT(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minT(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+var (
+	dOps     = prometheus.NewDesc(mOps, "ops", []string{"op", "server", "result"}, nil)
+	dErrs    = prometheus.NewDesc(mErrors, "errors", []string{"op", "server", "class"}, nil)
+	dDur     = prometheus.NewDesc("memcache_client_operation_duration_seconds", "duration", []string{"op"}, nil)
+	dSrvDur  = prometheus.NewDesc("memcache_client_server_duration_seconds", "duration", []string{"server"}, nil)
+	dInteg   = prometheus.NewDesc(mIntegrity, "integrity", []string{"op", "server"}, nil)
+	dState   = prometheus.NewDesc(mBreakerState, "state", []string{"server"}, nil)
+	dTrans   = prometheus.NewDesc(mTransitions, "transitions", []string{"server", "from", "to"}, nil)
+	dLast    = prometheus.NewDesc(mLastTransit, "last", []string{"server", "to"}, nil)
+	dCreated = prometheus.NewDesc(mConnCreated, "created", []string{"server"}, nil)
+	dInfo    = prometheus.NewDesc(mInfo, "info", []string{"client", "client_version", "workload", "mode"}, nil)
+)
+
+// Collect computes every value at one instant and stamps the samples with
+// it, so that a scrape delayed by a busy machine still gives exact rates.
+func (e *exporter) Collect(out chan<- prometheus.Metric) {
+	now := time.Now()
+	p := e.p
+	ch := make(chan prometheus.Metric, 256)
+	defer func() {
+		close(ch)
+		for m := range ch {
+			out <- prometheus.NewMetricWithTimestamp(now, m)
+		}
+	}()
+	counter := func(d *prometheus.Desc, normal, during float64, faulted bool, lv ...string) float64 {
+		v := integral(p.t0, now, p.faultStart, p.faultEnd, normal, normal)
+		if faulted {
+			v = integral(p.t0, now, p.faultStart, p.faultEnd, normal, during)
+		}
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
+		return v
+	}
+	var fastOps, slowOps float64
+	srvHist := map[string][2]float64{}
+	for _, srv := range []string{"mc1", "mc2", "mc3"} {
+		f := srv == "mc1"
+		a := counter(dOps, rateGetOK, 0, f, "get", srv, "ok")
+		b := counter(dOps, rateGetMiss, 0, f, "get", srv, "miss")
+		c := counter(dOps, rateSetOK, 0, f, "set", srv, "ok")
+		g := counter(dOps, 0, rateFaultGet, f, "get", srv, "timeout")
+		s := counter(dOps, 0, rateFaultSet, f, "set", srv, "timeout")
+		counter(dErrs, 0, rateFaultGet, f, "get", srv, "timeout")
+		counter(dErrs, 0, rateFaultSet, f, "set", srv, "timeout")
+		counter(dCreated, 1, 5, f, srv)
+		ch <- prometheus.MustNewConstMetric(dInteg, prometheus.CounterValue, 0, "get", srv)
+		fastOps += a + b + c
+		slowOps += g + s
+		srvHist[srv] = [2]float64{a + b + c, g + s}
+		state, opens := 0.0, 0.0
+		if f && !now.Before(p.breakerOpenAt) {
+			opens = 1
+			ch <- prometheus.MustNewConstMetric(dLast, prometheus.GaugeValue, float64(p.breakerOpenAt.UnixNano())/1e9, srv, "open")
+			if now.Before(p.breakerCloseAt) {
+				state = 2
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(dState, prometheus.GaugeValue, state, srv)
+		ch <- prometheus.MustNewConstMetric(dTrans, prometheus.CounterValue, opens, srv, "closed", "open")
+	}
+	// Fast operations take ≤ 1 ms, timeouts 0.1–0.5 s.
+	hist := func(d *prometheus.Desc, fast, slow float64, lv ...string) {
+		ch <- prometheus.MustNewConstHistogram(d, uint64(math.Round(fast+slow)), fast*0.0005+slow*0.3,
+			map[float64]uint64{0.001: uint64(fast), 0.005: uint64(fast), 0.1: uint64(fast), 0.5: uint64(fast + slow)}, lv...)
+	}
+	hist(dDur, fastOps, slowOps, "all")
+	for srv, h := range srvHist {
+		hist(dSrvDur, h[0], h[1], srv)
+	}
+	ch <- prometheus.MustNewConstMetric(dInfo, prometheus.GaugeValue, 1, "mcchaos", "v0-test", "mixed", "closed")
+}
+
+// TestCollectRealPrometheus scrapes a fake exporter with known rates through
+// a real Prometheus every second and checks the collected figures, for a
+// normal scenario and for one whose testing phase lasts 100 ms.
+func TestCollectRealPrometheus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for about 30 s against a real Prometheus")
+	}
+	start := time.Now().Add(time.Hour) // set below, once Prometheus scrapes
+	exp := &exporter{p: plan{t0: start, faultStart: start, faultEnd: start}}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(exp)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	st := stacktest.Start(t, stacktest.Options{Prometheus: true, ScrapeTargets: map[string]string{"loadgen": strings.TrimPrefix(srv.URL, "http://")}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := st.WaitScraped(ctx, "loadgen"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Scenario A: 6 s phases, fault on mc1 for 6 s, breaker open 0.5 s after
+	// the fault and closed 1 s after it ends. Scenario B: 5 s stabilization,
+	// a 100 ms fault, 6 s recovery (no breaker).
+	t0 := time.Now().Truncate(time.Second).Add(2 * time.Second)
+	a := [4]time.Time{t0, t0.Add(6 * time.Second), t0.Add(12 * time.Second), t0.Add(18 * time.Second)}
+	bs := a[3].Add(time.Second)
+	b := [4]time.Time{bs, bs.Add(5 * time.Second), bs.Add(5*time.Second + 100*time.Millisecond), bs.Add(11*time.Second + 100*time.Millisecond)}
+	// The exporter's counters start at t0; its one fault window is A's. B's
+	// short fault is not visible in the counters, which is fine: the test
+	// checks that its 100 ms phase still gives figures over 5 s.
+	exp.p = plan{t0: t0.Add(-10 * time.Second), faultStart: a[1], faultEnd: a[2],
+		breakerOpenAt: a[1].Add(500 * time.Millisecond), breakerCloseAt: a[2].Add(time.Second)}
+
+	m := &manifest.Manifest{SchemaVersion: manifest.SchemaVersion, RunID: "real-prom", Profile: "smoke", Stack: "local", Start: t0, End: b[3], Status: manifest.StatusPassed,
+		Scenarios: []manifest.Scenario{scenario("packet-loss-100-pct", a), scenario("latency-200ms-100ms", b)}}
+	c, err := api.NewClient(api.Config{Address: st.PrometheusURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitScrapedPast(t, ctx, v1.NewAPI(c), b[3].Add(2*time.Second))
+	run, err := Collect(ctx, v1.NewAPI(c), m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Client != "mcchaos" || run.ClientVersion != "v0-test" {
+		t.Errorf("client = %q %q, want mcchaos v0-test from loadgen_info", run.Client, run.ClientVersion)
+	}
+	sa := &run.Scenarios[0]
+	normal := 3 * (rateGetOK + rateGetMiss + rateSetOK)
+	faultOK := 2 * (rateGetOK + rateGetMiss + rateSetOK)
+	faultErr := rateFaultGet + rateFaultSet
+	checks := []struct {
+		phase, key string
+		want, tol  float64 // absolute tolerance
+	}{
+		{"stabilization", "throughput", normal, normal * 0.03},
+		{"testing", "throughput", faultOK, normal * 0.1}, // window edges blur by up to a scrape
+		{"recovery", "throughput", normal, normal * 0.1},
+		{"stabilization", "error_ratio", 0, 1e-9},
+		{"testing", "error_ratio", faultErr / (faultOK + faultErr), 0.02},
+		{"testing", "error_ratio{class=timeout}", faultErr / (faultOK + faultErr), 0.02},
+		{"testing", "error_ratio{class=circuit_open}", 0, 0},
+		{"testing", "server_error_ratio{server=mc1}", 1, 0.05},
+		{"testing", "server_error_ratio{server=mc2}", 0, 1e-9},
+		{"stabilization", "integrity_violations", 0, 0},
+		{"testing", "breaker_open{server=mc1}", 5.5, 1.5}, // 1 s resolution: 5 or 6 of the 7 subquery points
+		{"stabilization", "connections_created", 18, 2},
+	}
+	for _, c := range checks {
+		got := metric(t, sa, c.phase, c.key)
+		if math.Abs(got.Value-c.want) > c.tol {
+			t.Errorf("%s %s = %g, want %g ± %g", c.phase, c.key, got.Value, c.want, c.tol)
+		}
+		if len(got.Samples) == 0 {
+			t.Errorf("%s %s: no samples", c.phase, c.key)
+		}
+	}
+	if p := metric(t, sa, "stabilization", "latency_p99{op=all}").Value; p > 0.001 {
+		t.Errorf("stabilization p99 = %g, want ≤ 1 ms", p)
+	}
+	if p := metric(t, sa, "testing", "latency_p99{op=all}").Value; p < 0.1 || p > 0.5 {
+		t.Errorf("testing p99 = %g, want in the timeout bucket (0.1, 0.5]", p)
+	}
+	if p := metric(t, sa, "testing", "throughput"); len(p.Samples) != 6 || sa.Phases[1].BlockSeconds != 1 {
+		t.Errorf("testing throughput samples = %d with %d s blocks, want 6 with 1 s", len(p.Samples), sa.Phases[1].BlockSeconds)
+	}
+	figs := map[string]*float64{}
+	for _, f := range sa.Resilience {
+		figs[f.Name] = f.Value
+	}
+	if d := figs[FigTimeToDetect]; d == nil || math.Abs(*d-0.5) > 0.01 {
+		t.Errorf("time to detect = %v, want 0.5 s from the exact transition timestamp", ptr(d))
+	}
+	if r := figs[FigTimeToRecover]; r == nil || *r > 2 {
+		t.Errorf("time to recover = %v, want ≤ 2 s", ptr(r))
+	}
+	if e := figs[FigErrorsDuringFault]; e == nil || math.Abs(*e-6*faultErr) > faultErr*1.5 {
+		t.Errorf("errors during fault = %v, want ≈ %g", ptr(e), 6*faultErr)
+	}
+	if br := figs[FigBlastErrorRatio]; br == nil || *br != 0 {
+		t.Errorf("blast radius error ratio = %v, want 0 (mc2, mc3 untouched)", ptr(br))
+	}
+
+	sb := &run.Scenarios[1]
+	tp, _ := sb.Phase("testing")
+	if !tp.Extended || tp.WindowEnd.Sub(tp.WindowStart) != DefaultMinWindow {
+		t.Errorf("100 ms testing phase: extended=%v window %s, want extended to %s", tp.Extended, tp.WindowEnd.Sub(tp.WindowStart), DefaultMinWindow)
+	}
+	if got := metric(t, sb, "testing", "throughput"); math.Abs(got.Value-normal) > normal*0.05 || len(got.Samples) < 4 {
+		t.Errorf("100 ms testing phase throughput = %g with %d samples, want ≈ %g with ≥ 4", got.Value, len(got.Samples), normal)
+	}
+	if len(sb.Notes) == 0 || !strings.Contains(sb.Notes[0], "shorter than the minimum window") {
+		t.Errorf("notes = %q, want the extension said", sb.Notes)
+	}
+
+	// A phase outside the data has no samples: a clear error.
+	empty := *m
+	empty.Scenarios = []manifest.Scenario{scenario("packet-loss-2-pct", [4]time.Time{t0.Add(-time.Hour), t0.Add(-time.Hour + 6*time.Second), t0.Add(-time.Hour + 12*time.Second), t0.Add(-time.Hour + 18*time.Second)})}
+	if _, err := Collect(ctx, v1.NewAPI(c), &empty, Config{}); !errors.Is(err, ErrNoSamples) {
+		t.Errorf("phase without data: err = %v, want ErrNoSamples", err)
+	}
+}
+
+func scenario(name string, ts [4]time.Time) manifest.Scenario {
+	return manifest.Scenario{Name: name, Status: manifest.StatusPassed,
+		Faults: []manifest.Fault{{Kind: "packet_loss", Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 100},
+			Injector: manifest.InjectorToxiproxy, Fidelity: manifest.FidelityPerConnection, Applied: ts[1], Removed: ts[2]}},
+		Phases: []manifest.Phase{{Name: "stabilization", Start: ts[0], End: ts[1]}, {Name: "testing", Start: ts[1], End: ts[2]}, {Name: "recovery", Start: ts[2], End: ts[3]}}}
+}
+
+func metric(t *testing.T, s *results.Scenario, phase, key string) results.Metric {
+	t.Helper()
+	p, ok := s.Phase(phase)
+	if !ok {
+		t.Fatalf("%s: no phase %s", s.Name, phase)
+	}
+	m, ok := p.Metric(key)
+	if !ok {
+		t.Fatalf("%s %s: no metric %s", s.Name, phase, key)
+	}
+	return *m
+}
+
+func ptr(v *float64) any {
+	if v == nil {
+		return "nil"
+	}
+	return *v
+}
+
+// waitScrapedPast polls Prometheus until it holds a loadgen scrape taken
+// after at: the scenarios play out in real time.
+func waitScrapedPast(t *testing.T, ctx context.Context, q v1.API, at time.Time) {
+	t.Helper()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v, _, _, err := q.Query(ctx, `max(timestamp(up{job="loadgen"}))`, time.Now())
+		if vec, ok := v.(model.Vector); err == nil && ok && len(vec) == 1 && float64(vec[0].Value) > float64(at.UnixNano())/1e9 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("Prometheus never scraped past %s: %v", at, err)
+		}
+	}
+}
