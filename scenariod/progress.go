@@ -28,6 +28,7 @@ type Progress struct {
 	phStart time.Time // its time
 	stop    chan struct{}
 	done    sync.WaitGroup
+	closed  sync.Once
 }
 
 // NewProgress returns a Progress writing to w for a run planned to last
@@ -134,13 +135,16 @@ func (p *Progress) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Close stops the bar and prints the total time.
-func (p *Progress) Close() {
+// Close stops the bar and prints the total time. Later calls do nothing.
+func (p *Progress) Close() { p.closed.Do(p.close) }
+
+func (p *Progress) close() {
 	close(p.stop)
 	p.done.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("[%d/%d] done", p.last.Index, p.last.Total))
 		p.bar.Finish()
 		fmt.Fprintln(p.w)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
@@ -118,10 +119,12 @@ type Event struct {
 // Runner runs scenarios. Create it with NewRunner; Run once. Cleanup may be
 // called from another goroutine at any time (a second signal).
 type Runner struct {
-	cfg    Config
-	faults *faultSet
-	m      *manifest.Manifest
-	plan   []time.Duration // planned testing length per scenario
+	cfg      Config
+	stopOnce sync.Once
+	stopBy   time.Time // when the cleanup budget after a cancel runs out
+	faults   *faultSet
+	m        *manifest.Manifest
+	plan     []time.Duration // planned testing length per scenario
 }
 
 // NewRunner checks cfg and returns a Runner. It does not touch the stack yet.
@@ -219,6 +222,18 @@ func (r *Runner) emit(e Event) {
 	e.Time = time.Now()
 	e.Total = len(r.cfg.Scenarios)
 	r.cfg.OnEvent(e)
+}
+
+// cleanupContext returns the context of a cleanup: not cancelled with ctx,
+// and bounded by CleanupTimeout; once ctx is cancelled every cleanup shares
+// one budget counted from the first, so the run ends within it.
+func (r *Runner) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	bg := context.WithoutCancel(ctx)
+	if ctx.Err() == nil {
+		return context.WithTimeout(bg, r.cfg.CleanupTimeout)
+	}
+	r.stopOnce.Do(func() { r.stopBy = time.Now().Add(r.cfg.CleanupTimeout) })
+	return context.WithDeadline(bg, r.stopBy)
 }
 
 // Cleanup removes every fault now, whatever the run is doing: for a second
@@ -326,7 +341,7 @@ func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
 	// On any way out, every fault goes, within the cleanup budget even when
 	// ctx is already cancelled.
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.CleanupTimeout)
+		cctx, cancel := r.cleanupContext(ctx)
 		defer cancel()
 		if err := r.faults.clearAll(cctx); err != nil {
 			r.logf("final cleanup: %v", err)
@@ -346,7 +361,8 @@ func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
 		status, err := r.scenario(ctx, i)
 		switch {
 		case status == manifest.StatusInterrupted:
-			return r.finish(manifest.StatusInterrupted, ErrInterrupted)
+			// err, if any, says which faults could not be removed.
+			return r.finish(manifest.StatusInterrupted, errors.Join(ErrInterrupted, err))
 		case errors.Is(err, ErrDirtyState):
 			_, _ = r.finish(manifest.StatusFailed, nil)
 			return r.m, err
@@ -399,14 +415,16 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 	end := func(st string, why error) (string, error) {
 		now := time.Now()
 		if st != manifest.StatusPassed {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.CleanupTimeout)
-			if cerr := r.faults.clearAll(cctx); cerr != nil {
-				why = errors.Join(why, fmt.Errorf("%w: %v", ErrDirtyState, cerr))
-			}
+			cctx, cancel := r.cleanupContext(ctx)
+			cerr := r.faults.clearAll(cctx)
 			cancel()
 			now = time.Now()
+			if cerr != nil {
+				why = errors.Join(why, fmt.Errorf("%w: %v", ErrDirtyState, cerr))
+			}
 			for j := range cur.Faults {
-				if !cur.Faults[j].Applied.IsZero() && cur.Faults[j].Removed.IsZero() {
+				// Removed only when the cleanup is known to have worked.
+				if !cur.Faults[j].Applied.IsZero() && cur.Faults[j].Removed.IsZero() && cerr == nil {
 					cur.Faults[j].Removed = now
 				}
 			}
@@ -415,7 +433,7 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 			}
 		}
 		cur.Status = st
-		if why != nil && st != manifest.StatusInterrupted {
+		if why != nil {
 			cur.Error = why.Error()
 		}
 		if met != nil {
@@ -478,6 +496,9 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 			}
 			// The fault is held for the planned time from the moment it is in place.
 			until = time.Now().Add(planned)
+			if err := r.write(); err != nil {
+				return end(manifest.StatusFailed, err)
+			}
 			e.Kind = EventFaultApplied
 			r.emit(e)
 		}

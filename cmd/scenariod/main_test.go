@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -255,4 +257,79 @@ func TestRunMetrics(t *testing.T) {
 		t.Errorf("testing phase %v, want about 2s", test.End.Sub(test.Start))
 	}
 	checkClean(t, s, table)
+}
+
+// toxiproxyPid finds the toxiproxy server listening on the API port of url.
+func toxiproxyPid(t *testing.T, url string) int {
+	t.Helper()
+	port := url[strings.LastIndexByte(url, ':')+1:]
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		args := strings.Split(string(b), "\x00")
+		if err == nil && strings.Contains(args[0], "toxiproxy") && slices.Contains(args, port) {
+			pid, _ := strconv.Atoi(strings.Split(f, "/")[2])
+			return pid
+		}
+	}
+	t.Skip("cannot find the toxiproxy process of the test stack")
+	return 0
+}
+
+// TestFrozenToxiproxy: with toxiproxy not answering (SIGSTOP), a signal
+// still ends the run within the 5 s cleanup budget, and a second signal
+// exits at once; the netfilter rules go either way.
+func TestFrozenToxiproxy(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	if err := (&inject.Netfilter{Table: "mcchaos_probe"}).Available(context.Background()); err != nil {
+		t.Skip(err)
+	}
+	pid := toxiproxyPid(t, s.ToxiproxyURL)
+	for _, tc := range []struct {
+		signals int
+		within  time.Duration
+	}{
+		{1, 6 * time.Second}, // the cleanup budget, then exit
+		{2, 3 * time.Second}, // one more cleanup attempt (2 s), then exit
+	} {
+		t.Run(strconv.Itoa(tc.signals), func(t *testing.T) {
+			cmd, mpath, table, stderr := started(t, s)
+			waitApplied(t, mpath)
+			syscall.Kill(pid, syscall.SIGSTOP)
+			defer func() {
+				syscall.Kill(pid, syscall.SIGCONT)
+				(&inject.Toxiproxy{URL: s.ToxiproxyURL}).Reset(context.Background())
+			}()
+			start := time.Now()
+			for range tc.signals {
+				cmd.Process.Signal(syscall.SIGINT)
+				time.Sleep(200 * time.Millisecond) // a person pressing Ctrl-C twice
+			}
+			err := cmd.Wait()
+			took := time.Since(start)
+			t.Logf("%d SIGINT with toxiproxy frozen: exit %d after %v\n%s", tc.signals, exitCodeOf(err), took, stderr)
+			if code := exitCodeOf(err); code != exitInterrupted {
+				t.Errorf("exit %d, want %d", code, exitInterrupted)
+			}
+			if took > tc.within {
+				t.Errorf("exit after %v, want within %v", took, tc.within)
+			}
+			if ok, err := (&inject.Netfilter{Table: table}).Exists(context.Background()); err != nil || ok {
+				t.Errorf("nft table %s left (err %v)", table, err)
+			}
+		})
+	}
+}
+
+// waitApplied polls the manifest until the first scenario's faults are applied.
+func waitApplied(t *testing.T, mpath string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m, err := manifest.Read(mpath); err == nil && len(m.Scenarios) > 0 && !m.Scenarios[0].Faults[0].Applied.IsZero() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("faults never applied in %s", mpath)
 }

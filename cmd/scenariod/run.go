@@ -34,13 +34,25 @@ func exitCode(stderr io.Writer, err error) int {
 		return exitOK
 	case errors.Is(err, errUsage):
 		return exitCannotRun
+	case errors.Is(err, scenariod.ErrInterrupted) && errors.Is(err, scenariod.ErrDirtyState):
+		fmt.Fprintf(stderr, "scenariod: interrupted, but some faults may remain (check toxiproxy and `nft list tables`): %v\n", oneLine(err))
+		return exitInterrupted
 	case errors.Is(err, scenariod.ErrInterrupted):
 		fmt.Fprintln(stderr, "scenariod: interrupted: every fault removed, manifest written")
 		return exitInterrupted
 	}
-	fmt.Fprintf(stderr, "scenariod: %v\n", err)
+	var fe *scenariod.FileError
+	if errors.As(err, &fe) {
+		// Scenario file mistakes, one "file:line: message" per line, as a compiler prints them.
+		fmt.Fprintln(stderr, err)
+		return exitCannotRun
+	}
+	fmt.Fprintf(stderr, "scenariod: %v\n", oneLine(err))
 	return exitCannotRun
 }
+
+// oneLine joins the lines of a (joined) error.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 type stringList []string
 
@@ -175,6 +187,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	current.Store(r)
 	_, err = r.Run(ctx)
 	current.Store(nil)
+	progress.Close()
 	fmt.Fprintf(stdout, "manifest: %s\n", *manifestPath)
 	if err == nil && *linger > 0 {
 		select {
