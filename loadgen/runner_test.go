@@ -294,3 +294,23 @@ func TestParseServers(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyspaceValidate(t *testing.T) {
+	tests := []struct {
+		k  Keyspace
+		ok bool
+	}{
+		{Keyspace{}, true}, // defaults
+		{Keyspace{Size: 10, HotKeys: 10, HotRatio: 1}, true},    // all hot
+		{Keyspace{Size: 10, HotKeys: 10, HotRatio: 0.5}, false}, // no cold key to draw
+		{Keyspace{Size: 10, HotKeys: 11, HotRatio: 1}, false},   // hot set beyond the keyspace
+		{Keyspace{Size: 1, HotKeys: -1}, true},                  // no hot set
+		{Keyspace{Size: 10, HotRatio: 1.5}, false},              // not a fraction
+		{Keyspace{Size: MaxKeyspace + 1}, false},                // too big to track
+	}
+	for _, tt := range tests {
+		if err := tt.k.withDefaults().validate(); (err == nil) != tt.ok {
+			t.Errorf("%+v: validate = %v, want ok %v", tt.k, err, tt.ok)
+		}
+	}
+}

@@ -101,6 +101,10 @@ const (
 	DefaultHotRatio = 0.3
 )
 
+// MaxKeyspace bounds Keyspace.Size: loadgen keeps each key's name and
+// version in memory (about 100 bytes a key).
+const MaxKeyspace = 10_000_000
+
 // Keyspace chooses key indexes: with probability HotRatio one of the first
 // HotKeys indexes, otherwise one of the others, uniformly. The zero value of
 // each field means its Default* constant; a negative HotRatio or HotKeys
@@ -123,9 +127,9 @@ func (k Keyspace) withDefaults() Keyspace {
 
 func (k Keyspace) validate() error {
 	switch {
-	case k.Size < 1:
-		return fmt.Errorf("keyspace %d: must be at least 1", k.Size)
-	case k.HotKeys >= k.Size && k.HotRatio < 1:
+	case k.Size < 1 || k.Size > MaxKeyspace:
+		return fmt.Errorf("keyspace %d: must be in 1..%d", k.Size, MaxKeyspace)
+	case k.HotKeys > k.Size || k.HotKeys == k.Size && k.HotRatio < 1:
 		return fmt.Errorf("hot keys %d: must be fewer than the keyspace (%d)", k.HotKeys, k.Size)
 	case k.HotRatio > 1:
 		return fmt.Errorf("hot ratio %g: must be at most 1", k.HotRatio)
