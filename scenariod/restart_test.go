@@ -2,6 +2,7 @@ package scenariod
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -102,5 +103,50 @@ func TestToxiproxyRestart(t *testing.T) {
 		if !p.Enabled || len(p.Toxics) > 0 {
 			t.Errorf("proxy %s not clean: %+v", name, p)
 		}
+	}
+}
+
+// TestDirtyStateStops: when the state cannot be proven clean before a
+// scenario (toxiproxy gone for good), the run stops with ErrDirtyState and
+// says why, instead of measuring on a faulted stack.
+func TestDirtyStateStops(t *testing.T) {
+	s := startStack(t)
+	bin, err := stack.ToxiproxyBinary(t.Context(), "")
+	if err != nil {
+		t.Skip(err)
+	}
+	apiPort, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := inject.Toxiproxy{URL: fmt.Sprintf("http://127.0.0.1:%d", apiPort), CallTimeout: 200 * time.Millisecond}
+	srv := ownToxiproxy(t, bin, apiPort)
+	for _, x := range s.Servers {
+		port, _ := stack.FreePort()
+		if err := tp.CreateProxy(t.Context(), inject.Proxy{Name: x.Name, Listen: fmt.Sprintf("127.0.0.1:%d", port), Upstream: x.Addr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := scenario(KindLatency, map[string]float64{"latency_ms": 10}, "mc1")
+	b := a
+	b.Name = "second"
+	r := testRunner(t, s, testTable(), func(e Event) {
+		if e.Kind == EventScenarioEnd && e.Index == 1 {
+			srv.Process.Kill()
+			srv.Wait()
+		}
+	}, a, b)
+	r.cfg.Toxiproxy = tp
+	start := time.Now()
+	m, err := r.Run(t.Context())
+	t.Logf("%v after %v", err, time.Since(start).Round(time.Millisecond))
+	if !errors.Is(err, ErrDirtyState) {
+		t.Fatalf("err %v, want ErrDirtyState", err)
+	}
+	if len(m.Scenarios) != 2 || m.Scenarios[0].Status != manifest.StatusPassed || m.Scenarios[1].Status != manifest.StatusFailed || m.Status != manifest.StatusFailed {
+		t.Errorf("manifest %+v", m)
+	}
+	if len(m.Scenarios[1].Phases) != 0 {
+		t.Errorf("second scenario ran phases on an unproven state: %+v", m.Scenarios[1].Phases)
 	}
 }

@@ -333,3 +333,40 @@ func waitApplied(t *testing.T, mpath string) {
 	}
 	t.Fatalf("faults never applied in %s", mpath)
 }
+
+// TestWaitScraped: scenariod waits for Prometheus to scrape it before the
+// first scenario, Prometheus sees the phases, and a job that is never
+// scraped is a clear error (exit 2).
+func TestWaitScraped(t *testing.T) {
+	port, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	s := stacktest.Start(t, stacktest.Options{Prometheus: true, ScrapeTargets: map[string]string{"scenariod": listen}})
+
+	var stderr bytes.Buffer
+	cmd := exec.Command(binPath, "-toxiproxy", s.ToxiproxyURL, "-listen", "127.0.0.1:0", "-manifest", filepath.Join(t.TempDir(), "m.json"),
+		"-scenario", "latency-200ms-100ms", "-wait-scraped", s.PrometheusURL, "-wait-scraped-jobs", "nojob", "-wait-scraped-timeout", "500ms")
+	cmd.Stderr = &stderr
+	if code := exitCodeOf(cmd.Run()); code != exitCannotRun || !strings.Contains(stderr.String(), "not 1 for nojob") {
+		t.Errorf("unscraped job: exit %d, stderr %q", code, stderr.String())
+	}
+
+	cmd, mpath, _, errb := started(t, s, "-listen", listen, "-wait-scraped", s.PrometheusURL, "-wait-scraped-jobs", "scenariod", "-linger", "2s")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v\n%s", err, errb)
+	}
+	if _, err := manifest.Read(mpath); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(s.PrometheusURL + "/api/v1/query?query=" + "max_over_time(scenario_phase%7Bscenario%3D%22t%22%7D%5B1m%5D)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"3"`) {
+		t.Errorf("Prometheus did not see the recovery phase: %s", b)
+	}
+}
