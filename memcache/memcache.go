@@ -191,6 +191,7 @@ func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 // are absent. Keys are batched per server into one pipelined round trip,
 // servers queried in parallel. If some servers fail, the items from the
 // others are returned with an error joining each server's error.
+// GetMulti does not fail over (Config.Failover).
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item, error) {
 	byServer := make([][]string, len(c.servers))
 	for _, key := range keys {
