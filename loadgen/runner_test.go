@@ -135,8 +135,8 @@ func TestOpenLoopDropsOverCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	offered, dropped := testutil.ToFloat64(m.Offered), testutil.ToFloat64(m.Dropped)
-	if offered < 380 || offered > 401 {
-		t.Errorf("offered %g in 1s at 400/s", offered)
+	if want := 400 * sum.Elapsed.Seconds(); offered < want-2 || offered > want+2 {
+		t.Errorf("offered %g in %s at 400/s, want %.0f", offered, sum.Elapsed, want)
 	}
 	if dropped < offered/2 {
 		t.Errorf("dropped %g of %g, want most: 4 in flight of 50ms each", dropped, offered)

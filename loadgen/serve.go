@@ -112,7 +112,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if sr, ok := d.(driver.StatsReporter); ok {
 		m.SetPoolSource(sr.PoolStats)
 	}
-	if !cfg.Settings.DisableBreaker && cfg.Client != "gomemcache" {
+	if info.Breakers && !cfg.Settings.DisableBreaker {
 		m.InitBreakers(names)
 	}
 
@@ -129,6 +129,9 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		info.Client, info.Version, r.cfg.WorkloadName, describeLoad(r.cfg), describeServers(cfg.Settings.Servers), ln.Addr())
 
 	if err := waitServers(ctx, cfg.Settings.Servers, cfg.StartupTimeout, cfg.Stderr); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before the load started
+		}
 		return &SetupError{err}
 	}
 	sum := r.run(ctx)

@@ -211,8 +211,9 @@ func (s Settings) NameOf(nameOrAddr string) string {
 
 // Info describes the client behind a driver, for loadgen_info.
 type Info struct {
-	Client  string // driver kind, e.g. "ours"
-	Version string // client module version, or VCS revision, or "unknown"
+	Client   string // driver kind, e.g. "ours"
+	Version  string // client module version, or VCS revision, or "unknown"
+	Breakers bool   // the client has circuit breakers (and reports transitions)
 }
 
 type kind struct {

@@ -61,7 +61,7 @@ func openOurs(s Settings) (Driver, error) {
 }
 
 func oursInfo() Info {
-	return Info{Client: "ours", Version: moduleVersion("github.com/mcchaos/mcchaos")}
+	return Info{Client: "ours", Version: moduleVersion("github.com/mcchaos/mcchaos"), Breakers: true}
 }
 
 func (d *oursDriver) name(addr string) string {
