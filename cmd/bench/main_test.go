@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/deploy"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
@@ -360,17 +359,16 @@ func checkDashboard(t *testing.T, runDir string) {
 		t.Fatal(err)
 	}
 	defer st.Stop()
-	resp, err := http.Get(st.PrometheusURL + "/api/v1/label/__name__/values")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	exported, err := deploy.ExportedMetrics(ctx, st.PrometheusURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var names struct{ Data []string }
-	if err := json.NewDecoder(resp.Body).Decode(&names); err != nil {
-		t.Fatal(err)
+	if len(exported) < 20 {
+		t.Fatalf("reopened Prometheus knows %d metric names, want the run's", len(exported))
 	}
-	if len(names.Data) < 20 {
-		t.Fatalf("reopened Prometheus knows %d metric names, want the run's", len(names.Data))
+	if err := deploy.CheckDashboard(ctx, st.PrometheusURL, deploy.DashboardPath(), exported); err != nil {
+		t.Error(err)
 	}
-	_ = dashboardCheck(t, st.PrometheusURL, names.Data)
 }

@@ -161,6 +161,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		"-toxiproxy", st.ToxiproxyURL,
 		"-listen", listenHost + ":" + sdPort,
 		"-wait-scraped", st.PrometheusURL,
+		"-stack", cfg.Stack,
 	}
 	if cfg.Scenarios != "" {
 		sdArgs = append(sdArgs, "-scenario", cfg.Scenarios)
