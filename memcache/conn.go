@@ -151,6 +151,21 @@ func (cn *conn) store(mode string, it *Item, cas bool) error {
 	if _, err := cn.bw.WriteString("\r\n"); err != nil {
 		return err
 	}
+	return cn.status("ms", op)
+}
+
+func (cn *conn) delete(key string) error {
+	op := cn.next(1)
+	if err := cn.end(cn.cmd("md", key), op); err != nil {
+		return err
+	}
+	return cn.status("md", op)
+}
+
+// status flushes the queued request, reads a response without a value and
+// maps its code: HD success, NS ErrNotStored, EX ErrCASConflict, NF and EN
+// ErrCacheMiss.
+func (cn *conn) status(cmd string, op uint32) error {
 	r, err := cn.roundTrip(op)
 	if err != nil {
 		return err
@@ -162,28 +177,10 @@ func (cn *conn) store(mode string, it *Item, cas bool) error {
 		return ErrNotStored
 	case codeEX:
 		return ErrCASConflict
-	case codeNF:
+	case codeNF, codeEN:
 		return ErrCacheMiss
 	}
-	return unexpected("ms", r)
-}
-
-func (cn *conn) delete(key string) error {
-	op := cn.next(1)
-	if err := cn.end(cn.cmd("md", key), op); err != nil {
-		return err
-	}
-	r, err := cn.roundTrip(op)
-	if err != nil {
-		return err
-	}
-	switch r.code {
-	case codeHD:
-		return nil
-	case codeNF:
-		return ErrCacheMiss
-	}
-	return unexpected("md", r)
+	return unexpected(cmd, r)
 }
 
 // arith runs ma: increment, or decrement when decr (floored at 0 by the server).
@@ -217,21 +214,10 @@ func (cn *conn) arith(key string, delta uint64, decr bool) (uint64, error) {
 func (cn *conn) touch(key string, seconds int32) error {
 	op := cn.next(1)
 	b := append(cn.cmd("mg", key), " T"...)
-	b = strconv.AppendInt(b, int64(seconds), 10)
-	if err := cn.end(b, op); err != nil {
+	if err := cn.end(strconv.AppendInt(b, int64(seconds), 10), op); err != nil {
 		return err
 	}
-	r, err := cn.roundTrip(op)
-	if err != nil {
-		return err
-	}
-	switch r.code {
-	case codeHD:
-		return nil
-	case codeEN:
-		return ErrCacheMiss
-	}
-	return unexpected("mg", r)
+	return cn.status("mg", op)
 }
 
 func unexpected(cmd string, r metaResp) error {

@@ -262,20 +262,19 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 // returns the new value; ErrCacheMiss if key is absent. A non-numeric value
 // gives an error wrapping ErrClientError.
 func (c *Client) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	var n uint64
-	err := c.do(ctx, "incr", key, func(cn *conn) (err error) {
-		n, err = cn.arith(key, delta, false)
-		return err
-	})
-	return n, err
+	return c.arith(ctx, "incr", key, delta, false)
 }
 
 // Decrement subtracts delta from the decimal value of key, stopping at 0,
 // and returns the new value; ErrCacheMiss if key is absent.
 func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint64, error) {
+	return c.arith(ctx, "decr", key, delta, true)
+}
+
+func (c *Client) arith(ctx context.Context, op, key string, delta uint64, decr bool) (uint64, error) {
 	var n uint64
-	err := c.do(ctx, "decr", key, func(cn *conn) (err error) {
-		n, err = cn.arith(key, delta, true)
+	err := c.do(ctx, op, key, func(cn *conn) (err error) {
+		n, err = cn.arith(key, delta, decr)
 		return err
 	})
 	return n, err
