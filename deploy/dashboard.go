@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -21,6 +23,15 @@ const DashboardUID = "memcache-client-perf"
 
 // DatasourceUID is the uid of the provisioned Prometheus data source.
 const DatasourceUID = "prometheus"
+
+// DashboardPath returns the path of the committed dashboard
+// (deploy/grafana/dashboards/memcache-client-perf.json), located from this
+// source file so that a test in any package can pass it to CheckDashboard.
+// It is meant for tests: a binary built with -trimpath has no such path.
+func DashboardPath() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "grafana", "dashboards", DashboardUID+".json")
+}
 
 // Builtins are the values given to Grafana's built-in variables when a query
 // is run outside Grafana. They match a 15-minute view of a 1 s scrape.

@@ -174,6 +174,9 @@ func TestParseDashboard(t *testing.T) {
 // contract (uid, refresh, server variable, data source), metric names from
 // DESIGN.md only, and a panel for each thing issue 7 asks to see.
 func TestDashboard(t *testing.T) {
+	if abs, _ := filepath.Abs(dashboardPath); DashboardPath() != abs {
+		t.Errorf("DashboardPath() = %s, want %s", DashboardPath(), abs)
+	}
 	d, err := ReadDashboard(dashboardPath)
 	if err != nil {
 		t.Fatal(err)
@@ -528,7 +531,8 @@ func TestBenchCommentScript(t *testing.T) {
 	if err != nil {
 		t.Skip("node not found in PATH: the tests of .github/scripts/bench-comment.js need Node.js 18 or later")
 	}
-	if out, err := run(t, repoRoot, nil, node, "--test", ".github/scripts/"); err != nil {
-		t.Errorf("node --test .github/scripts/: %v\n%s", err, out)
+	const tests = ".github/scripts/bench-comment.test.js"
+	if out, err := run(t, repoRoot, nil, node, "--test", tests); err != nil {
+		t.Errorf("node --test %s: %v\n%s", tests, err, out)
 	}
 }

@@ -1,4 +1,4 @@
-// Tests of bench-comment.js: node --test .github/scripts/
+// Tests of bench-comment.js: node --test .github/scripts/bench-comment.test.js
 // (deploy's TestBenchCommentScript runs them when node is installed).
 'use strict';
 
