@@ -226,3 +226,14 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("fault_value series %d", n)
 	}
 }
+
+// TestExampleFile keeps the documented example valid.
+func TestExampleFile(t *testing.T) {
+	ss, err := LoadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(ss); !slices.Equal(got, []string{"slow-and-lossy", "two-servers-down"}) {
+		t.Errorf("%v", got)
+	}
+}

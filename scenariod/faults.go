@@ -150,6 +150,11 @@ func (fs *faultSet) remove(ctx context.Context, f Fault) error {
 	var errs []error
 	switch {
 	case inj == manifest.InjectorNetfilter:
+		// No drop at all means the traffic does not pass this host's
+		// loopback (a proxy inside a container) or there was no traffic.
+		if n, err := fs.nf.Dropped(ctx); err == nil && n == 0 {
+			fs.logf("WARNING: netfilter dropped no packet during the %s fault on %s: no traffic, or it does not pass this host's loopback (then use -loss-injector toxiproxy)", f.Kind, strings.Join(f.Targets, "+"))
+		}
 		errs = append(errs, fs.syncNetfilter(ctx))
 	case f.Kind == KindServerDown:
 		for _, t := range f.Targets {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
 // TestLatencyOnTargetOnly: +200 ms on mc1 shows as about +200 ms on mc1 and
@@ -108,6 +109,11 @@ func TestNetfilterLoss10(t *testing.T) {
 			}
 			if mc2 > 0.01 {
 				t.Errorf("mc2: %.1f%% slow, want none", 100*mc2)
+			}
+			n, err := (&inject.Netfilter{Table: table}).Dropped(t.Context())
+			t.Logf("nftables counters: %d packets dropped", n)
+			if err != nil || n == 0 {
+				t.Errorf("nftables dropped %d packets (err %v)", n, err)
 			}
 		},
 		func() {

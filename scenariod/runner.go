@@ -61,7 +61,8 @@ type Config struct {
 	Toxiproxy inject.Toxiproxy
 	// LossInjector is LossAuto, LossNetfilter or LossToxiproxy. If empty,
 	// LossAuto: netfilter when this is Linux with nft and the permission
-	// to use it, and toxiproxy's proxies listen on this host's loopback.
+	// to use it, toxiproxy is on this host's loopback and Stack is not
+	// "compose" (whose proxies listen inside a container).
 	LossInjector string
 	// NFTable is the nftables table of our rules. If empty, inject.DefaultTable.
 	NFTable string
@@ -280,8 +281,14 @@ func (r *Runner) setup(ctx context.Context) error {
 	if avail == nil {
 		fs.nf = nf
 	}
-	if avail == nil && !isLoopback(r.cfg.Toxiproxy.Host()) {
+	switch {
+	case avail != nil:
+	case !isLoopback(r.cfg.Toxiproxy.Host()):
 		avail = fmt.Errorf("%w: toxiproxy at %s is not on this host's loopback", inject.ErrNetfilterUnavailable, r.cfg.Toxiproxy.Host())
+	case r.cfg.Stack == "compose":
+		// Its proxies listen inside a container: the traffic is NATed
+		// past this host's loopback input hook.
+		avail = fmt.Errorf("%w: the compose stack's proxies are inside a container", inject.ErrNetfilterUnavailable)
 	}
 	switch r.cfg.LossInjector {
 	case LossNetfilter:

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -156,12 +157,23 @@ func (n *Netfilter) Exists(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// Counters returns the table's listing (with packet counters), for tests
-// and diagnostics. It is empty when the table does not exist.
-func (n *Netfilter) Counters(ctx context.Context) (string, error) {
+var dropCounter = regexp.MustCompile(`counter packets (\d+) bytes \d+ drop`)
+
+// Dropped returns how many packets the table's rules have dropped since
+// they were last replaced; 0 when the table does not exist.
+func (n *Netfilter) Dropped(ctx context.Context) (int64, error) {
 	ok, err := n.Exists(ctx)
 	if err != nil || !ok {
-		return "", err
+		return 0, err
 	}
-	return n.nft(ctx, "", "list", "table", "inet", n.table())
+	out, err := n.nft(ctx, "", "list", "table", "inet", n.table())
+	if err != nil {
+		return 0, fmt.Errorf("netfilter: %w", err)
+	}
+	var total int64
+	for _, m := range dropCounter.FindAllStringSubmatch(out, -1) {
+		v, _ := strconv.ParseInt(m[1], 10, 64)
+		total += v
+	}
+	return total, nil
 }
