@@ -322,7 +322,7 @@ func (c *collector) phaseMetrics(ctx context.Context, sp spec, w window, block i
 		if sp.count {
 			v = math.Round(v)
 		}
-		out = append(out, c.metric(sp, key, v, blocks(inWindow(series[key], w), block)))
+		out = append(out, c.metric(sp, key, v, results.BlockMeans(inWindow(series[key], w), block)))
 	}
 	if len(out) > 0 || sp.by == "" {
 		n := 0
@@ -357,24 +357,6 @@ func inWindow(pts []point, w window) []float64 {
 		if w.contains(p.t) && !math.IsNaN(p.v) && !math.IsInf(p.v, 0) {
 			out = append(out, p.v)
 		}
-	}
-	return out
-}
-
-// blocks returns the means of consecutive blocks of b values. A last,
-// partial block is kept when it holds at least half a block.
-func blocks(vs []float64, b int) results.Values {
-	out := results.Values{}
-	for i := 0; i < len(vs); i += b {
-		j := min(i+b, len(vs))
-		if j-i < (b+1)/2 {
-			break
-		}
-		sum := 0.0
-		for _, v := range vs[i:j] {
-			sum += v
-		}
-		out = append(out, sum/float64(j-i))
 	}
 	return out
 }

@@ -36,6 +36,7 @@ const (
 	ResultsFile = "results.json"
 	DiffFile    = "diff.json"
 	ReportFile  = "report.md"
+	SummaryFile = "summary.md"
 	ChartsDir   = "charts"
 	GrafanaDir  = "grafana"
 )
@@ -252,8 +253,14 @@ func baseline(opt Options, newF *results.File) (*results.File, string, error) {
 }
 
 func writeOutputs(out string, in report.Input, stepSummary string) error {
-	var md, js bytes.Buffer
+	var md, js, sum bytes.Buffer
 	if err := report.Markdown(&md, in); err != nil {
+		return err
+	}
+	if err := report.Summary(&sum, in, "report.md in the run's artifacts"); err != nil {
+		return err
+	}
+	if err := results.WriteFileAtomic(filepath.Join(out, SummaryFile), sum.Bytes()); err != nil {
 		return err
 	}
 	if err := report.JSON(&js, in.Diff); err != nil {

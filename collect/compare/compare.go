@@ -35,37 +35,44 @@ const (
 // compared: other profile, other fault fidelity.
 var ErrIncompatible = errors.New("compare: results not comparable")
 
-// Threshold is the minimum effect of a metric: a significant change is
-// reported only when |new-old| is at least max(Rel*|old|, Abs).
+// Threshold is the policy of a metric: a significant change is reported
+// only when |new-old| is at least max(Rel*|old|, Abs), and it counts toward
+// the verdict only when Gate is set.
 type Threshold struct {
 	// Rel is the relative floor: 0.05 is 5 %.
 	Rel float64 `json:"rel"`
 	// Abs is the absolute floor, in the metric's unit.
 	Abs float64 `json:"abs"`
+	// Gate: a worse change is a Regression that counts toward the verdict.
+	// Without it, and always for breakdowns (by class, by server, by
+	// operation other than "all"), a worse change is shown as Worse. A
+	// report of ~100 rows per scenario would otherwise raise false alarms
+	// by sheer number of tests; the gating set is small on purpose.
+	Gate bool `json:"gate"`
 }
 
 // DefaultThresholds are the minimum effects by metric or figure name.
 // Names not listed use FallbackThreshold.
 var DefaultThresholds = map[string]Threshold{
-	"throughput":               {Rel: 0.05, Abs: 5},      // ops/s
-	"error_ratio":              {Rel: 0.10, Abs: 0.002},  // 0.2 percentage points
-	"server_error_ratio":       {Rel: 0.10, Abs: 0.002},  //
-	"latency_p50":              {Rel: 0.10, Abs: 0.0002}, // 200 µs
-	"latency_p90":              {Rel: 0.10, Abs: 0.0005}, // 500 µs
-	"latency_p99":              {Rel: 0.15, Abs: 0.001},  // 1 ms
-	"latency_p999":             {Rel: 0.20, Abs: 0.002},  // 2 ms
-	"server_latency_p99":       {Rel: 0.15, Abs: 0.001},  //
-	"breaker_transitions":      {Rel: 0.50, Abs: 2},      // count
-	"breaker_open":             {Rel: 0.20, Abs: 1},      // seconds
-	"connections_created":      {Rel: 0.50, Abs: 10},     // count
-	"integrity_violations":     {Rel: 0, Abs: 0.5},       // any; fails anyway
-	"dropped_operations":       {Rel: 0.50, Abs: 10},     // count
-	"time_to_detect":           {Rel: 0.25, Abs: 0.5},    // seconds
-	"time_to_recover":          {Rel: 0.25, Abs: 1},      // seconds
-	"blast_radius_error_ratio": {Rel: 0.25, Abs: 0.002},  //
-	"blast_radius_p99":         {Rel: 0.25, Abs: 0.25},   // × stabilization
-	"errors_during_fault":      {Rel: 0.25, Abs: 50},     // count
-	"breaker_flaps":            {Rel: 0.50, Abs: 2},      // count
+	"throughput":               {Rel: 0.05, Abs: 5, Gate: true},      // ops/s
+	"error_ratio":              {Rel: 0.10, Abs: 0.002, Gate: true},  // 0.2 percentage points
+	"latency_p50":              {Rel: 0.10, Abs: 0.0002, Gate: true}, // 200 µs
+	"latency_p90":              {Rel: 0.15, Abs: 0.0005},             // 500 µs
+	"latency_p99":              {Rel: 0.20, Abs: 0.001, Gate: true},  // 1 ms
+	"latency_p999":             {Rel: 0.30, Abs: 0.002, Gate: true},  // 2 ms
+	"server_error_ratio":       {Rel: 0.10, Abs: 0.002},              //
+	"server_latency_p99":       {Rel: 0.20, Abs: 0.001},              //
+	"breaker_transitions":      {Rel: 0.50, Abs: 2},                  // count
+	"breaker_open":             {Rel: 0.20, Abs: 1},                  // seconds
+	"connections_created":      {Rel: 0.50, Abs: 10},                 // count
+	"integrity_violations":     {Rel: 0, Abs: 0.5, Gate: true},       // any; fails anyway
+	"dropped_operations":       {Rel: 0.50, Abs: 10, Gate: true},     // count
+	"time_to_detect":           {Rel: 0.25, Abs: 0.5, Gate: true},    // seconds
+	"time_to_recover":          {Rel: 0.25, Abs: 1, Gate: true},      // seconds
+	"blast_radius_error_ratio": {Rel: 0.25, Abs: 0.002, Gate: true},  //
+	"blast_radius_p99":         {Rel: 0.25, Abs: 0.25, Gate: true},   // × stabilization
+	"errors_during_fault":      {Rel: 0.25, Abs: 50, Gate: true},     // count
+	"breaker_flaps":            {Rel: 0.50, Abs: 2, Gate: true},      // count
 }
 
 // FallbackThreshold is the minimum effect of a metric not in the thresholds.
@@ -110,6 +117,9 @@ const (
 	Same        Verdict = "~"
 	Regression  Verdict = "regression"
 	Improvement Verdict = "improvement"
+	// Worse: significant and beyond the minimum effect, worse, on a metric
+	// that does not gate the verdict (see Threshold.Gate).
+	Worse Verdict = "worse"
 	// Changed: a significant change of an informational metric.
 	Changed Verdict = "changed"
 	// NotTested: shown, not tested (no baseline, a single value per run,
@@ -439,7 +449,10 @@ func makeRow(cfg Config, perRun bool, k string, o, n *side) Row {
 	case row.New == nil:
 		row.Verdict = Removed
 		if isFig {
-			row.Verdict = NotTested
+			// Reached in the baseline, not now (the breaker no longer
+			// opens, the client no longer recovers): shown, not gating,
+			// since a single value per run cannot be tested.
+			row.Verdict = Worse
 		}
 		return row
 	}
@@ -478,19 +491,35 @@ func judge(row Row, old, new, oldMed, newMed, p, alpha float64) Verdict {
 	if p >= alpha || math.Abs(diff) < floor || !agree {
 		return Same
 	}
+	var worse bool
 	switch row.Direction {
 	case results.LowerIsBetter:
-		if diff > 0 {
-			return Regression
-		}
-		return Improvement
+		worse = diff > 0
 	case results.HigherIsBetter:
-		if diff < 0 {
-			return Regression
-		}
-		return Improvement
+		worse = diff < 0
+	default:
+		return Changed
 	}
-	return Changed
+	switch {
+	case !worse:
+		return Improvement
+	case gates(row):
+		return Regression
+	}
+	return Worse
+}
+
+// gates reports whether a worse change of the row counts toward the verdict.
+func gates(r Row) bool {
+	if !r.Threshold.Gate {
+		return false
+	}
+	for k, v := range r.Labels {
+		if k != "op" || v != "all" {
+			return false
+		}
+	}
+	return true
 }
 
 // center is the median of vs, nil for none.

@@ -40,11 +40,12 @@ type Input struct {
 	Warnings []string
 }
 
-// headline are the metric keys shown for every scenario; other rows are
+// headline are the metric keys shown for the testing phase of every
+// scenario, and always are the first three for every phase; other rows are
 // shown only when their verdict is not "~".
 var headline = []string{
-	"throughput", "error_ratio", "latency_p50{op=all}", "latency_p99{op=all}", "latency_p999{op=all}",
-	"connections_created", "integrity_violations",
+	"throughput", "error_ratio", "latency_p99{op=all}",
+	"latency_p50{op=all}", "latency_p999{op=all}", "connections_created", "integrity_violations",
 }
 
 // JSON writes d as indented JSON.
@@ -57,24 +58,39 @@ func JSON(w io.Writer, d *compare.Diff) error {
 // Markdown writes the report.
 func Markdown(w io.Writer, in Input) error {
 	var b strings.Builder
-	d := in.Diff
-	run := in.New.Runs[len(in.New.Runs)-1]
-	fmt.Fprintf(&b, "# mcchaos report: %s\n\n", run.RunID)
-	b.WriteString(verdictLine(d) + "\n\n")
-	for _, w := range append(slices.Clone(d.Warnings), in.Warnings...) {
-		fmt.Fprintf(&b, "> ⚠️ %s\n", w)
-	}
-	if len(d.Warnings)+len(in.Warnings) > 0 {
-		b.WriteString("\n")
-	}
-	writeMeta(&b, in)
-	writeSummary(&b, in)
-	for _, sd := range d.Scenarios {
+	writeHead(&b, in)
+	for _, sd := range in.Diff.Scenarios {
 		writeScenario(&b, in, sd)
 	}
 	b.WriteString(glossary)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Summary writes the head of the report only (verdict, run and baseline,
+// summary table), small enough for a pull-request comment; full points to
+// the full report.
+func Summary(w io.Writer, in Input, full string) error {
+	var b strings.Builder
+	writeHead(&b, in)
+	fmt.Fprintf(&b, "Per-scenario tables, charts and the glossary: %s.\n", full)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeHead(b *strings.Builder, in Input) {
+	d := in.Diff
+	run := in.New.Runs[len(in.New.Runs)-1]
+	fmt.Fprintf(b, "# mcchaos report: %s\n\n", run.RunID)
+	b.WriteString(verdictLine(d) + "\n\n")
+	for _, w := range append(slices.Clone(d.Warnings), in.Warnings...) {
+		fmt.Fprintf(b, "> ⚠️ %s\n", w)
+	}
+	if len(d.Warnings)+len(in.Warnings) > 0 {
+		b.WriteString("\n")
+	}
+	writeMeta(b, in)
+	writeSummary(b, in)
 }
 
 func verdictLine(d *compare.Diff) string {
@@ -183,6 +199,9 @@ func cell(sd compare.Scenario, phase, key string) string {
 	s := ptrValue(r.New, r.Unit)
 	if r.New == nil && r.Note != "" {
 		s = "not reached"
+		if r.Old != nil {
+			s += " (was " + Value(*r.Old, r.Unit) + ")"
+		}
 	}
 	if r.Old != nil && r.New != nil {
 		if r.Verdict == compare.Same {
@@ -291,7 +310,13 @@ func params(p map[string]float64) string {
 }
 
 func shown(r compare.Row) bool {
-	return slices.Contains(headline, r.Metric) || (r.Verdict != compare.Same && r.Verdict != compare.NotTested)
+	switch {
+	case r.Verdict != compare.Same && r.Verdict != compare.NotTested:
+		return true
+	case r.Phase == "testing":
+		return slices.Contains(headline, r.Metric)
+	}
+	return slices.Contains(headline[:3], r.Metric)
 }
 
 func writeCompared(b *strings.Builder, sd compare.Scenario) {
@@ -314,7 +339,7 @@ func writeCompared(b *strings.Builder, sd compare.Scenario) {
 			}
 		}
 	}
-	fmt.Fprintf(b, "\n%d more metric(s) (by operation, error class and server) compared with no significant change; all rows are in diff.json.\n", hidden)
+	fmt.Fprintf(b, "\n%d more metric(s) compared with no significant change; all rows are in diff.json.\n", hidden)
 	for _, w := range warn {
 		fmt.Fprintf(b, "Statistical caveat: %s.\n", w)
 	}

@@ -409,3 +409,22 @@ func Median(vs []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// BlockMeans returns the means of consecutive blocks of b values. A last,
+// partial block is kept when it holds at least half a block.
+func BlockMeans(vs []float64, b int) Values {
+	b = max(b, 1)
+	out := Values{}
+	for i := 0; i < len(vs); i += b {
+		j := min(i+b, len(vs))
+		if j-i < (b+1)/2 {
+			break
+		}
+		sum := 0.0
+		for _, v := range vs[i:j] {
+			sum += v
+		}
+		out = append(out, sum/float64(j-i))
+	}
+	return out
+}

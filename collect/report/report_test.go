@@ -1,0 +1,140 @@
+package report_test
+
+import (
+	"bytes"
+	"flag"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/report"
+	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/collect/results/resultstest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(gl), len(wl)) {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s\n(run go test -update if the change is intended)", path, i+1, g, w)
+			}
+		}
+	}
+}
+
+// TestMarkdownGolden renders the report for the SYNTHETIC fixtures of
+// resultstest: without a baseline, A/A, a planted regression and an
+// integrity failure.
+func TestMarkdownGolden(t *testing.T) {
+	base := resultstest.File(resultstest.Options{Seed: 1})
+	for _, tc := range []struct {
+		name     string
+		old, new *results.File
+		warnings []string
+	}{
+		{"no-baseline", nil, resultstest.File(resultstest.Options{Seed: 2}), nil},
+		{"aa", base, resultstest.File(resultstest.Options{Seed: 2}), nil},
+		{"planted", base, resultstest.File(resultstest.Options{Seed: 2, Planted: true}), []string{"Grafana snapshots skipped: grafana: unreachable"}},
+		{"integrity", base, resultstest.File(resultstest.Options{Seed: 2, IntegrityIn: "packet-loss-5-pct", CPUs: 4}), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := compare.Compare(tc.old, tc.new, compare.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := report.Input{Diff: d, New: tc.new, ChartsDir: "charts", Warnings: tc.warnings,
+				Links: map[string][]report.Link{"packet-loss-100-pct": {{Text: "Grafana snapshot (data embedded)", URL: "http://grafana.example/dashboard/snapshot/abc"}}}}
+			if tc.old != nil {
+				in.BaselinePath = "baselines/pr.json"
+			}
+			var b bytes.Buffer
+			if err := report.Markdown(&b, in); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "report-"+tc.name+".md", b.Bytes())
+			md := b.String()
+			// Every scenario has a summary row and a section.
+			for _, s := range resultstest.Scenarios {
+				if !strings.Contains(md, "| [`"+s+"`](#"+s+")") || !strings.Contains(md, "\n## "+s+"\n") {
+					t.Errorf("scenario %s: no summary row or section", s)
+				}
+			}
+			if !strings.Contains(md, "```mermaid\nxychart-beta") || !strings.Contains(md, "## Glossary") {
+				t.Error("no Mermaid chart or glossary")
+			}
+		})
+	}
+}
+
+func TestChartsArePNGs(t *testing.T) {
+	run := resultstest.Run(resultstest.Options{Scenarios: []string{"latency-200ms-100ms", "packet-loss-100-pct"}})
+	dir := t.TempDir()
+	files, err := report.Charts(dir, &run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 {
+		t.Fatalf("files = %v, want 2", files)
+	}
+	for _, f := range files {
+		r, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(r)
+		r.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 400 {
+			t.Errorf("%s: %v, want a readable size", f, b)
+		}
+	}
+}
+
+func TestValueFormats(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{0.000250, "s", "250 µs"},
+		{0.2, "s", "200.0 ms"},
+		{1.5, "s", "1.50 s"},
+		{0.0123, "ratio", "1.23 %"},
+		{0, "ratio", "0 %"},
+		{1234.4, "ops/s", "1234"},
+		{3, "count", "3"},
+		{1.057, "x", "1.06×"},
+	} {
+		if got := report.Value(tc.v, tc.unit); got != tc.want {
+			t.Errorf("Value(%g, %s) = %q, want %q", tc.v, tc.unit, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,290 @@
+// Package resultstest builds SYNTHETIC results files for tests of the
+// comparison and the reports: the 14 scenarios of DESIGN.md under the pr
+// profile, with per-second series drawn from a seeded AR(1) noise model of
+// realistic size (2 % on throughput, 5–10 % on latency), block means as
+// samples, and the resilience figures. They stand in until results.json
+// files recorded from real runs are committed under testdata/.
+//
+// The model is deliberately simple and says nothing about a real client;
+// its only job is to give the statistics realistic noise.
+package resultstest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/manifest"
+)
+
+// Scenarios are the 14 scenario names of DESIGN.md.
+var Scenarios = []string{
+	"packet-loss-2-pct", "packet-loss-5-pct", "packet-loss-10-pct", "packet-loss-20-pct", "packet-loss-50-pct", "packet-loss-100-pct",
+	"latency-200ms-100ms", "latency-200ms-1s", "latency-200ms-5s", "latency-200ms-10s", "latency-200ms-40s", "latency-200ms-2m",
+	"multi-failure-2-servers-packet-loss", "multi-failure-2-servers-latency",
+}
+
+// Options says what to synthesise. The zero value is one normal run of all
+// 14 scenarios with seed 0.
+type Options struct {
+	RunID string // if empty, "synthetic-<seed>"
+	Seed  uint64
+	// Scenarios: if nil, all 14.
+	Scenarios []string
+	// Planted applies a planted regression: the client's breaker disabled.
+	// Under loss, failures are slow timeouts instead of fast circuit_open
+	// errors: testing throughput halves, the error ratio rises by half, p99
+	// reaches the 1 s timeout, the breaker never opens.
+	Planted bool
+	// IntegrityIn names a scenario with one integrity violation in testing.
+	IntegrityIn string
+	// Fidelity of packet-loss faults. If empty, per-connection.
+	Fidelity string
+	// CPUs of the host. If zero, 2.
+	CPUs int
+	// Start of the run. If zero, 2026-11-27 12:00 UTC.
+	Start time.Time
+}
+
+// File returns a results file with one run per seed in seeds (repeated runs
+// when there are several).
+func File(o Options, seeds ...uint64) *results.File {
+	if len(seeds) == 0 {
+		seeds = []uint64{o.Seed}
+	}
+	f := &results.File{SchemaVersion: results.SchemaVersion}
+	for i, s := range seeds {
+		oo := o
+		oo.Seed = s
+		if o.RunID != "" && len(seeds) > 1 {
+			oo.RunID = fmt.Sprintf("%s-%d", o.RunID, i+1)
+		}
+		f.Runs = append(f.Runs, Run(oo))
+	}
+	return f
+}
+
+// fault is what a scenario does during testing, as multipliers and levels.
+type fault struct {
+	kind     string
+	targets  []string
+	params   map[string]float64
+	errRatio float64       // overall error ratio during the fault
+	p99      float64       // seconds
+	length   time.Duration // testing phase length under pr
+	detect   float64       // seconds; <0: breaker does not open
+	loss     bool
+}
+
+func scenarioFault(name string) fault {
+	switch {
+	case strings.HasPrefix(name, "packet-loss-"):
+		var pct float64
+		fmt.Sscanf(strings.TrimPrefix(name, "packet-loss-"), "%g", &pct)
+		return fault{kind: "packet_loss", targets: []string{"mc1"}, params: map[string]float64{"loss_pct": pct},
+			errRatio: pct / 100 / 3 * 0.9, p99: 0.002 + pct/100*0.1, length: 30 * time.Second, detect: 0.4 + (100-pct)/50, loss: true}
+	case strings.HasPrefix(name, "latency-200ms-"):
+		d, _ := time.ParseDuration(strings.TrimPrefix(name, "latency-200ms-"))
+		return fault{kind: "latency", targets: []string{"mc1"}, params: map[string]float64{"latency_ms": 200, "jitter_ms": 0},
+			errRatio: 0.03, p99: 0.2, length: d, detect: -1}
+	case name == "multi-failure-2-servers-packet-loss":
+		return fault{kind: "packet_loss", targets: []string{"mc1", "mc2"}, params: map[string]float64{"loss_pct": 100},
+			errRatio: 0.6, p99: 0.1, length: 30 * time.Second, detect: 0.5, loss: true}
+	}
+	return fault{kind: "latency", targets: []string{"mc1", "mc2"}, params: map[string]float64{"latency_ms": 500},
+		errRatio: 0.1, p99: 0.5, length: 30 * time.Second, detect: -1}
+}
+
+// noise is an AR(1) process with coefficient 0.3 and relative size sd.
+type noise struct {
+	r    *rand.Rand
+	prev float64
+}
+
+func (n *noise) next(sd float64) float64 {
+	n.prev = 0.3*n.prev + math.Sqrt(1-0.09)*n.r.NormFloat64()
+	return 1 + sd*n.prev
+}
+
+// Run synthesises one run.
+func Run(o Options) results.Run {
+	if o.RunID == "" {
+		o.RunID = fmt.Sprintf("synthetic-%d", o.Seed)
+	}
+	if o.Scenarios == nil {
+		o.Scenarios = Scenarios
+	}
+	if o.CPUs == 0 {
+		o.CPUs = 2
+	}
+	if o.Start.IsZero() {
+		o.Start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	}
+	fid := o.Fidelity
+	if fid == "" {
+		fid = manifest.FidelityPerConnection
+	}
+	r := rand.New(rand.NewPCG(o.Seed, 0x6d63636861))
+	run := results.Run{RunID: o.RunID, GitCommit: fmt.Sprintf("%040x", o.Seed+1), Client: "mcchaos", ClientVersion: "v0.0.0-synthetic",
+		Workload: "mixed", Mode: "closed", Profile: "pr", Stack: "local", Status: manifest.StatusPassed,
+		Host: results.Host{CPUs: o.CPUs, GoVersion: "go1.26.0", OS: "linux", Arch: "amd64"}, Start: o.Start}
+	t := o.Start
+	for _, name := range o.Scenarios {
+		f := scenarioFault(name)
+		f.length = min(f.length, 30*time.Second)
+		if strings.HasPrefix(name, "latency-200ms-") {
+			f.length = scenarioFault(name).length // named durations run as named
+		}
+		fidelity := manifest.FidelityExact
+		injector := manifest.InjectorToxiproxy
+		if f.loss {
+			fidelity = fid
+			if fid == manifest.FidelityPerPacket {
+				injector = manifest.InjectorNetfilter
+			}
+		}
+		sc := synthScenario(r, o, name, f, t, fidelity, injector)
+		run.Scenarios = append(run.Scenarios, sc)
+		t = sc.Phases[2].End.Add(time.Second)
+	}
+	run.End = t
+	run.CollectedAt = t.Add(5 * time.Second)
+	return run
+}
+
+func synthScenario(r *rand.Rand, o Options, name string, f fault, t time.Time, fidelity, injector string) results.Scenario {
+	planted := o.Planted && f.loss
+	stab, rec := 10*time.Second, 15*time.Second
+	ph := [4]time.Time{t, t.Add(stab), t.Add(stab + f.length), t.Add(stab + f.length + rec)}
+	sc := results.Scenario{Name: name, Description: "synthetic " + name, Status: manifest.StatusPassed, Fidelity: fidelity,
+		Faults: []manifest.Fault{{Kind: f.kind, Targets: f.targets, Params: f.params, Injector: injector, Fidelity: fidelity,
+			Nominal: manifest.Duration(f.length), Applied: ph[1], Removed: ph[2]}}}
+	// Per-second levels by phase: throughput, error ratio, p50, p99.
+	base := 1000.0
+	type level struct{ thr, er, p50, p99 float64 }
+	test := level{base * (1 - f.errRatio) * 0.9, f.errRatio, 0.0004, f.p99}
+	if planted {
+		test.thr *= 0.5
+		test.er *= 1.5
+		test.p99 = 1.0
+	}
+	levels := []level{{base, 0, 0.0003, 0.0015}, test, {base, 0, 0.0003, 0.0015}}
+	span := ph[3].Sub(ph[0])
+	n := int(span/time.Second) + 1
+	series := map[string]results.Values{"throughput": make(results.Values, n), "errors": make(results.Values, n),
+		"error_ratio": make(results.Values, n), "latency_p99": make(results.Values, n)}
+	nz := &noise{r: r}
+	for i := range n {
+		at := ph[0].Add(time.Duration(i) * time.Second)
+		k := 0
+		if at.After(ph[1]) && !at.After(ph[1].Add(max(f.length, 5*time.Second))) {
+			k = 1
+		} else if at.After(ph[2]) {
+			k = 2
+		}
+		l := levels[k]
+		thr := l.thr * nz.next(0.02)
+		er := max(0, l.er*nz.next(0.05))
+		series["throughput"][i] = thr
+		series["error_ratio"][i] = er
+		series["errors"][i] = thr * er / max(1-er, 0.01)
+		series["latency_p99"][i] = l.p99 * nz.next(0.08)
+	}
+	for _, s := range []string{"throughput", "errors", "error_ratio", "latency_p99"} {
+		unit := map[string]string{"throughput": "ops/s", "errors": "errors/s", "error_ratio": "ratio", "latency_p99": "s"}[s]
+		sc.Series = append(sc.Series, results.Series{Name: s, Unit: unit, Start: ph[0], StepS: 1, Values: series[s]})
+	}
+	for k, pn := range manifest.Phases {
+		w0, w1 := ph[k], ph[k+1]
+		ext := false
+		if w1.Sub(w0) < 5*time.Second {
+			w1, ext = w0.Add(5*time.Second), true
+		}
+		secs := int(math.Round(w1.Sub(w0).Seconds()))
+		block := max(1, min(secs/6, 5))
+		p := results.Phase{Name: pn, Start: ph[k], End: ph[k+1], WindowStart: w0, WindowEnd: w1, Extended: ext, BlockSeconds: block}
+		l := levels[k]
+		add := func(name string, labels map[string]string, unit string, dir results.Direction, mean, sd float64) {
+			vs := make([]float64, secs)
+			sum := 0.0
+			for i := range vs {
+				vs[i] = max(0, mean*nz.next(sd))
+				sum += vs[i]
+			}
+			p.Metrics = append(p.Metrics, results.Metric{Name: name, Labels: labels, Unit: unit, Direction: dir,
+				Value: round(sum / float64(secs)), Samples: roundAll(results.BlockMeans(vs, block))})
+		}
+		add("throughput", nil, "ops/s", results.HigherIsBetter, l.thr, 0.02)
+		add("error_ratio", nil, "ratio", results.LowerIsBetter, l.er, 0.05)
+		classes := map[string]float64{"circuit_open": 0.7, "timeout": 0.3}
+		if planted {
+			classes = map[string]float64{"timeout": 1}
+		}
+		for _, c := range []string{"circuit_open", "conn_refused", "conn_reset", "other", "pool_timeout", "protocol", "timeout"} {
+			add("error_ratio", map[string]string{"class": c}, "ratio", results.LowerIsBetter, l.er*classes[c], 0.05)
+		}
+		for _, q := range []struct {
+			s string
+			v float64
+		}{{"p50", l.p50}, {"p90", (l.p50 + l.p99) / 2}, {"p99", l.p99}, {"p999", l.p99 * 1.5}} {
+			for _, op := range []string{"all", "get", "set"} {
+				add("latency_"+q.s, map[string]string{"op": op}, "s", results.LowerIsBetter, q.v, 0.08)
+			}
+		}
+		for _, srv := range []string{"mc1", "mc2", "mc3"} {
+			faulted := k == 1 && strings.Contains(strings.Join(f.targets, ","), srv)
+			er, p99 := 0.0, 0.0015
+			if faulted {
+				er, p99 = min(1, l.er*3/float64(len(f.targets))), l.p99
+			}
+			add("server_error_ratio", map[string]string{"server": srv}, "ratio", results.LowerIsBetter, er, 0.05)
+			add("server_latency_p99", map[string]string{"server": srv}, "s", results.LowerIsBetter, p99, 0.08)
+			open := 0.0
+			if faulted && f.detect >= 0 && !planted {
+				open = 1
+			}
+			add("breaker_open", map[string]string{"server": srv}, "s", results.Informational, open, 0)
+		}
+		add("breaker_transitions", nil, "count", results.Informational, 0, 0)
+		add("connections_created", nil, "count", results.LowerIsBetter, 0.5, 0.3)
+		iv := 0.0
+		if name == o.IntegrityIn && k == 1 {
+			iv = 1
+		}
+		add("integrity_violations", nil, "count", results.LowerIsBetter, iv, 0)
+		add("dropped_operations", nil, "count", results.LowerIsBetter, 0, 0)
+		sc.Phases = append(sc.Phases, p)
+	}
+	fig := func(name, unit string, v float64, ok bool, note string) {
+		fg := results.Figure{Name: name, Unit: unit, Direction: results.LowerIsBetter, Note: note}
+		if ok {
+			v = round(v)
+			fg.Value = &v
+		}
+		sc.Resilience = append(sc.Resilience, fg)
+	}
+	fig("time_to_detect", "s", f.detect*nz.next(0.1), f.detect >= 0 && !planted, "the breaker of mc1 did not open during the fault")
+	fig("time_to_recover", "s", 1.5*nz.next(0.2), true, "")
+	fig("blast_radius_error_ratio", "ratio", 0, len(f.targets) < 3, "")
+	fig("blast_radius_p99", "x", 1.05*nz.next(0.05), true, "")
+	fig("errors_during_fault", "count", math.Round(test.thr*test.er*f.length.Seconds()), true, "")
+	fig("breaker_flaps", "count", 0, true, "")
+	iv := 0.0
+	if name == o.IntegrityIn {
+		iv = 1
+	}
+	fig("integrity_violations", "count", iv, true, "")
+	return sc
+}
+
+func round(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+func roundAll(vs results.Values) results.Values {
+	for i := range vs {
+		vs[i] = round(vs[i])
+	}
+	return vs
+}
