@@ -93,6 +93,7 @@ func run(ctx context.Context, abort <-chan struct{}, stdout, stderr io.Writer, a
 	fs.DurationVar(&s.PoolMaxIdle, "pool-max-idle", driver.DefaultPoolMaxIdle, "client: max connection idle time")
 	fs.DurationVar(&s.HealthCheck, "health-check", driver.DefaultHealthCheck, "client: pool health check period")
 	fs.BoolVar(&s.DisableBreaker, "no-breaker", false, "client: disable the circuit breakers")
+	fs.BoolVar(&s.Failover, "failover", false, "client: send operations for a server that is out to the next one (ours only)")
 	maxReq := fs.Uint("breaker-max-requests", driver.DefaultBreakerMaxRequests, "breaker: requests let through when half-open")
 	fs.DurationVar(&b.Interval, "breaker-interval", driver.DefaultBreakerInterval, "breaker: counting window while closed")
 	fs.DurationVar(&b.Timeout, "breaker-timeout", driver.DefaultBreakerTimeout, "breaker: time open before half-open")

@@ -171,6 +171,9 @@ type Settings struct {
 	HealthCheck     time.Duration // idle-connection health check period
 	Breaker         Breaker
 	DisableBreaker  bool
+	// Failover sends an operation whose server is out (breaker open, no
+	// connection) to the next server, where the client supports it.
+	Failover bool
 	// OnBreakerChange, if not nil, is called on every breaker transition
 	// with the server's name and the exact time of the transition.
 	OnBreakerChange func(server string, from, to BreakerState, at time.Time)

@@ -39,6 +39,7 @@ func openOurs(s Settings) (Driver, error) {
 			},
 		},
 		DisableBreaker: s.DisableBreaker,
+		Failover:       s.Failover,
 	}
 	for _, sv := range s.Servers {
 		cfg.Servers = append(cfg.Servers, sv.Addr)
