@@ -10,7 +10,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: all deps build bench baseline test test-short lint up down clean
+.PHONY: all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
 
 all: build
 
@@ -36,12 +36,17 @@ deps:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
+# What `make bench` needs depends on the stack: the local one runs the system's
+# memcached and Prometheus; compose and external stacks bring their own.
+deps-local: deps
+deps-compose deps-external:
+
 ## bench: the benchmark on the local stack (PROFILE=pr|full|smoke, SCENARIOS=a,b, STACK=local|compose|external).
-bench: deps build
+bench: deps-$(STACK) build
 	bin/bench -profile $(PROFILE) -stack $(STACK) $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
 
 ## baseline: run the benchmark and store its results as baselines/$(PROFILE).json.
-baseline: deps build
+baseline: deps-$(STACK) build
 	bin/bench -profile $(PROFILE) -stack $(STACK) -baseline none -update-baseline $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
 
 ## test: every test, against the real memcached, toxiproxy and Prometheus.
@@ -57,8 +62,11 @@ lint: deps
 ## up / down: the compose stack (needs a Docker engine).
 up:
 	docker compose up -d --wait
+## up-apps: the compose stack with loadgen and scenariod as services too.
+up-apps:
+	MCCHAOS_PROMETHEUS_CONFIG=prometheus-apps.yml docker compose --profile apps up -d --build --wait
 down:
-	docker compose down -v
+	docker compose --profile apps down -v
 
 clean:
 	rm -rf bin reports

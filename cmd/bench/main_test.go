@@ -240,7 +240,11 @@ func TestInterrupt(t *testing.T) {
 // TestBadInput checks that input the run cannot work with gives one clear
 // line and exit code 2, before anything starts.
 func TestBadInput(t *testing.T) {
-	emptyPath := t.TempDir()
+	// A PATH with prometheus but no memcached.
+	noMemcached := t.TempDir()
+	if prom, err := exec.LookPath("prometheus"); err == nil {
+		os.Symlink(prom, filepath.Join(noMemcached, "prometheus"))
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -252,12 +256,13 @@ func TestBadInput(t *testing.T) {
 		// A profile that does not exist.
 		{"unknown profile", []string{"-profile", "huge"}, nil, `unknown profile "huge"`},
 		// No memcached in PATH: the fix is make deps.
-		{"missing memcached", []string{"-profile", "smoke"}, []string{"PATH=" + emptyPath}, "memcached not found in PATH: run `make deps`"},
+		{"missing memcached", []string{"-profile", "smoke"}, []string{"PATH=" + noMemcached}, "memcached not found in PATH: run `make deps`"},
 		// Stray arguments.
 		{"stray argument", []string{"smoke"}, nil, "unexpected arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := startBench(t, t.TempDir(), tc.args...)
+			reports := t.TempDir()
+			cmd := startBench(t, reports, tc.args...)
 			cmd.Env = append(os.Environ(), tc.env...)
 			out, err := cmd.CombinedOutput()
 			if code := cmd.ProcessState.ExitCode(); code != 2 {
@@ -265,6 +270,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if !strings.Contains(string(out), tc.want) {
 				t.Errorf("output does not say %q:\n%s", tc.want, out)
+			}
+			if runs, _ := os.ReadDir(reports); len(runs) > 0 {
+				t.Errorf("bad input left a run directory %s", runs[0].Name())
 			}
 		})
 	}

@@ -111,6 +111,15 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := os.MkdirAll(filepath.Join(res.RunDir, "logs"), 0o755); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
+	// Until scenariod starts, the run directory holds nothing measured: a
+	// run that cannot start leaves none behind.
+	measuring := false
+	defer func() {
+		if !measuring {
+			os.RemoveAll(res.RunDir)
+			res.RunDir = ""
+		}
+	}()
 	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "bench: "+format+"\n", a...) }
 	say("run %s, profile %s (%s), stack %s", cfg.RunID, prof.Name, prof.Description, cfg.Stack)
 
@@ -171,6 +180,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	sdArgs = append(sdArgs, cfg.ScenariodArgs...)
 	start := time.Now()
+	measuring = true
 	sd, err := startChild("scenariod", bins.scenariod, sdArgs, filepath.Join(res.RunDir, "logs", "scenariod.log"), cfg.Stderr)
 	if err != nil {
 		return res, err
