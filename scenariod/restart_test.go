@@ -29,32 +29,54 @@ func ownToxiproxy(t *testing.T, bin string, port int) *exec.Cmd {
 	return cmd
 }
 
-// TestToxiproxyRestart kills toxiproxy in the middle of a fault and starts
-// it again empty: the runner notices, re-creates the proxies and puts the
-// fault back, and the scenario still ends clean.
-func TestToxiproxyRestart(t *testing.T) {
-	s := startStack(t)
+// ownProxies is a toxiproxy server of the test's own (so the test may kill
+// and restart it) in front of the stack's memcached servers.
+type ownProxies struct {
+	tp      inject.Toxiproxy
+	bin     string
+	apiPort int
+	srv     *exec.Cmd
+	listen  map[string]string // proxy listen address by server name
+}
+
+func startOwnProxies(t *testing.T, s *stack.Stack) *ownProxies {
+	t.Helper()
 	bin, err := stack.ToxiproxyBinary(t.Context(), "")
 	if err != nil {
 		t.Skip(err)
 	}
-	apiPort, err := stack.FreePort()
-	if err != nil {
+	o := &ownProxies{bin: bin, listen: map[string]string{}}
+	if o.apiPort, err = stack.FreePort(); err != nil {
 		t.Fatal(err)
 	}
-	tp := inject.Toxiproxy{URL: fmt.Sprintf("http://127.0.0.1:%d", apiPort)}
-	srv := ownToxiproxy(t, bin, apiPort)
-	proxies := map[string]string{}
+	o.tp = inject.Toxiproxy{URL: fmt.Sprintf("http://127.0.0.1:%d", o.apiPort)}
+	o.srv = ownToxiproxy(t, bin, o.apiPort)
 	for _, x := range s.Servers {
 		port, err := stack.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		proxies[x.Name] = fmt.Sprintf("127.0.0.1:%d", port)
-		if err := tp.CreateProxy(t.Context(), inject.Proxy{Name: x.Name, Listen: proxies[x.Name], Upstream: x.Addr}); err != nil {
+		o.listen[x.Name] = fmt.Sprintf("127.0.0.1:%d", port)
+		if err := o.tp.CreateProxy(t.Context(), inject.Proxy{Name: x.Name, Listen: o.listen[x.Name], Upstream: x.Addr}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return o
+}
+
+// kill stops the toxiproxy server for good.
+func (o *ownProxies) kill() {
+	o.srv.Process.Kill()
+	o.srv.Wait()
+}
+
+// TestToxiproxyRestart kills toxiproxy in the middle of a fault and starts
+// it again empty: the runner notices, re-creates the proxies and puts the
+// fault back, and the scenario still ends clean.
+func TestToxiproxyRestart(t *testing.T) {
+	s := startStack(t)
+	o := startOwnProxies(t, s)
+	tp, proxies := o.tp, o.listen
 
 	sc := scenario(KindLatency, map[string]float64{"latency_ms": 200}, "mc1")
 	sc.FaultTime = 3 * time.Second
@@ -67,10 +89,9 @@ func TestToxiproxyRestart(t *testing.T) {
 			return
 		}
 		go func() {
-			srv.Process.Kill()
-			srv.Wait()
+			o.kill()
 			restarted := time.Now()
-			srv = ownToxiproxy(t, bin, apiPort)
+			o.srv = ownToxiproxy(t, o.bin, o.apiPort)
 			// The runner must re-create mc1 with its latency toxic.
 			err := inject.Poll(context.Background(), 2*time.Second, func() bool {
 				ps, err := tp.Proxies(context.Background())
@@ -111,29 +132,15 @@ func TestToxiproxyRestart(t *testing.T) {
 // says why, instead of measuring on a faulted stack.
 func TestDirtyStateStops(t *testing.T) {
 	s := startStack(t)
-	bin, err := stack.ToxiproxyBinary(t.Context(), "")
-	if err != nil {
-		t.Skip(err)
-	}
-	apiPort, err := stack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := inject.Toxiproxy{URL: fmt.Sprintf("http://127.0.0.1:%d", apiPort), CallTimeout: 200 * time.Millisecond}
-	srv := ownToxiproxy(t, bin, apiPort)
-	for _, x := range s.Servers {
-		port, _ := stack.FreePort()
-		if err := tp.CreateProxy(t.Context(), inject.Proxy{Name: x.Name, Listen: fmt.Sprintf("127.0.0.1:%d", port), Upstream: x.Addr}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	o := startOwnProxies(t, s)
+	tp := o.tp
+	tp.CallTimeout = 200 * time.Millisecond
 	a := scenario(KindLatency, map[string]float64{"latency_ms": 10}, "mc1")
 	b := a
 	b.Name = "second"
 	r := testRunner(t, s, testTable(), func(e Event) {
 		if e.Kind == EventScenarioEnd && e.Index == 1 {
-			srv.Process.Kill()
-			srv.Wait()
+			o.kill()
 		}
 	}, a, b)
 	r.cfg.Toxiproxy = tp
