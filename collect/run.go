@@ -246,6 +246,9 @@ func baseline(opt Options, newF *results.File) (*results.File, string, error) {
 		return nil, "", nil
 	}
 	f, err := results.ReadAll(paths...)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", fmt.Errorf("%w: baseline: %v (record one with `make baseline` or collect -update-baseline, or pass -baseline auto to go without)", ErrInput, err)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: baseline: %v", ErrInput, err)
 	}

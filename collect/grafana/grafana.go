@@ -169,12 +169,18 @@ func dashboard(ctx context.Context, api *goapi.GrafanaHTTPAPI, cfg Config) (map[
 		}
 		err = fmt.Errorf("dashboard %s: unexpected payload %T", uid, resp.Payload.Dashboard)
 	}
+	var apiErr interface{ Code() int }
+	if errors.As(err, &apiErr) {
+		err = fmt.Errorf("get dashboard %s from %s: HTTP %d", uid, cfg.URL, apiErr.Code())
+	} else {
+		err = fmt.Errorf("%w: get dashboard %s from %s: %v", ErrUnreachable, uid, cfg.URL, err)
+	}
 	if cfg.DashboardFile == "" {
-		return nil, fmt.Errorf("%w: get dashboard %s from %s: %v", ErrUnreachable, uid, cfg.URL, err)
+		return nil, err
 	}
 	b, ferr := os.ReadFile(cfg.DashboardFile)
 	if ferr != nil {
-		return nil, fmt.Errorf("get dashboard %s: %v; fallback: %v", uid, err, ferr)
+		return nil, fmt.Errorf("%w; fallback: %v", err, ferr)
 	}
 	var d map[string]any
 	if ferr := json.Unmarshal(b, &d); ferr != nil {

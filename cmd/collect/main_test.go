@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/collect/results/resultstest"
+	"github.com/mcchaos/mcchaos/internal/manifest"
+)
+
+// writeResults writes f to dir/name and returns the path.
+func writeResults(t *testing.T, dir, name string, f *results.File) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := results.Write(p, f); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runCLI runs the command and returns its exit code and outputs.
+func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), &stdout, &stderr, args, func(k string) string { return env[k] })
+	code := exitCode(&stderr, err)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestCompareOffline runs `collect -compare` on SYNTHETIC results files.
+func TestCompareOffline(t *testing.T) {
+	dir := t.TempDir()
+	old := writeResults(t, dir, "old.json", resultstest.File(resultstest.Options{Seed: 1}))
+	same := writeResults(t, dir, "same.json", resultstest.File(resultstest.Options{Seed: 2}))
+	planted := writeResults(t, dir, "planted.json", resultstest.File(resultstest.Options{Seed: 3, Planted: true}))
+	integ := writeResults(t, dir, "integrity.json", resultstest.File(resultstest.Options{Seed: 4, IntegrityIn: "packet-loss-2-pct"}))
+	summary := filepath.Join(dir, "step-summary.md")
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		code    int
+		verdict string
+	}{
+		// A/A: no regression, exit 0 even when failing on regressions.
+		{"aa", []string{"-fail-on", "regression", "-compare", old, same}, 0, "no regression"},
+		// Planted regression: exit 1 with -fail-on regression...
+		{"planted", []string{"-fail-on", "regression", "-compare", old, planted}, 1, "regression"},
+		// ...but 0 when only integrity fails the run, or never.
+		{"planted integrity", []string{"-fail-on", "integrity", "-compare", old, planted}, 0, "regression"},
+		{"planted never", []string{"-compare", old, planted}, 0, "regression"},
+		// An integrity violation fails with -fail-on integrity.
+		{"integrity", []string{"-fail-on", "integrity", "-compare", old, integ}, 1, "integrity failure"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			args := append([]string{"-q", "-out", out}, tc.args...)
+			code, stdout, stderr := runCLI(t, map[string]string{"GITHUB_STEP_SUMMARY": summary}, args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, stderr)
+			}
+			if !strings.HasSuffix(strings.TrimSpace(stdout), "\t"+tc.verdict) {
+				t.Errorf("stdout %q, want the verdict %q", stdout, tc.verdict)
+			}
+			for _, f := range []string{"report.md", "summary.md", "diff.json", "charts/packet-loss-100-pct.png"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Errorf("missing output: %v", err)
+				}
+			}
+		})
+	}
+	if b, err := os.ReadFile(summary); err != nil || !strings.Contains(string(b), "# mcchaos report") {
+		t.Errorf("$GITHUB_STEP_SUMMARY not written: %v", err)
+	}
+}
+
+// TestBadInput: every bad input is one clear line and exit 2, never a report
+// that says "no regression".
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := writeResults(t, dir, "good.json", resultstest.File(resultstest.Options{Seed: 1}))
+	smoke := resultstest.File(resultstest.Options{Seed: 2})
+	for i := range smoke.Runs {
+		smoke.Runs[i].Profile = "smoke"
+	}
+	otherProfile := writeResults(t, dir, "smoke.json", smoke)
+	otherFidelity := writeResults(t, dir, "per-packet.json", resultstest.File(resultstest.Options{Seed: 2, Fidelity: manifest.FidelityPerPacket}))
+	malformed := writeFile(t, dir, "malformed.json", `{"schema_version": 1, "runs": [`)
+	newer := writeFile(t, dir, "newer.json", `{"schema_version": 2, "runs": []}`)
+	noVersion := writeFile(t, dir, "noversion.json", `{"runs": []}`)
+
+	// A run directory whose manifest is fine, for the Prometheus cases.
+	runDir := filepath.Join(dir, "run")
+	os.MkdirAll(runDir, 0o755)
+	t0 := time.Now().Add(-time.Minute).UTC()
+	m := &manifest.Manifest{RunID: "r1", Profile: "pr", Start: t0, Status: manifest.StatusPassed, Scenarios: []manifest.Scenario{{
+		Name: "packet-loss-100-pct", Status: manifest.StatusPassed,
+		Phases: []manifest.Phase{{Name: "stabilization", Start: t0, End: t0.Add(10 * time.Second)}}}}}
+	if err := manifest.Write(filepath.Join(runDir, "manifest.json"), m); err != nil {
+		t.Fatal(err)
+	}
+	// A Prometheus that answers but has no data.
+	emptyProm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "query_range") {
+			w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]}}`))
+			return
+		}
+		w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	}))
+	defer emptyProm.Close()
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"missing baseline", []string{"-compare", filepath.Join(dir, "nope.json"), good}, "no such file"},
+		{"malformed baseline", []string{"-compare", malformed, good}, "invalid file"},
+		{"newer schema", []string{"-compare", newer, good}, "unsupported schema_version 2"},
+		{"no schema", []string{"-compare", noVersion, good}, "has no schema_version"},
+		{"profile mismatch", []string{"-compare", good, otherProfile}, `baseline profile "pr", new profile "smoke"`},
+		{"fidelity mismatch", []string{"-compare", good, otherFidelity}, "fault fidelity differs"},
+		{"compare one file", []string{"-compare", good}, "needs two results files"},
+		{"bad fail-on", []string{"-fail-on", "sometimes", "-compare", good, good}, "-fail-on"},
+		{"nothing to do", nil, "give -run-dir"},
+		{"missing manifest", []string{"-run-dir", filepath.Join(dir, "nowhere")}, "no such file"},
+		{"prometheus unreachable", []string{"-run-dir", runDir, "-prometheus", "http://127.0.0.1:1"}, "is Prometheus running at http://127.0.0.1:1"},
+		{"phase with no samples", []string{"-run-dir", runDir, "-prometheus", emptyProm.URL}, "no samples"},
+		{"baseline missing with run", []string{"-run-dir", runDir, "-prometheus", "http://127.0.0.1:1", "-baseline", filepath.Join(dir, "nope.json")}, "Prometheus"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-"))
+			code, stdout, stderr := runCLI(t, nil, append([]string{"-q", "-out", out}, tc.args...)...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2; stderr: %s", code, stderr)
+			}
+			if !strings.Contains(stderr, tc.msg) {
+				t.Errorf("stderr %q, want it to mention %q", stderr, tc.msg)
+			}
+			if strings.Contains(stdout, "no regression") {
+				t.Errorf("stdout says no regression: %q", stdout)
+			}
+			if _, err := os.Stat(filepath.Join(out, "report.md")); err == nil {
+				t.Error("a report was written for bad input")
+			}
+		})
+	}
+}
+
+func TestUpdateBaselineAndAuto(t *testing.T) {
+	dir := t.TempDir()
+	baseDir := filepath.Join(dir, "baselines")
+	old := writeResults(t, dir, "old.json", resultstest.File(resultstest.Options{Seed: 1}))
+	newer := writeResults(t, dir, "new.json", resultstest.File(resultstest.Options{Seed: 2}))
+	// -update-baseline in compare mode writes the NEW results as baselines/pr.json.
+	if code, _, stderr := runCLI(t, nil, "-q", "-update-baseline", "-baseline-dir", baseDir, "-compare", old, newer); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	f, err := results.Read(filepath.Join(baseDir, "pr.json"))
+	if err != nil || f.Runs[0].RunID != "synthetic-2" {
+		t.Fatalf("baseline: %v %v", f, err)
+	}
+}
