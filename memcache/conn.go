@@ -26,7 +26,8 @@ func newConn(nc net.Conn) *conn {
 	return &conn{nc: nc, br: bufio.NewReaderSize(nc, connBufSize), bw: bufio.NewWriterSize(nc, connBufSize)}
 }
 
-// next reserves n opaque tokens and returns the first.
+// next reserves n opaque tokens and returns the first (with n = 0, the
+// one the next call will reserve).
 func (cn *conn) next(n int) uint32 {
 	first := cn.opaque + 1
 	cn.opaque += uint32(n)
@@ -84,15 +85,36 @@ func (cn *conn) get(key string) (*Item, error) {
 	return nil, unexpected("mg", r)
 }
 
-// getMulti pipelines one quiet mg per key and an mn, calling found for
-// every hit. Hits come back in request order; their tokens must increase.
+// maxPipeline bounds the request bytes of one get-multi pipeline. A
+// pipeline is written whole before its responses are read; kept well under
+// the kernel's socket buffers, the write can never block on a server that
+// is itself blocked writing responses we are not yet reading.
+const maxPipeline = 8 << 10
+
+// getMulti pipelines one quiet mg per key, in chunks of at most
+// maxPipeline bytes each ended by mn, and calls found for every hit.
 func (cn *conn) getMulti(keys []string, found func(*Item)) error {
-	base := cn.next(len(keys))
-	for i, key := range keys {
-		if err := cn.end(append(cn.cmd("mg", key), " v f c q"...), base+uint32(i)); err != nil {
+	for len(keys) > 0 {
+		base := cn.next(0) // tokens base, base+1, ... for this chunk's keys
+		n := 0
+		for n < len(keys) && (n == 0 || cn.bw.Buffered() < maxPipeline) {
+			cn.next(1)
+			if err := cn.end(append(cn.cmd("mg", keys[n]), " v f c q"...), base+uint32(n)); err != nil {
+				return err
+			}
+			n++
+		}
+		if err := cn.readMulti(keys[:n], base, found); err != nil {
 			return err
 		}
+		keys = keys[n:]
 	}
+	return nil
+}
+
+// readMulti ends a pipeline with mn and reads its hits until MN. Hits come
+// back in request order: their tokens must increase within the batch.
+func (cn *conn) readMulti(keys []string, base uint32, found func(*Item)) error {
 	if _, err := cn.bw.WriteString("mn\r\n"); err != nil {
 		return err
 	}

@@ -165,6 +165,26 @@ func TestCommands(t *testing.T) {
 				t.Fatalf("item %s = %+v, want value %s", k, it, v)
 			}
 		}
+		// A batch far larger than one pipeline: 3000 keys of 200 bytes,
+		// values of 4 KiB.
+		var big []string
+		for i := 0; i < 3000; i++ {
+			k := fmt.Sprintf("%0200d", i)
+			big = append(big, k)
+			if i%2 == 0 {
+				c.Set(ctx, &Item{Key: k, Value: bytes.Repeat([]byte(k[195:]), 4<<10/5)})
+			}
+		}
+		got, err = c.GetMulti(ctx, big)
+		mustErr(t, "get multi big", err, nil)
+		if len(got) != 1500 {
+			t.Fatalf("big batch: %d items, want 1500", len(got))
+		}
+		for k, it := range got {
+			if !bytes.Equal(it.Value, bytes.Repeat([]byte(k[195:]), 4<<10/5)) {
+				t.Fatalf("big batch: wrong value for %s", k[195:])
+			}
+		}
 		empty, err := c.GetMulti(ctx, nil)
 		if err != nil || len(empty) != 0 {
 			t.Fatalf("GetMulti(nil) = %v, %v", empty, err)
