@@ -65,6 +65,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.SetOutput(stderr)
 	var (
 		list         = fs.Bool("list", false, "print the scenarios (name, fault, target, phase lengths per profile) and exit")
+		check        = fs.Bool("check", false, "check the flags, scenario files and selection, print the selected scenarios and exit (exit 2 on bad input)")
 		sel          = fs.String("scenario", "", "scenarios to run: all (the 14), extended, NAME[,NAME...]; default: the profile's selection, or the scenario files' scenarios")
 		files        stringList
 		profName     = fs.String("profile", profile.Default, "profile: phase lengths ("+strings.Join(profile.Names(), ", ")+")")
@@ -141,6 +142,12 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	scenarios, err := scenariod.Select(catalogue, spec)
 	if err != nil {
 		return err
+	}
+	if *check {
+		for _, s := range scenarios {
+			fmt.Fprintln(stdout, s.Name)
+		}
+		return nil
 	}
 
 	if *runID == "" {

@@ -107,6 +107,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 
+	if err := checkScenarios(bins.scenariod, prof.Name, cfg); err != nil {
+		return res, err
+	}
+
 	res.RunDir = filepath.Join(cfg.ReportsDir, cfg.RunID)
 	if err := os.MkdirAll(filepath.Join(res.RunDir, "logs"), 0o755); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
@@ -448,4 +452,24 @@ func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err 
 		return res, fmt.Errorf("bench: collect could not report %s (exit 2)", runDir)
 	}
 	return res, nil
+}
+
+// checkScenarios has scenariod check the selection and any scenario files
+// before anything starts, so a typo costs no stack start-up.
+func checkScenarios(bin, profileName string, cfg Config) error {
+	args := []string{"-check", "-profile", profileName}
+	if cfg.Scenarios != "" {
+		args = append(args, "-scenario", cfg.Scenarios)
+	}
+	args = append(args, cfg.ScenariodArgs...)
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &exitErr) && exitErr.ExitCode() == 2:
+		return &UsageError{errors.New(strings.TrimSpace(string(out)))}
+	default:
+		return fmt.Errorf("bench: scenariod -check: %w\n%s", err, out)
+	}
 }
