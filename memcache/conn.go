@@ -18,6 +18,8 @@ type conn struct {
 	// (set before it goes there, cleared by whoever takes it; the pool's
 	// mutex orders the two). It keeps server.idle honest.
 	pooled bool
+	// scratch receives small values that are parsed, not returned (ma's number).
+	scratch [32]byte
 }
 
 const connBufSize = 16 << 10
@@ -52,12 +54,13 @@ func (cn *conn) end(b []byte, op uint32) error {
 }
 
 // roundTrip flushes the queued request and reads one response, checking
-// that it carries the opaque token op.
-func (cn *conn) roundTrip(op uint32) (metaResp, error) {
+// that it carries the opaque token op. A value that fits in scratch is read
+// there.
+func (cn *conn) roundTrip(op uint32, scratch []byte) (metaResp, error) {
 	if err := cn.bw.Flush(); err != nil {
 		return metaResp{}, err
 	}
-	r, err := readResponse(cn.br, maxValueSize)
+	r, err := readResponse(cn.br, maxValueSize, scratch)
 	if err != nil {
 		return r, err
 	}
@@ -72,7 +75,7 @@ func (cn *conn) get(key string) (*Item, error) {
 	if err := cn.end(append(cn.cmd("mg", key), " v f c"...), op); err != nil {
 		return nil, err
 	}
-	r, err := cn.roundTrip(op)
+	r, err := cn.roundTrip(op, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +126,7 @@ func (cn *conn) readMulti(keys []string, base uint32, found func(*Item)) error {
 	}
 	next := 0 // index of the first key whose answer may still come
 	for {
-		r, err := readResponse(cn.br, maxValueSize)
+		r, err := readResponse(cn.br, maxValueSize, nil)
 		if err != nil {
 			return err
 		}
@@ -188,7 +191,7 @@ func (cn *conn) delete(key string) error {
 // maps its code: HD success, NS ErrNotStored, EX ErrCASConflict, NF and EN
 // ErrCacheMiss.
 func (cn *conn) status(cmd string, op uint32) error {
-	r, err := cn.roundTrip(op)
+	r, err := cn.roundTrip(op, nil)
 	if err != nil {
 		return err
 	}
@@ -216,7 +219,7 @@ func (cn *conn) arith(key string, delta uint64, decr bool) (uint64, error) {
 	if err := cn.end(b, op); err != nil {
 		return 0, err
 	}
-	r, err := cn.roundTrip(op)
+	r, err := cn.roundTrip(op, cn.scratch[:])
 	if err != nil {
 		return 0, err
 	}

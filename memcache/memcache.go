@@ -1,13 +1,39 @@
 // Package memcache is a memcached client built to stay correct and fast
 // when the network goes bad. It is the client under test of mcchaos.
 //
-// It speaks the meta protocol (memcached ≥ 1.6): every request carries an
-// opaque token that the response must echo, so a response can never be
-// matched to the wrong request. Each server has its own connection pool
-// (jackc/puddle/v2) and circuit breaker (sony/gobreaker/v2); keys map to
-// servers by jump consistent hash. Every operation has a deadline. A
-// connection that timed out, was reset or read an unexpected response is
-// destroyed, never returned to the pool.
+// # Protocol
+//
+// It speaks the meta protocol (memcached ≥ 1.6). Every request carries an
+// opaque token (O flag) that the response must echo: a response is never
+// matched to the wrong request, and a mismatch destroys the connection.
+// GetMulti pipelines quiet mg requests per server, ended by mn, in chunks
+// of at most 8 KiB of requests.
+//
+// # Servers, pools and breakers
+//
+// Keys map to servers by jump consistent hash (Config.Selector). Each
+// server has its own connection pool (jackc/puddle/v2) and circuit breaker
+// (sony/gobreaker/v2). Every operation has one deadline, Config.Timeout
+// from its start (or the context's deadline if earlier), covering the pool
+// wait, the write and the read. A context is checked when the operation
+// starts and bounds the pool wait; a cancellation during the round trip is
+// not seen until the deadline (this keeps the hot path free of
+// allocations).
+//
+// # Failures
+//
+// A connection that timed out, was reset, read a malformed or mismatched
+// response, or got SERVER_ERROR/CLIENT_ERROR (which carry no token) is
+// closed and destroyed, never returned to the pool. Cache misses, not
+// stored and CAS conflicts are answers: the connection is reused, and they
+// count as successes for the breaker. An open breaker fails operations at
+// once with ErrCircuitOpen. Errors are *Error values naming the operation
+// and the server; Classify maps any error to a metric label.
+//
+// # Cost
+//
+// A Get with a live idle connection makes two allocations (the Item and
+// its value); Set, Delete, Increment and Touch make none.
 package memcache
 
 import (

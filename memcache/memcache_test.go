@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -261,6 +262,57 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if c, err := New(cfg); err == nil {
 			c.Close()
 			t.Errorf("New(%+v) succeeded", cfg)
+		}
+	}
+}
+
+// TestAllocs guards the hot path's allocations with a warm pool (the
+// package doc promises them). Skipped under the race detector, which
+// allocates on its own.
+func TestAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	env := newEnv(t)
+	c := newClient(t, Config{Servers: env.direct()})
+	ctx := context.Background()
+	it := &Item{Key: "alloc", Value: []byte("12")}
+	if err := c.Set(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		max  float64
+		op   func() error
+	}{
+		{"get", 2, func() error { _, err := c.Get(ctx, "alloc"); return err }},
+		{"get miss", 0, func() error {
+			if _, err := c.Get(ctx, "alloc-missing"); err != ErrCacheMiss {
+				return err
+			}
+			return nil
+		}},
+		{"set", 0, func() error { return c.Set(ctx, it) }},
+		{"increment", 0, func() error { _, err := c.Increment(ctx, "alloc", 1); return err }},
+		{"touch", 0, func() error { return c.Touch(ctx, "alloc", 100) }},
+		{"delete miss", 0, func() error {
+			if err := c.Delete(ctx, "alloc-missing"); err != ErrCacheMiss {
+				return err
+			}
+			return nil
+		}},
+	} {
+		var err error
+		n := testing.AllocsPerRun(200, func() {
+			if e := tc.op(); e != nil {
+				err = e
+			}
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n > tc.max {
+			t.Errorf("%s: %.1f allocations per call, want at most %.0f", tc.name, n, tc.max)
 		}
 	}
 }

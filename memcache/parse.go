@@ -41,12 +41,13 @@ const maxValueSize = 1 << 30
 var errLineTooLong = fmt.Errorf("%w: response line too long", ErrProtocol)
 
 // readResponse reads one meta response from br: a status line and, for VA,
-// the value of the announced size with its "\r\n" terminator. A VA value
+// the value of the announced size with its "\r\n" terminator, read into
+// scratch when it fits there and into a new slice otherwise. A VA value
 // larger than maxValue is a protocol error. SERVER_ERROR, CLIENT_ERROR and
 // ERROR lines come back as errors wrapping ErrServerError or ErrClientError;
 // anything unparsable wraps ErrProtocol; I/O errors are returned as is
 // (io.EOF mid-response becomes io.ErrUnexpectedEOF).
-func readResponse(br *bufio.Reader, maxValue int) (metaResp, error) {
+func readResponse(br *bufio.Reader, maxValue int, scratch []byte) (metaResp, error) {
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		switch {
@@ -64,7 +65,12 @@ func readResponse(br *bufio.Reader, maxValue int) (metaResp, error) {
 	if r.size > maxValue {
 		return metaResp{}, fmt.Errorf("%w: value of %d bytes exceeds the limit of %d", ErrProtocol, r.size, maxValue)
 	}
-	buf := make([]byte, r.size+2)
+	var buf []byte
+	if r.size+2 <= len(scratch) {
+		buf = scratch[:r.size+2]
+	} else {
+		buf = make([]byte, r.size+2)
+	}
 	if _, err := io.ReadFull(br, buf); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
