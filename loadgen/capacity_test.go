@@ -27,7 +27,8 @@ import (
 // (memcached ×3, toxiproxy, Prometheus scraping every second, and the
 // loadgen binary) holds on this machine. It runs only when
 // LOADGEN_CAPACITY_RATES lists rates, e.g. "1000,2000,4000", each for
-// LOADGEN_CAPACITY_DURATION (default 20s), and logs one row per rate.
+// LOADGEN_CAPACITY_DURATION (default 20s), with the extra loadgen flags of
+// LOADGEN_CAPACITY_ARGS, and logs one row per rate.
 func TestCapacity(t *testing.T) {
 	ratesEnv := os.Getenv("LOADGEN_CAPACITY_RATES")
 	if ratesEnv == "" {
@@ -58,8 +59,10 @@ func TestCapacity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "-listen", listen, "-servers", s.ProxyAddrs(),
-			"-rate", fmt.Sprint(rate), "-duration", dur.String(), "-linger", "1m")
+		args := append([]string{"-listen", listen, "-servers", s.ProxyAddrs(),
+			"-rate", fmt.Sprint(rate), "-duration", dur.String(), "-linger", "1m"},
+			strings.Fields(os.Getenv("LOADGEN_CAPACITY_ARGS"))...)
+		cmd := exec.Command(bin, args...)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
