@@ -10,7 +10,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
+.PHONY: fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
 
 all: build
 
@@ -52,6 +52,14 @@ baseline: deps-$(STACK) build
 ## test: every test, against the real memcached, toxiproxy and Prometheus.
 test: deps
 	PATH="$(GOBIN):$$PATH" MCCHAOS_REQUIRE_STACK=1 $(GO) test -count=1 -timeout 14m ./...
+
+## fuzz / stress / bench-client: the client's fuzzer, race stress test and benchmarks beside gomemcache.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseResponse -fuzztime 60s ./memcache
+stress: deps
+	MCCHAOS_STRESS_DURATION=20s $(GO) test -race -count=1 -run TestStress ./memcache
+bench-client: deps
+	$(GO) test -run '^$$' -bench Clients -benchmem -count 10 ./memcache
 
 ## lint: formatting, vet, workflows.
 lint: deps
