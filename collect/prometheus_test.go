@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ type plan struct {
 	faultStart, faultEnd time.Time
 	breakerOpenAt        time.Time // the breaker of mc1 opens here...
 	breakerCloseAt       time.Time // ...and closes here
+	violationAt          time.Time // a lazily created integrity counter is born at 1 here
 }
 
 // Known rates, per server, outside the fault: get ok 60/s, get miss 20/s,
@@ -40,10 +42,23 @@ const (
 // exporter serves DESIGN.md's loadgen metric names with counters that are
 // exact integrals of the plan's piecewise-constant rates at scrape time.
 type exporter struct {
-	p plan
+	mu sync.Mutex
+	p  plan
 }
 
-func (e *exporter) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(e, ch) }
+func (e *exporter) set(p plan) {
+	e.mu.Lock()
+	e.p = p
+	e.mu.Unlock()
+}
+
+// Describe lists every descriptor, also of the series created lazily (a
+// pedantic registry refuses undescribed ones).
+func (e *exporter) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dOps, dErrs, dDur, dSrvDur, dInteg, dState, dTrans, dLast, dCreated, dInfo} {
+		ch <- d
+	}
+}
 
 // integral returns ∫ rate over [t0, now]: normal outside [a, b), during
 // inside. Each piece is computed from fixed instants so that a flat counter
@@ -93,7 +108,9 @@ var (
 // it, so that a scrape delayed by a busy machine still gives exact rates.
 func (e *exporter) Collect(out chan<- prometheus.Metric) {
 	now := time.Now()
+	e.mu.Lock()
 	p := e.p
+	e.mu.Unlock()
 	ch := make(chan prometheus.Metric, 256)
 	defer func() {
 		close(ch)
@@ -134,12 +151,17 @@ func (e *exporter) Collect(out chan<- prometheus.Metric) {
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(dState, prometheus.GaugeValue, state, srv)
-		ch <- prometheus.MustNewConstMetric(dTrans, prometheus.CounterValue, opens, srv, "closed", "open")
+		if opens > 0 { // created lazily, at its first increment, as loadgen does
+			ch <- prometheus.MustNewConstMetric(dTrans, prometheus.CounterValue, opens, srv, "closed", "open")
+		}
 	}
 	// Fast operations take ≤ 1 ms, timeouts 0.1–0.5 s.
 	hist := func(d *prometheus.Desc, fast, slow float64, lv ...string) {
 		ch <- prometheus.MustNewConstHistogram(d, uint64(math.Round(fast+slow)), fast*0.0005+slow*0.3,
 			map[float64]uint64{0.001: uint64(fast), 0.005: uint64(fast), 0.1: uint64(fast), 0.5: uint64(fast + slow)}, lv...)
+	}
+	if !p.violationAt.IsZero() && !now.Before(p.violationAt) {
+		ch <- prometheus.MustNewConstMetric(dInteg, prometheus.CounterValue, 1, "set", "mc3")
 	}
 	hist(dDur, fastOps, slowOps, "all")
 	for srv, h := range srvHist {
@@ -156,7 +178,7 @@ func TestCollectRealPrometheus(t *testing.T) {
 		t.Skip("runs for about 30 s against a real Prometheus")
 	}
 	start := time.Now().Add(time.Hour) // set below, once Prometheus scrapes
-	exp := &exporter{p: plan{t0: start, faultStart: start, faultEnd: start}}
+	exp := &exporter{p: plan{t0: start, faultStart: start, faultEnd: start, breakerOpenAt: start}}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(exp)
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -178,8 +200,8 @@ func TestCollectRealPrometheus(t *testing.T) {
 	// The exporter's counters start at t0; its one fault window is A's. B's
 	// short fault is not visible in the counters, which is fine: the test
 	// checks that its 100 ms phase still gives figures over 5 s.
-	exp.p = plan{t0: t0.Add(-10 * time.Second), faultStart: a[1], faultEnd: a[2],
-		breakerOpenAt: a[1].Add(500 * time.Millisecond), breakerCloseAt: a[2].Add(time.Second)}
+	exp.set(plan{t0: t0.Add(-10 * time.Second), faultStart: a[1], faultEnd: a[2],
+		breakerOpenAt: a[1].Add(500 * time.Millisecond), breakerCloseAt: a[2].Add(time.Second), violationAt: b[1].Add(time.Second)})
 
 	m := &manifest.Manifest{SchemaVersion: manifest.SchemaVersion, RunID: "real-prom", Profile: "smoke", Stack: "local", Start: t0, End: b[3], Status: manifest.StatusPassed,
 		Scenarios: []manifest.Scenario{scenario("packet-loss-100-pct", a), scenario("latency-200ms-100ms", b)}}
@@ -215,6 +237,8 @@ func TestCollectRealPrometheus(t *testing.T) {
 		{"stabilization", "integrity_violations", 0, 0},
 		{"testing", "breaker_open{server=mc1}", 5.5, 1.5}, // 1 s resolution: 5 or 6 of the 7 subquery points
 		{"stabilization", "connections_created", 18, 2},
+		{"testing", "breaker_transitions", 1, 0}, // a series born at its first transition still counts
+		{"recovery", "breaker_transitions", 0, 0},
 	}
 	for _, c := range checks {
 		got := metric(t, sa, c.phase, c.key)
@@ -258,6 +282,17 @@ func TestCollectRealPrometheus(t *testing.T) {
 	}
 	if got := metric(t, sb, "testing", "throughput"); math.Abs(got.Value-normal) > normal*0.05 || len(got.Samples) < 4 {
 		t.Errorf("100 ms testing phase throughput = %g with %d samples, want ≈ %g with ≥ 4", got.Value, len(got.Samples), normal)
+	}
+	// The integrity counter born at 1 during B's testing window counts:
+	// increase() would have said 0.
+	if got := metric(t, sb, "testing", "integrity_violations"); got.Value != 1 {
+		t.Errorf("B testing integrity violations = %g, want 1 from a counter born at 1", got.Value)
+	}
+	if got := metric(t, sa, "recovery", "integrity_violations"); got.Value != 0 {
+		t.Errorf("A recovery integrity violations = %g, want 0", got.Value)
+	}
+	if f, _ := sb.Figure(FigIntegrity); f == nil || f.Value == nil || *f.Value != 1 {
+		t.Errorf("B integrity figure = %+v, want 1", f)
 	}
 	if len(sb.Notes) == 0 || !strings.Contains(sb.Notes[0], "shorter than the minimum window") {
 		t.Errorf("notes = %q, want the extension said", sb.Notes)

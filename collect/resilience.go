@@ -101,14 +101,14 @@ func (c *collector) resilience(ctx context.Context, s manifest.Scenario, rs *res
 	}
 	figs = append(figs, blast...)
 
-	errs, _, err := c.scalar(ctx, fmt.Sprintf("sum(increase(%s[%s])) or vector(0)", mErrors, promDuration(testWin.dur())), testWin.end)
+	errs, _, err := c.scalar(ctx, countDelta(mErrors, "", testWin.dur()), testWin.end)
 	if err != nil {
 		return nil, err
 	}
 	figs = append(figs, fig(FigErrorsDuringFault, "count", results.LowerIsBetter, math.Round(errs)))
 
 	last := wins[len(wins)-1].end
-	vec, err := c.instant(ctx, fmt.Sprintf(`sum by (server)(increase(%s{to="open"}[%s]))`, mTransitions, promDuration(last.Sub(fw.start))), last)
+	vec, err := c.instant(ctx, countDelta(mTransitions+`{to="open"}`, "server", last.Sub(fw.start)), last)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (c *collector) resilience(ctx context.Context, s manifest.Scenario, rs *res
 	}
 	figs = append(figs, fig(FigBreakerFlaps, "count", results.LowerIsBetter, flaps))
 
-	iv, _, err := c.scalar(ctx, fmt.Sprintf("sum(increase(%s[%s])) or vector(0)", mIntegrity, promDuration(last.Sub(wins[0].start))), last)
+	iv, _, err := c.scalar(ctx, countDelta(mIntegrity, "", last.Sub(wins[0].start)), last)
 	if err != nil {
 		return nil, err
 	}

@@ -46,8 +46,8 @@ type spec struct {
 	expr   string
 	by     string            // the label the expression groups by, "" for one series
 	labels map[string]string // fixed labels of a single-series spec
-	// count: the value is an increase over the window (rate × window), the
-	// samples are per-second counts.
+	// count: expr is a counter selector; the value is its increase over the
+	// window and the samples are per-second increases, both by countDelta.
 	count bool
 	// state: expr is an instant 0/1 expression; the value is the seconds it
 	// was 1 in the window (avg_over_time of a 1 s subquery × window).
@@ -83,16 +83,12 @@ func specs() []spec {
 			expr: fmt.Sprintf("(sum by (server)({{F}}(%[1]s[{{R}}])) / sum by (server)({{F}}(%[2]s[{{R}}]))) or (sum by (server)({{F}}(%[2]s[{{R}}])) * 0)", mErrors, mOps)},
 		spec{name: "server_latency_p99", unit: "s", dir: results.LowerIsBetter, by: "server",
 			expr: fmt.Sprintf("histogram_quantile(0.99, sum by (le, server)({{F}}(%s[{{R}}])))", mSrvDuration)},
-		spec{name: "breaker_transitions", unit: "count", dir: results.Informational, count: true,
-			expr: fmt.Sprintf("sum({{F}}(%s[{{R}}])) or vector(0)", mTransitions)},
+		spec{name: "breaker_transitions", unit: "count", dir: results.Informational, count: true, expr: mTransitions},
 		spec{name: "breaker_open", unit: "s", dir: results.Informational, by: "server", state: true,
 			expr: fmt.Sprintf("max by (server)(%s) == bool 2", mBreakerState)},
-		spec{name: "connections_created", unit: "count", dir: results.LowerIsBetter, count: true,
-			expr: fmt.Sprintf("sum({{F}}(%s[{{R}}])) or vector(0)", mConnCreated)},
-		spec{name: "integrity_violations", unit: "count", dir: results.LowerIsBetter, count: true,
-			expr: fmt.Sprintf("sum({{F}}(%s[{{R}}])) or vector(0)", mIntegrity)},
-		spec{name: "dropped_operations", unit: "count", dir: results.LowerIsBetter, count: true,
-			expr: fmt.Sprintf("sum({{F}}(%s[{{R}}])) or vector(0)", mDropped)},
+		spec{name: "connections_created", unit: "count", dir: results.LowerIsBetter, count: true, expr: mConnCreated},
+		spec{name: "integrity_violations", unit: "count", dir: results.LowerIsBetter, count: true, expr: mIntegrity},
+		spec{name: "dropped_operations", unit: "count", dir: results.LowerIsBetter, count: true, expr: mDropped},
 	)
 	return s
 }
@@ -114,9 +110,27 @@ func (s spec) windowQuery(w time.Duration) string {
 	if s.state {
 		return fmt.Sprintf("avg_over_time((%s)[%s:1s]) * %g", s.expr, r, w.Seconds())
 	}
-	q := expand(s.expr, "rate", r)
 	if s.count {
-		return fmt.Sprintf("(%s) * %g", q, w.Seconds())
+		return countDelta(s.expr, "", w)
+	}
+	return expand(s.expr, "rate", r)
+}
+
+// countDelta is the increase of the counters sel over the d before the
+// evaluation time, summed (by the labels in by, if any): the difference of
+// each series with its value d earlier, or its whole value for a series
+// born within d. Unlike increase(), it counts the first event of a series
+// that appears with that event (lazily created counters: breaker
+// transitions, and any client that does not pre-create its series), and it
+// does not extrapolate. A counter reset within d counts as 0.
+func countDelta(sel, by string, d time.Duration) string {
+	agg := "sum"
+	if by != "" {
+		agg = "sum by (" + by + ")"
+	}
+	q := fmt.Sprintf("%s(clamp_min(%[2]s - (%[2]s offset %[3]s), 0) or %[2]s)", agg, sel, promDuration(d))
+	if by == "" {
+		q += " or vector(0)"
 	}
 	return q
 }
@@ -124,8 +138,11 @@ func (s spec) windowQuery(w time.Duration) string {
 // seriesQuery is the range query for the per-second series of s, with
 // lookback the irate range.
 func (s spec) seriesQuery(lookback time.Duration) string {
-	if s.state {
+	switch {
+	case s.state:
 		return s.expr
+	case s.count:
+		return countDelta(s.expr, "", time.Second)
 	}
 	return expand(s.expr, "irate", promDuration(lookback))
 }
