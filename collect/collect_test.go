@@ -49,6 +49,9 @@ func hashValue(q string, m model.Metric, i int64) model.SampleValue {
 	h := fnv.New32a()
 	h.Write([]byte(q + m.String()))
 	base := float64(h.Sum32()%1000) / 1000
+	if strings.Contains(q, mIntegrity) {
+		return 0 // no violations: TestRunRepeatedRuns expects a passing run
+	}
 	if strings.Contains(q, mLastTransit) {
 		return model.SampleValue(float64(i) - 1.5) // a breaker opened 1.5 s before this step
 	}

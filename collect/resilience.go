@@ -205,8 +205,16 @@ func (c *collector) timeToRecover(rs *results.Scenario, wins []window, fw window
 			return fig(name, unit, results.LowerIsBetter, round3(d))
 		}
 	}
-	return missing(name, unit, results.LowerIsBetter,
-		fmt.Sprintf("not back in the stabilization band for %s before the recovery phase ended (%s after the fault)", hold, rec.dur().Round(time.Second)))
+	note := fmt.Sprintf("not back in the stabilization band for %s before the recovery phase ended (%s after the fault)", hold, rec.dur().Round(time.Second))
+	// Say when it got back, if it did but too late to hold for long enough.
+	tail := len(ts)
+	for tail > 0 && inBand[ts[tail-1].Unix()] {
+		tail--
+	}
+	if tail < len(ts) {
+		note += fmt.Sprintf("; in the band from %s after the fault to the end", max(0, ts[tail].Add(-time.Second).Sub(removed)).Round(time.Second))
+	}
+	return missing(name, unit, results.LowerIsBetter, note)
 }
 
 // blastRadius: the error ratio (testing − stabilization) and the p99

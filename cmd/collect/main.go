@@ -95,8 +95,16 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	fs.StringVar(&opt.Grafana.DashboardUID, "grafana-dashboard", grafana.DefaultDashboardUID, "dashboard uid to snapshot")
 	fs.StringVar(&opt.Grafana.DashboardFile, "grafana-dashboard-file", "deploy/grafana/dashboards/memcache-client-perf.json", "dashboard JSON used when Grafana does not serve the uid")
 	quiet := fs.Bool("q", false, "no progress lines")
-	if err := fs.Parse(args); err != nil {
-		return err
+	// Flags may follow the positional files: collect -compare OLD NEW -out DIR.
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if rest = fs.Args(); len(rest) == 0 {
+			break
+		}
+		pos, rest = append(pos, rest[0]), rest[1:]
 	}
 	f, err := collect.ParseFailOn(*failOn)
 	if err != nil {
@@ -105,12 +113,12 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	opt.FailOn = f
 	opt.RunDirs, opt.Manifests, opt.Baselines = runDirs, manifests, baselines
 	if *cmpMode {
-		if fs.NArg() != 2 {
+		if len(pos) != 2 {
 			return fmt.Errorf("%w: -compare needs two results files: collect -compare OLD.json NEW.json", collect.ErrUsage)
 		}
-		opt.CompareOld, opt.CompareNew = split(fs.Arg(0)), split(fs.Arg(1))
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q (did you mean -compare?)", collect.ErrUsage, fs.Args())
+		opt.CompareOld, opt.CompareNew = split(pos[0]), split(pos[1])
+	} else if len(pos) > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q (did you mean -compare?)", collect.ErrUsage, pos)
 	}
 	if opt.Collect.GitCommit == "" && !*cmpMode {
 		opt.Collect.GitCommit = collect.GitCommit(ctx)

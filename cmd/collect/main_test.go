@@ -65,6 +65,8 @@ func TestCompareOffline(t *testing.T) {
 		// ...but 0 when only integrity fails the run, or never.
 		{"planted integrity", []string{"-fail-on", "integrity", "-compare", old, planted}, 0, "regression"},
 		{"planted never", []string{"-compare", old, planted}, 0, "regression"},
+		// Flags after the files work too.
+		{"flags after files", []string{"-compare", old, planted, "-fail-on", "regression"}, 1, "regression"},
 		// An integrity violation fails with -fail-on integrity.
 		{"integrity", []string{"-fail-on", "integrity", "-compare", old, integ}, 1, "integrity failure"},
 	} {

@@ -53,26 +53,32 @@ type Threshold struct {
 
 // DefaultThresholds are the minimum effects by metric or figure name.
 // Names not listed use FallbackThreshold.
+//
+// The floors are set from A/A runs of the smoke profile on a shared 2-CPU
+// host, where two runs of the same code differed by up to +27 % in p50
+// (0.26 ms) and 6× in stabilization p99 (4 → 26 ms): tail latency moves
+// under 100 ms are host noise there, not client regressions. The faults
+// themselves move latency by 200 ms to seconds.
 var DefaultThresholds = map[string]Threshold{
-	"throughput":               {Rel: 0.05, Abs: 5, Gate: true},      // ops/s
-	"error_ratio":              {Rel: 0.10, Abs: 0.002, Gate: true},  // 0.2 percentage points
-	"latency_p50":              {Rel: 0.10, Abs: 0.0002, Gate: true}, // 200 µs
-	"latency_p90":              {Rel: 0.15, Abs: 0.0005},             // 500 µs
-	"latency_p99":              {Rel: 0.20, Abs: 0.001, Gate: true},  // 1 ms
-	"latency_p999":             {Rel: 0.30, Abs: 0.002, Gate: true},  // 2 ms
-	"server_error_ratio":       {Rel: 0.10, Abs: 0.002},              //
-	"server_latency_p99":       {Rel: 0.20, Abs: 0.001},              //
-	"breaker_transitions":      {Rel: 0.50, Abs: 2},                  // count
-	"breaker_open":             {Rel: 0.20, Abs: 1},                  // seconds
-	"connections_created":      {Rel: 0.50, Abs: 10},                 // count
-	"integrity_violations":     {Rel: 0, Abs: 0.5, Gate: true},       // any; fails anyway
-	"dropped_operations":       {Rel: 0.50, Abs: 10, Gate: true},     // count
-	"time_to_detect":           {Rel: 0.25, Abs: 0.5, Gate: true},    // seconds
-	"time_to_recover":          {Rel: 0.25, Abs: 1, Gate: true},      // seconds
-	"blast_radius_error_ratio": {Rel: 0.25, Abs: 0.002, Gate: true},  //
-	"blast_radius_p99":         {Rel: 0.25, Abs: 0.25, Gate: true},   // × stabilization
-	"errors_during_fault":      {Rel: 0.25, Abs: 50, Gate: true},     // count
-	"breaker_flaps":            {Rel: 0.50, Abs: 2, Gate: true},      // count
+	"throughput":               {Rel: 0.10, Abs: 20, Gate: true},    // ops/s
+	"error_ratio":              {Rel: 0.10, Abs: 0.005, Gate: true}, // 0.5 percentage points
+	"latency_p50":              {Rel: 0.25, Abs: 0.005, Gate: true}, // 5 ms
+	"latency_p90":              {Rel: 0.25, Abs: 0.02},              // 20 ms
+	"latency_p99":              {Rel: 0.25, Abs: 0.1, Gate: true},   // 100 ms
+	"latency_p999":             {Rel: 0.30, Abs: 0.2, Gate: true},   // 200 ms
+	"server_error_ratio":       {Rel: 0.10, Abs: 0.005},             //
+	"server_latency_p99":       {Rel: 0.25, Abs: 0.1},               //
+	"breaker_transitions":      {Rel: 0.50, Abs: 2},                 // count
+	"breaker_open":             {Rel: 0.20, Abs: 1},                 // seconds
+	"connections_created":      {Rel: 0.50, Abs: 50},                // count; churn, not gating
+	"integrity_violations":     {Rel: 0, Abs: 0.5, Gate: true},      // any; fails anyway
+	"dropped_operations":       {Rel: 0.50, Abs: 100, Gate: true},   // count
+	"time_to_detect":           {Rel: 0.25, Abs: 0.5, Gate: true},   // seconds
+	"time_to_recover":          {Rel: 0.25, Abs: 1, Gate: true},     // seconds
+	"blast_radius_error_ratio": {Rel: 0.25, Abs: 0.005, Gate: true}, //
+	"blast_radius_p99":         {Rel: 0.25, Abs: 0.5, Gate: true},   // × stabilization
+	"errors_during_fault":      {Rel: 0.25, Abs: 100, Gate: true},   // count
+	"breaker_flaps":            {Rel: 0.50, Abs: 2, Gate: true},     // count
 }
 
 // FallbackThreshold is the minimum effect of a metric not in the thresholds.
