@@ -2,9 +2,12 @@ package collect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
 
+	"github.com/mcchaos/mcchaos/collect/grafana"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
@@ -296,6 +300,30 @@ func TestCollectRealPrometheus(t *testing.T) {
 	}
 	if len(sb.Notes) == 0 || !strings.Contains(sb.Notes[0], "shorter than the minimum window") {
 		t.Errorf("notes = %q, want the extension said", sb.Notes)
+	}
+
+	// The Grafana snapshot's queries (the real dashboard's PromQL, variables
+	// expanded) run on the real Prometheus and embed data.
+	dash, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "dashboards", "memcache-client-perf.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dm map[string]any
+	if err := json.Unmarshal(dash, &dm); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := grafana.Build(ctx, v1.NewAPI(c), dm, "test", a[0], a[3])
+	if err != nil {
+		t.Fatalf("snapshot queries on a real Prometheus: %v", err)
+	}
+	withData := 0
+	for _, p := range snap.Dashboard.(map[string]any)["panels"].([]any) {
+		if sd, ok := p.(map[string]any)["snapshotData"].([]any); ok && len(sd) > 0 {
+			withData++
+		}
+	}
+	if withData < 8 {
+		t.Errorf("%d dashboard panels got data from the real Prometheus, want most of them", withData)
 	}
 
 	// A phase outside the data has no samples: a clear error.

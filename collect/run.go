@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -20,12 +21,15 @@ import (
 	"github.com/mcchaos/mcchaos/collect/report"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 // Defaults of Options.
 const (
 	DefaultPrometheusURL = "http://127.0.0.1:9091"
 	DefaultBaselineDir   = "baselines"
+	// DefaultSince: see Options.Since.
+	DefaultSince = time.Hour
 	// BaselineAuto as a baseline path means baselines/<profile>.json when it
 	// exists, and no baseline otherwise.
 	BaselineAuto = "auto"
@@ -89,6 +93,12 @@ type Options struct {
 	BaselineDir string
 	// CompareOld and CompareNew are results files for an offline comparison.
 	CompareOld, CompareNew []string
+	// Since is how far back to look for scenariod's metrics when a run
+	// directory has no manifest.json. If zero, DefaultSince.
+	Since time.Duration
+	// Profile names the profile of a run rebuilt without a manifest. If
+	// empty, profile.Default (and the report says so).
+	Profile string
 	// OutDir receives the outputs. If empty, the last run directory, or in
 	// offline mode the directory of the first new file.
 	OutDir string
@@ -205,13 +215,25 @@ func collectRuns(ctx context.Context, q Querier, opt Options, out string) (*resu
 		paths = append(paths, filepath.Join(d, "manifest.json"))
 	}
 	f := &results.File{SchemaVersion: results.SchemaVersion}
-	for _, p := range paths {
+	for i, p := range paths {
 		m, err := manifest.Read(p)
+		var notes []string
+		if errors.Is(err, os.ErrNotExist) && i >= len(opt.Manifests) && isDir(filepath.Dir(p)) {
+			// A run directory without its manifest: rebuild it from
+			// scenariod's metrics, and say so.
+			m, notes, err = rebuild(ctx, q, opt, filepath.Dir(p))
+		}
 		if err != nil {
+			if errors.Is(err, ErrPrometheus) || errors.Is(err, ErrManifest) {
+				return nil, "", err
+			}
 			return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
 		}
 		fmt.Fprintf(opt.Collect.Progress, "collect: run %s (%d scenarios) from %s\n", m.RunID, len(m.Scenarios), p)
 		run, err := Collect(ctx, q, m, opt.Collect)
+		if run != nil {
+			run.Notes = append(run.Notes, notes...)
+		}
 		if err != nil {
 			if errors.Is(err, ErrPrometheus) {
 				return nil, "", fmt.Errorf("%w (is Prometheus running at %s? start the stack or pass -prometheus URL)", err, cmp.Or(opt.PrometheusURL, DefaultPrometheusURL))
@@ -230,6 +252,19 @@ func collectRuns(ctx context.Context, q Querier, opt Options, out string) (*resu
 		return nil, "", err
 	}
 	return f, out, nil
+}
+
+func rebuild(ctx context.Context, q Querier, opt Options, dir string) (*manifest.Manifest, []string, error) {
+	notes := []string{RebuildNote + " (" + filepath.Join(dir, "manifest.json") + " is missing)"}
+	prof := opt.Profile
+	if prof == "" {
+		prof = profile.Default
+		notes = append(notes, fmt.Sprintf("profile unknown without a manifest: assumed %q (pass -profile)", prof))
+	}
+	now := opt.Collect.withDefaults().Now()
+	fmt.Fprintf(opt.Collect.Progress, "collect: %s has no manifest.json: rebuilding the phases from %s over the last %s\n", dir, mScenarioPhase, cmp.Or(opt.Since, DefaultSince))
+	m, err := Rebuild(ctx, q, filepath.Base(dir), prof, now.Add(-cmp.Or(opt.Since, DefaultSince)), now)
+	return m, notes, err
 }
 
 // baseline reads the baseline files; "auto" picks baselines/<profile>.json.
@@ -311,4 +346,9 @@ func GitCommit(ctx context.Context) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect"
 	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/grafana"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 func main() {
@@ -75,6 +76,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	var runDirs, manifests, baselines list
 	fs.Var(&runDirs, "run-dir", "run directory holding manifest.json (repeat, or comma-separate, for repeated runs)")
 	fs.Var(&manifests, "manifest", "manifest.json path (alternative to -run-dir)")
+	fs.DurationVar(&opt.Since, "since", collect.DefaultSince, "without manifest.json: look this far back for scenariod's scenario_phase to rebuild the phases")
+	fs.StringVar(&opt.Profile, "profile", "", "without manifest.json: the run's profile (default "+profile.Default+")")
 	fs.StringVar(&opt.PrometheusURL, "prometheus", collect.DefaultPrometheusURL, "Prometheus base URL")
 	fs.Var(&baselines, "baseline", "baseline results.json to compare against (repeat for repeated runs), or \"auto\" for baselines/<profile>.json when it exists")
 	fs.BoolVar(&opt.UpdateBaseline, "update-baseline", false, "write the results to <baseline-dir>/<profile>.json")

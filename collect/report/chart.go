@@ -57,7 +57,7 @@ func chart(path string, sc *results.Scenario) error {
 	for i, pn := range panels {
 		p := plot.New()
 		if i == 0 {
-			p.Title.Text = sc.Name + " (" + sc.Fidelity + ")"
+			p.Title.Text = sc.Name + " (" + sc.Fidelity + "): red = fault on, green = recovery"
 		}
 		p.Y.Label.Text = pn.title + " (" + pn.unit + ")"
 		if i == len(panels)-1 {

@@ -83,10 +83,16 @@ func writeHead(b *strings.Builder, in Input) {
 	run := in.New.Runs[len(in.New.Runs)-1]
 	fmt.Fprintf(b, "# mcchaos report: %s\n\n", run.RunID)
 	b.WriteString(verdictLine(d) + "\n\n")
-	for _, w := range append(slices.Clone(d.Warnings), in.Warnings...) {
+	warns := append(slices.Clone(d.Warnings), in.Warnings...)
+	for _, r := range in.New.Runs {
+		for _, n := range r.Notes {
+			warns = append(warns, fmt.Sprintf("run %s: %s", r.RunID, n))
+		}
+	}
+	for _, w := range warns {
 		fmt.Fprintf(b, "> ⚠️ %s\n", w)
 	}
-	if len(d.Warnings)+len(in.Warnings) > 0 {
+	if len(warns) > 0 {
 		b.WriteString("\n")
 	}
 	writeMeta(b, in)

@@ -66,7 +66,9 @@ type Run struct {
 	End           time.Time `json:"end,omitzero"`
 	CollectedAt   time.Time `json:"collected_at"`
 	// Status is the manifest's run status (passed, failed, interrupted).
-	Status    string     `json:"status,omitempty"`
+	Status string `json:"status,omitempty"`
+	// Notes say what was unusual in collecting the run (e.g. no manifest).
+	Notes     []string   `json:"notes,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`
 }
 
