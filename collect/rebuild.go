@@ -8,7 +8,6 @@ import (
 	"sort"
 	"time"
 
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
@@ -22,36 +21,44 @@ const (
 )
 
 // RebuildNote is the note a rebuilt manifest carries into the report.
-const RebuildNote = "no manifest.json: phases rebuilt from scenario_phase at 1 s resolution, faults from fault_active and fault_value"
+const RebuildNote = "no manifest.json: phases rebuilt from the raw scrapes of scenario_phase (boundaries within about ±0.5 s, so time to detect is only as good), faults from fault_active and fault_value"
 
 // Rebuild reconstructs a manifest from scenariod's metrics in [from, to]
-// when manifest.json is missing: phases from scenario_phase (0 idle,
-// 1 stabilization, 2 testing, 3 recovery) at 1 s resolution, faults from
-// fault_active and fault_value. A scenario that did not reach recovery is
-// marked interrupted.
+// when manifest.json is missing: phases from the raw scrapes of
+// scenario_phase (0 idle, 1 stabilization, 2 testing, 3 recovery), each
+// boundary placed halfway between the last scrape before the change and the
+// first after it; faults from fault_active and fault_value likewise. A
+// scenario that did not reach the end of recovery is marked interrupted.
 func Rebuild(ctx context.Context, q Querier, runID, profile string, from, to time.Time) (*manifest.Manifest, error) {
-	mat, err := rangeQuery(ctx, q, fmt.Sprintf("max by (scenario)(%s)", mScenarioPhase), from, to)
+	mat, err := raw(ctx, q, mScenarioPhase, from, to)
 	if err != nil {
 		return nil, err
 	}
 	m := &manifest.Manifest{SchemaVersion: manifest.SchemaVersion, RunID: runID, Profile: profile, Status: manifest.StatusPassed}
+	seen := map[string]bool{}
 	for _, ss := range mat {
-		s := manifest.Scenario{Name: string(ss.Metric["scenario"]), Status: manifest.StatusPassed}
-		cur, curStart := 0, time.Time{}
-		closePhase := func(at time.Time) {
-			if cur >= 1 && cur <= 3 && len(s.Phases) == cur-1 {
-				s.Phases = append(s.Phases, manifest.Phase{Name: manifest.Phases[cur-1], Start: curStart, End: at})
-			}
+		name := string(ss.Metric["scenario"])
+		if seen[name] {
+			continue // the same scenario from another target
 		}
-		for _, p := range ss.Values {
-			v, at := int(math.Round(float64(p.Value))), p.Timestamp.Time().UTC()
+		seen[name] = true
+		s := manifest.Scenario{Name: name, Status: manifest.StatusPassed}
+		cur, curStart := 0, time.Time{}
+		for i, p := range ss.Values {
+			v := int(math.Round(float64(p.Value)))
 			if v == cur {
 				continue
 			}
-			closePhase(at)
-			// A phase shorter than the 1 s step (the 100 ms fault of
-			// latency-200ms-100ms) is never sampled: keep it, empty, at the
-			// transition; collect evaluates it over its minimum window.
+			at := p.Timestamp.Time().UTC()
+			if i > 0 {
+				at = mid(ss.Values[i-1].Timestamp.Time(), at)
+			}
+			if cur >= 1 && cur <= 3 && len(s.Phases) == cur-1 {
+				s.Phases = append(s.Phases, manifest.Phase{Name: manifest.Phases[cur-1], Start: curStart, End: at})
+			}
+			// A phase shorter than a scrape interval (the 100 ms fault of
+			// latency-200ms-100ms) may never be scraped: keep it, empty, at
+			// the transition; collect evaluates it over its minimum window.
 			for v >= 2 && v <= 3 && len(s.Phases) > 0 && len(s.Phases) < v-1 {
 				s.Phases = append(s.Phases, manifest.Phase{Name: manifest.Phases[len(s.Phases)], Start: at, End: at})
 			}
@@ -88,33 +95,51 @@ func Rebuild(ctx context.Context, q Querier, runID, profile string, from, to tim
 	return m, nil
 }
 
-func rangeQuery(ctx context.Context, q Querier, expr string, from, to time.Time) (model.Matrix, error) {
-	v, _, _, err := q.QueryRange(ctx, expr, v1.Range{Start: from, End: to, Step: time.Second})
+func mid(a, b time.Time) time.Time { return a.Add(b.Sub(a) / 2).UTC() }
+
+// raw returns the raw scrapes of sel in [from, to] (a range selector in an
+// instant query), with their own timestamps.
+func raw(ctx context.Context, q Querier, sel string, from, to time.Time) (model.Matrix, error) {
+	expr := fmt.Sprintf("%s[%s]", sel, promDuration(to.Sub(from)))
+	v, _, _, err := q.Query(ctx, expr, to)
 	if err != nil {
-		return nil, fmt.Errorf("%w: query_range %s: %v", ErrPrometheus, expr, err)
+		return nil, fmt.Errorf("%w: query %s: %v", ErrPrometheus, expr, err)
 	}
 	mat, ok := v.(model.Matrix)
 	if !ok {
-		return nil, fmt.Errorf("%w: query_range %s: got %s, want a matrix", ErrPrometheus, expr, v.Type())
+		return nil, fmt.Errorf("%w: query %s: got %s, want a matrix", ErrPrometheus, expr, v.Type())
 	}
+	sort.SliceStable(mat, func(i, j int) bool { return mat[i].Metric.Before(mat[j].Metric) })
 	return mat, nil
 }
 
-// rebuildFaults reads the faults active during the testing phase. The
+// rebuildFaults reads the faults active around the testing phase. The
 // fidelity follows from the injector and kind: netfilter drops per packet,
 // toxiproxy loss is per connection, anything else is exact.
 func rebuildFaults(ctx context.Context, q Querier, from, to time.Time) ([]manifest.Fault, error) {
-	active, err := rangeQuery(ctx, q, fmt.Sprintf("max by (server, kind, injector)(%s) > 0", mFaultActive), from, to)
+	// Look a little beyond the phase: the fault is applied just after the
+	// phase starts and removed just before it ends, between two scrapes.
+	from, to = from.Add(-2*time.Second), to.Add(2*time.Second)
+	active, err := raw(ctx, q, mFaultActive, from, to)
 	if err != nil {
 		return nil, err
 	}
-	values, err := rangeQuery(ctx, q, fmt.Sprintf("max by (server, kind, param)(%s)", mFaultValue), from, to)
+	values, err := raw(ctx, q, mFaultValue, from, to)
 	if err != nil {
 		return nil, err
 	}
 	var faults []manifest.Fault
 	for _, ss := range active {
 		kind, inj, srv := string(ss.Metric["kind"]), string(ss.Metric["injector"]), string(ss.Metric["server"])
+		var on []int
+		for i, p := range ss.Values {
+			if p.Value > 0 {
+				on = append(on, i)
+			}
+		}
+		if len(on) == 0 {
+			continue
+		}
 		i := slices.IndexFunc(faults, func(f manifest.Fault) bool { return f.Kind == kind && f.Injector == inj })
 		if i < 0 {
 			fid := manifest.FidelityExact
@@ -131,15 +156,30 @@ func rebuildFaults(ctx context.Context, q Querier, from, to time.Time) ([]manife
 			faults[i].Targets = append(faults[i].Targets, srv)
 			sort.Strings(faults[i].Targets)
 		}
-		if len(ss.Values) > 0 {
-			faults[i].Applied = ss.Values[0].Timestamp.Time().UTC()
-			faults[i].Removed = ss.Values[len(ss.Values)-1].Timestamp.Time().UTC()
+		first, last := on[0], on[len(on)-1]
+		applied := ss.Values[first].Timestamp.Time().UTC()
+		if first > 0 {
+			applied = mid(ss.Values[first-1].Timestamp.Time(), applied)
+		}
+		removed := ss.Values[last].Timestamp.Time().UTC()
+		if last+1 < len(ss.Values) {
+			removed = mid(removed, ss.Values[last+1].Timestamp.Time())
+		}
+		if faults[i].Applied.IsZero() || applied.Before(faults[i].Applied) {
+			faults[i].Applied = applied
+		}
+		if removed.After(faults[i].Removed) {
+			faults[i].Removed = removed
 		}
 	}
 	for _, ss := range values {
 		for i := range faults {
-			if faults[i].Kind == string(ss.Metric["kind"]) && slices.Contains(faults[i].Targets, string(ss.Metric["server"])) && len(ss.Values) > 0 {
-				faults[i].Params[string(ss.Metric["param"])] = float64(ss.Values[len(ss.Values)-1].Value)
+			if faults[i].Kind != string(ss.Metric["kind"]) || !slices.Contains(faults[i].Targets, string(ss.Metric["server"])) {
+				continue
+			}
+			for _, p := range ss.Values { // the value while on: the largest seen
+				k := string(ss.Metric["param"])
+				faults[i].Params[k] = max(faults[i].Params[k], float64(p.Value))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -17,15 +18,22 @@ import (
 // testing phase falls between two 1 s steps, cut short in recovery.
 type phaseQuerier struct{ t0 time.Time }
 
-func (p phaseQuerier) Query(context.Context, string, time.Time, ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
-	return model.Vector{}, nil, nil, nil
+func (p phaseQuerier) QueryRange(context.Context, string, v1.Range, ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+	return model.Matrix{}, nil, nil, nil
 }
 
-func (p phaseQuerier) QueryRange(_ context.Context, q string, r v1.Range, _ ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+// Query answers range selectors (sel[d]) with raw scrapes every second, at
+// .5 s past each second of t0: transitions land halfway, on whole seconds.
+func (p phaseQuerier) Query(_ context.Context, q string, ts time.Time, _ ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+	d, err := time.ParseDuration(q[strings.Index(q, "[")+1 : len(q)-1])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r := v1.Range{Start: ts.Add(-d).Truncate(time.Second).Add(500 * time.Millisecond), End: ts}
 	series := func(m model.Metric, f func(s int) (float64, bool)) *model.SampleStream {
 		ss := &model.SampleStream{Metric: m}
 		for t := r.Start; !t.After(r.End); t = t.Add(time.Second) {
-			if v, ok := f(int(t.Sub(p.t0) / time.Second)); ok {
+			if v, ok := f(int(math.Floor(t.Sub(p.t0).Seconds()))); ok {
 				ss.Values = append(ss.Values, model.SamplePair{Timestamp: model.TimeFromUnixNano(t.UnixNano()), Value: model.SampleValue(v)})
 			}
 		}
@@ -59,11 +67,11 @@ func (p phaseQuerier) QueryRange(_ context.Context, q string, r v1.Range, _ ...v
 			}),
 		}, nil, nil, nil
 	case strings.Contains(q, mFaultActive):
-		if r.Start.Before(p.t0.Add(20 * time.Second)) {
+		if r.Start.Before(p.t0.Add(25 * time.Second)) {
 			return model.Matrix{series(model.Metric{"server": "mc1", "kind": "packet_loss", "injector": "netfilter"}, func(s int) (float64, bool) { return 1, s >= 8 && s < 18 })}, nil, nil, nil
 		}
 	case strings.Contains(q, mFaultValue):
-		if r.Start.Before(p.t0.Add(20 * time.Second)) {
+		if r.Start.Before(p.t0.Add(25 * time.Second)) {
 			return model.Matrix{series(model.Metric{"server": "mc1", "kind": "packet_loss", "param": "loss_pct"}, func(s int) (float64, bool) { return 100, s >= 8 && s < 18 })}, nil, nil, nil
 		}
 	}
