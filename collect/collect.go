@@ -152,6 +152,15 @@ func Collect(ctx context.Context, q Querier, m *manifest.Manifest, cfg Config) (
 	if err := c.info(ctx, run, done); err != nil {
 		return nil, err
 	}
+	// Integrity over the whole run, between scenarios too: any violation
+	// fails the run, wherever it falls.
+	first, last := done[0].Phases[0].Start, run.Scenarios[len(run.Scenarios)-1].Phases
+	end := last[len(last)-1].WindowEnd
+	iv, _, err := c.scalar(ctx, countDelta(mIntegrity, "", end.Sub(first)+c.cfg.Lookback), end)
+	if err != nil {
+		return nil, err
+	}
+	run.IntegrityViolations = math.Round(iv)
 	return run, nil
 }
 

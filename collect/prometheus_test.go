@@ -295,6 +295,9 @@ func TestCollectRealPrometheus(t *testing.T) {
 	if got := metric(t, sa, "recovery", "integrity_violations"); got.Value != 0 {
 		t.Errorf("A recovery integrity violations = %g, want 0", got.Value)
 	}
+	if run.IntegrityViolations != 1 {
+		t.Errorf("run integrity violations = %g, want 1", run.IntegrityViolations)
+	}
 	if f, _ := sb.Figure(FigIntegrity); f == nil || f.Value == nil || *f.Value != 1 {
 		t.Errorf("B integrity figure = %+v, want 1", f)
 	}

@@ -264,6 +264,15 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 		d.Regressions += sd.Regressions
 		d.Scenarios = append(d.Scenarios, sd)
 	}
+	for _, r := range new.Runs {
+		var inScenarios float64
+		for _, s := range d.Scenarios {
+			inScenarios += s.Integrity
+		}
+		if r.IntegrityViolations > inScenarios {
+			d.Integrity = append(d.Integrity, fmt.Sprintf("run %s: %g integrity violation(s) over the run, outside the scenario windows too", r.RunID, r.IntegrityViolations))
+		}
+	}
 	switch {
 	case len(d.Integrity) > 0:
 		d.Verdict = VerdictIntegrity

@@ -110,6 +110,12 @@ func TestIntegrityFailsWhateverTheStatistics(t *testing.T) {
 	if d.Verdict != compare.VerdictIntegrity || len(d.Integrity) != 1 || !strings.Contains(d.Integrity[0], "latency-200ms-1s") {
 		t.Errorf("verdict %q integrity %q, want an integrity failure in latency-200ms-1s", d.Verdict, d.Integrity)
 	}
+	// A violation between scenarios (outside every window) fails too.
+	between := resultstest.File(resultstest.Options{Seed: 1})
+	between.Runs[0].IntegrityViolations = 2
+	if d, err := compare.Compare(old, between, compare.Config{}); err != nil || d.Verdict != compare.VerdictIntegrity {
+		t.Errorf("violation between scenarios: verdict %v, err %v", d.Verdict, err)
+	}
 	// Without a baseline too.
 	d, err = compare.Compare(nil, new, compare.Config{})
 	if err != nil {

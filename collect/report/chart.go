@@ -159,8 +159,19 @@ func Mermaid(sc *results.Scenario) string {
 	if !ok1 || !ok2 || len(thr.Values) == 0 {
 		return ""
 	}
-	a, step := downsample(thr.Values, MaxMermaidPoints)
-	e, _ := downsample(errs.Values, MaxMermaidPoints)
+	// Drop the undefined seconds at the ends (before the first scrape pair).
+	lo, hi := 0, len(thr.Values)
+	for lo < hi && math.IsNaN(thr.Values[lo]) {
+		lo++
+	}
+	for hi > lo && math.IsNaN(thr.Values[hi-1]) {
+		hi--
+	}
+	if lo == hi {
+		return ""
+	}
+	a, step := downsample(thr.Values[lo:hi], MaxMermaidPoints)
+	e, _ := downsample(errs.Values[lo:min(hi, len(errs.Values))], MaxMermaidPoints)
 	ymax := 1.0
 	for _, v := range a {
 		ymax = max(ymax, v)
@@ -177,7 +188,7 @@ func Mermaid(sc *results.Scenario) string {
 	var b strings.Builder
 	b.WriteString("```mermaid\nxychart-beta\n")
 	fmt.Fprintf(&b, "    title \"%s: ok ops/s (upper line), errors/s (lower); %s\"\n", sc.Name, strings.Join(ph, ", "))
-	fmt.Fprintf(&b, "    x-axis \"seconds (%g s per point)\" 0 --> %.0f\n", step*thr.StepS, float64(len(thr.Values)-1)*thr.StepS)
+	fmt.Fprintf(&b, "    x-axis \"seconds (%g s per point)\" %.0f --> %.0f\n", step*thr.StepS, float64(lo)*thr.StepS, float64(hi-1)*thr.StepS)
 	fmt.Fprintf(&b, "    y-axis \"per second\" 0 --> %.0f\n", math.Ceil(ymax*1.1))
 	fmt.Fprintf(&b, "    line %s\n", list(a))
 	fmt.Fprintf(&b, "    line %s\n", list(e))

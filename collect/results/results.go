@@ -67,6 +67,9 @@ type Run struct {
 	CollectedAt   time.Time `json:"collected_at"`
 	// Status is the manifest's run status (passed, failed, interrupted).
 	Status string `json:"status,omitempty"`
+	// IntegrityViolations counts the violations over the whole run, between
+	// scenarios too. Any is a failure.
+	IntegrityViolations float64 `json:"integrity_violations"`
 	// Notes say what was unusual in collecting the run (e.g. no manifest).
 	Notes     []string   `json:"notes,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`
