@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +75,7 @@ func TestCapacity(t *testing.T) {
 		mf := waitFinal(t, listen, dur+time.Minute)
 		machineAfter := machineCPU(t)
 		lgCPU := procCPU(t, cmd.Process.Pid)
-		stackCPU := childrenCPU(t, cmd.Process.Pid) - stackBefore
+		stackAfter := childrenCPU(t, cmd.Process.Pid)
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Process.Signal(os.Interrupt) // second: no linger
 		cmd.Wait()
@@ -86,10 +88,18 @@ func TestCapacity(t *testing.T) {
 		h := mergedHistogram(mf["memcache_client_operation_duration_seconds"])
 		busy := 1 - (machineAfter.idle-machineBefore.idle)/(machineAfter.total-machineBefore.total)
 		window := machineAfter.at.Sub(machineBefore.at).Seconds()
+		var stackCPU time.Duration
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(stackAfter)) {
+			d := stackAfter[name] - stackBefore[name]
+			stackCPU += d
+			parts = append(parts, fmt.Sprintf("%s %.2fc", name, d.Seconds()/window))
+		}
 		t.Logf("%8g %9.1f %7.3f%% %9g %6g %8s %8s %8s %7.2fc %7.2fc %5.0f%%",
 			rate, ops/dur.Seconds(), 100*dropped/offered, errs, viol,
 			quantile(h, 0.5), quantile(h, 0.99), quantile(h, 0.999),
 			lgCPU.Seconds()/window, stackCPU.Seconds()/window, 100*busy)
+		t.Logf("%8s stack: %s", "", strings.Join(parts, ", "))
 	}
 	t.Logf("load average after: %s", loadavg())
 }
@@ -218,9 +228,9 @@ func procCPU(t *testing.T, pid int) time.Duration {
 }
 
 // childrenCPU is the CPU time of this test's child processes (the stack),
-// except the one with pid except.
-func childrenCPU(t *testing.T, except int) time.Duration {
-	var sum time.Duration
+// except the one with pid except, by command name.
+func childrenCPU(t *testing.T, except int) map[string]time.Duration {
+	sum := make(map[string]time.Duration)
 	entries, _ := os.ReadDir("/proc")
 	me := os.Getpid()
 	for _, e := range entries {
@@ -232,10 +242,11 @@ func childrenCPU(t *testing.T, except int) time.Duration {
 		if err != nil {
 			continue
 		}
-		_, rest, _ := strings.Cut(string(b), ") ")
+		comm, rest, _ := strings.Cut(string(b), ") ")
 		f := strings.Fields(rest)
 		if len(f) > 1 && f[1] == strconv.Itoa(me) {
-			sum += procCPU(t, pid)
+			_, name, _ := strings.Cut(comm, "(")
+			sum[name] += procCPU(t, pid)
 		}
 	}
 	return sum
