@@ -44,13 +44,16 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	return code, stdout.String(), stderr.String()
 }
 
+// few keeps the CLI tests quick: three scenarios, one of them 100 % loss.
+var few = []string{"packet-loss-2-pct", "packet-loss-100-pct", "latency-200ms-1s"}
+
 // TestCompareOffline runs `collect -compare` on SYNTHETIC results files.
 func TestCompareOffline(t *testing.T) {
 	dir := t.TempDir()
-	old := writeResults(t, dir, "old.json", resultstest.File(resultstest.Options{Seed: 1}))
-	same := writeResults(t, dir, "same.json", resultstest.File(resultstest.Options{Seed: 2}))
-	planted := writeResults(t, dir, "planted.json", resultstest.File(resultstest.Options{Seed: 3, Planted: true}))
-	integ := writeResults(t, dir, "integrity.json", resultstest.File(resultstest.Options{Seed: 4, IntegrityIn: "packet-loss-2-pct"}))
+	old := writeResults(t, dir, "old.json", resultstest.File(resultstest.Options{Seed: 1, Scenarios: few}))
+	same := writeResults(t, dir, "same.json", resultstest.File(resultstest.Options{Seed: 2, Scenarios: few}))
+	planted := writeResults(t, dir, "planted.json", resultstest.File(resultstest.Options{Seed: 3, Planted: true, Scenarios: few}))
+	integ := writeResults(t, dir, "integrity.json", resultstest.File(resultstest.Options{Seed: 4, IntegrityIn: "packet-loss-2-pct", Scenarios: few}))
 	summary := filepath.Join(dir, "step-summary.md")
 	for _, tc := range []struct {
 		name    string
