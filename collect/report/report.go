@@ -329,8 +329,16 @@ func writeCompared(b *strings.Builder, sd compare.Scenario) {
 	b.WriteString("| metric | phase | baseline | now | delta | p | verdict |\n|---|---|---|---|---|---|---|\n")
 	hidden := 0
 	var warn []string
+	oneSide := map[compare.Verdict][]string{}
 	for _, r := range sd.Rows {
 		if r.Phase == compare.PhaseResilience {
+			continue
+		}
+		if r.Verdict == compare.Added || r.Verdict == compare.Removed {
+			l := Label(r.Name, r.Labels)
+			if !slices.Contains(oneSide[r.Verdict], l) {
+				oneSide[r.Verdict] = append(oneSide[r.Verdict], l)
+			}
 			continue
 		}
 		if !shown(r) {
@@ -346,6 +354,12 @@ func writeCompared(b *strings.Builder, sd compare.Scenario) {
 		}
 	}
 	fmt.Fprintf(b, "\n%d more metric(s) compared with no significant change; all rows are in diff.json.\n", hidden)
+	if l := oneSide[compare.Removed]; len(l) > 0 {
+		fmt.Fprintf(b, "Only in the baseline (not exported by this run): %s.\n", strings.Join(l, ", "))
+	}
+	if l := oneSide[compare.Added]; len(l) > 0 {
+		fmt.Fprintf(b, "New in this run (not in the baseline): %s.\n", strings.Join(l, ", "))
+	}
 	for _, w := range warn {
 		fmt.Fprintf(b, "Statistical caveat: %s.\n", w)
 	}
