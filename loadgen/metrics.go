@@ -34,6 +34,7 @@ type Metrics struct {
 	Dropped               prometheus.Counter
 	Info                  *prometheus.GaugeVec     // {client,client_version,workload,mode}
 	PoolAcquire           *prometheus.HistogramVec // {server}
+	ScheduleLag           prometheus.Histogram
 
 	pool *poolCollector
 }
@@ -86,6 +87,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loadgen_dropped_operations_total",
 			Help: "Open loop: operations due but not started because the in-flight cap was reached.",
 		}),
+		ScheduleLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "loadgen_schedule_lag_seconds",
+			Help:    "Open loop: how long after its due time each operation started (pacer and hand-off); included in operation_duration_seconds.",
+			Buckets: AcquireBuckets,
+		}),
 		Info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "loadgen_info",
 			Help: "Always 1; labels describe the client under test and the load.",
@@ -99,7 +105,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Operations, m.Errors, m.Duration, m.ServerDuration, m.Violations,
 		m.BreakerState, m.BreakerTransitions, m.BreakerLastTransition,
-		m.Offered, m.Dropped, m.Info, m.PoolAcquire, m.pool,
+		m.Offered, m.Dropped, m.ScheduleLag, m.Info, m.PoolAcquire, m.pool,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

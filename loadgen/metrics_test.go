@@ -23,6 +23,7 @@ func filledMetrics(t *testing.T) (*prometheus.Registry, *Metrics) {
 	rc.violation(OpGet, "mc3")
 	m.Offered.Add(3)
 	m.Dropped.Inc()
+	m.ScheduleLag.Observe(1e-4)
 	m.Info.WithLabelValues("ours", "v0", "mixed", "open").Set(1)
 	m.InitBreakers(memServers)
 	m.BreakerChanged("mc2", driver.BreakerClosed, driver.BreakerOpen, time.Unix(1700000000, 123456789))
@@ -44,7 +45,7 @@ func TestMetricsLint(t *testing.T) {
 	}
 	for _, c := range []prometheus.Collector{m.Operations, m.Errors, m.Duration, m.ServerDuration,
 		m.Violations, m.BreakerState, m.BreakerTransitions, m.BreakerLastTransition,
-		m.Offered, m.Dropped, m.Info, m.PoolAcquire, m.pool} {
+		m.Offered, m.Dropped, m.ScheduleLag, m.Info, m.PoolAcquire, m.pool} {
 		if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
 			t.Errorf("CollectAndLint: %v %v", problems, err)
 		}

@@ -331,39 +331,42 @@ func (r *runner) openLoop(stop <-chan struct{}, start time.Time) time.Time {
 		r.wg.Go(func() {
 			w := r.newWorker()
 			for t := range jobs {
+				r.rec.lag.Observe(time.Since(t).Seconds())
 				r.do(w, t)
 				inflight.Add(-1)
 			}
 		})
 	}
-	nsPerOp := 1e9 / r.cfg.Rate
-	due := func(i uint64) time.Time { return start.Add(time.Duration(float64(i) * nsPerOp)) }
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	var i uint64 // next operation to offer
-loop:
-	for {
-		// Offer every operation due by now, 0..n-1.
-		n := uint64(float64(time.Since(start))/nsPerOp) + 1
-		for ; i < n; i++ {
-			r.offered.Add(1)
-			r.rec.offered.Inc()
-			if inflight.Load() >= capacity {
-				r.dropped.Add(1)
-				r.rec.dropped.Inc()
-				continue
+	// The pacer runs in a goroutine of its own, which may lock its thread
+	// (see newPacer) and exits with it.
+	done := make(chan time.Time)
+	go func() {
+		nsPerOp := 1e9 / r.cfg.Rate
+		due := func(i uint64) time.Time { return start.Add(time.Duration(float64(i) * nsPerOp)) }
+		p := newPacer()
+		defer p.stop()
+		var i uint64 // next operation to offer
+		for {
+			// Offer every operation due by now, 0..n-1.
+			n := uint64(float64(time.Since(start))/nsPerOp) + 1
+			for ; i < n; i++ {
+				r.offered.Add(1)
+				r.rec.offered.Inc()
+				if inflight.Load() >= capacity {
+					r.dropped.Add(1)
+					r.rec.dropped.Inc()
+					continue
+				}
+				inflight.Add(1)
+				jobs <- due(i) // never blocks: at most capacity in flight
 			}
-			inflight.Add(1)
-			jobs <- due(i) // never blocks: at most capacity in flight
+			if !p.wait(due(i), stop) {
+				done <- time.Now()
+				return
+			}
 		}
-		timer.Reset(time.Until(due(i)))
-		select {
-		case <-stop:
-			break loop
-		case <-timer.C:
-		}
-	}
-	at := time.Now()
+	}()
+	at := <-done
 	close(jobs)
 	r.drain()
 	return at
@@ -392,10 +395,11 @@ type recorder struct {
 	sdur    []prometheus.Observer
 	offered prometheus.Counter
 	dropped prometheus.Counter
+	lag     prometheus.Observer
 }
 
 func newRecorder(m *Metrics, servers []string) *recorder {
-	rc := &recorder{m: m, index: make(map[string]int), offered: m.Offered, dropped: m.Dropped}
+	rc := &recorder{m: m, index: make(map[string]int), offered: m.Offered, dropped: m.Dropped, lag: m.ScheduleLag}
 	for s, name := range servers {
 		rc.index[name] = s
 		rc.sdur = append(rc.sdur, m.ServerDuration.WithLabelValues(name))
