@@ -72,6 +72,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.StringVar(&cfg.Baseline, "baseline", "", "results.json to compare with (default: baselines/<profile>.json if present; none: no comparison)")
 	fs.BoolVar(&cfg.UpdateBaseline, "update-baseline", false, "write this run's results as baselines/<profile>.json")
 	fs.StringVar(&cfg.FailOn, "fail-on", "integrity", "exit 1 on: regression, integrity or never")
+	fs.IntVar(&cfg.Count, "count", 1, "run the scenarios this many times; collect compares per-run values (5 or more per side)")
 	fs.BoolVar(&cfg.FreePorts, "free-ports", false, "run the local stack and exporters on free ports instead of DESIGN.md's")
 	fs.StringVar(&cfg.ToxiproxyURL, "toxiproxy", "", "toxiproxy API of a compose or external stack (default http://127.0.0.1:8474)")
 	fs.StringVar(&cfg.PrometheusURL, "prometheus", "", "Prometheus of a compose or external stack (default http://127.0.0.1:9091)")
@@ -111,6 +112,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fmt.Fprintln(stdout)
 	if res.Report != "" {
 		fmt.Fprintf(stdout, "report: %s\n", res.Report)
+	}
+	if res.Verdict != "" {
+		fmt.Fprintf(stdout, "verdict: %s\n", res.Verdict)
 	}
 	if res.Interrupted {
 		fmt.Fprintln(stderr, "bench: run interrupted: the report covers the scenarios that finished")

@@ -92,6 +92,9 @@ func TestEndToEndSmoke(t *testing.T) {
 	if !strings.Contains(out.String(), "report: "+filepath.Join(runDir, "report.md")) {
 		t.Errorf("bench did not print the report's path")
 	}
+	if !strings.Contains(out.String(), "verdict: no baseline") {
+		t.Errorf("bench did not print the verdict")
+	}
 
 	f, err := results.Read(filepath.Join(runDir, "results.json"))
 	if err != nil {

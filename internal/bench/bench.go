@@ -6,6 +6,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,9 @@ type Config struct {
 	ToxiproxyURL, PrometheusURL string
 	// ComposeFile is the compose file of StackCompose. If empty, docker-compose.yml.
 	ComposeFile string
+	// Count is how many times the scenarios run (under the same load and
+	// stack); collect then uses the per-run values as samples. If zero, 1.
+	Count int
 	// GrafanaURL, when set, is passed to collect for snapshots.
 	GrafanaURL string
 	// LoadgenArgs and ScenariodArgs are appended to the children's flags.
@@ -79,6 +83,8 @@ type Config struct {
 type Result struct {
 	RunDir string
 	Report string // path of report.md, empty if collect did not write one
+	// Verdict is collect's one-line verdict ("no regression", "2 regressions", ...).
+	Verdict string
 	// CollectExit is collect's exit code: 0 no regression, 1 regression or
 	// integrity failure (as asked by FailOn), 2 could not collect.
 	CollectExit int
@@ -164,13 +170,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, fmt.Errorf("bench: loadgen did not start: %w", err)
 	}
 
-	// scenariod: faults, phases, manifest. It prints progress itself.
-	manifestPath := filepath.Join(res.RunDir, "manifest.json")
+	// scenariod: faults, phases, manifest. It prints progress itself. With
+	// Count > 1 the scenarios run Count times under the same load, each
+	// repetition in a run-<i> directory of its own.
 	sdPort := sdAddr[strings.LastIndexByte(sdAddr, ':')+1:]
 	sdArgs := []string{
 		"-profile", prof.Name,
-		"-run-id", cfg.RunID,
-		"-manifest", manifestPath,
 		"-toxiproxy", st.ToxiproxyURL,
 		"-listen", listenHost + ":" + sdPort,
 		"-wait-scraped", st.PrometheusURL,
@@ -185,17 +190,36 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	sdArgs = append(sdArgs, cfg.ScenariodArgs...)
 	start := time.Now()
 	measuring = true
-	sd, err := startChild("scenariod", bins.scenariod, sdArgs, filepath.Join(res.RunDir, "logs", "scenariod.log"), cfg.Stderr)
-	if err != nil {
-		return res, err
+	var sdErr error
+	var runDirs []string
+	for i := 1; i <= cfg.Count && ctx.Err() == nil && sdErr == nil; i++ {
+		dir, id, logName := res.RunDir, cfg.RunID, "scenariod.log"
+		if cfg.Count > 1 {
+			dir, id, logName = filepath.Join(res.RunDir, fmt.Sprintf("run-%d", i)), fmt.Sprintf("%s-%d", cfg.RunID, i), fmt.Sprintf("scenariod-%d.log", i)
+			say("repetition %d of %d", i, cfg.Count)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return res, fmt.Errorf("bench: %w", err)
+		}
+		args := append([]string{"-run-id", id, "-manifest", filepath.Join(dir, "manifest.json")}, sdArgs...)
+		sd, err := startChild("scenariod", bins.scenariod, args, filepath.Join(res.RunDir, "logs", logName), cfg.Stderr)
+		if err != nil {
+			return res, err
+		}
+		sdErr = sd.waitOrInterrupt(ctx, 15*time.Second)
+		if sdErr != nil && ctx.Err() == nil {
+			say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.logPath)
+		}
+		if _, err := manifest.Read(filepath.Join(dir, "manifest.json")); err != nil {
+			say("WARNING: scenariod left no usable manifest in %s (%v); see %s", dir, err, sd.logPath)
+			continue
+		}
+		runDirs = append(runDirs, dir)
 	}
-	sdErr := sd.waitOrInterrupt(ctx, 15*time.Second)
 	if ctx.Err() != nil {
 		res.Interrupted = true
 		say("interrupted: scenariod removed its faults; reporting the scenarios that finished")
-	} else if sdErr != nil {
-		say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.logPath)
-	} else {
+	} else if sdErr == nil {
 		say("scenarios done in %s", time.Since(start).Round(time.Second))
 	}
 	lg.stop(10 * time.Second)
@@ -204,14 +228,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	} else {
 		say("toxiproxy is clean: no toxics, every proxy enabled")
 	}
-
-	if _, err := manifest.Read(manifestPath); err != nil {
-		return res, fmt.Errorf("bench: scenariod left no usable manifest (%w); see %s", err, sd.logPath)
+	if len(runDirs) == 0 {
+		return res, fmt.Errorf("bench: no scenario ran to a usable manifest; see the logs in %s", filepath.Join(res.RunDir, "logs"))
 	}
 
 	// collect: results.json, comparison, report.md.
 	say("collecting results from Prometheus")
-	if err := runCollect(cfg, bins.collect, st.PrometheusURL, &res); err != nil {
+	if err := runCollect(cfg, bins.collect, st.PrometheusURL, runDirs, &res); err != nil {
 		return res, err
 	}
 	if res.CollectExit == 2 {
@@ -243,6 +266,12 @@ func (c *Config) setDefaults() error {
 		if commit := gitCommit(); commit != "" {
 			c.RunID += "-" + commit
 		}
+	}
+	if c.Count == 0 {
+		c.Count = 1
+	}
+	if c.Count < 0 {
+		return &UsageError{fmt.Errorf("-count %d: want 1 or more", c.Count)}
 	}
 	if c.FailOn == "" {
 		c.FailOn = "integrity"
@@ -384,9 +413,13 @@ func verifyClean(ctx context.Context, toxiproxyURL string) error {
 	return nil
 }
 
-// runCollect runs collect on res.RunDir and records its exit code and report.
-func runCollect(cfg Config, bin, prometheusURL string, res *Result) error {
-	args := []string{"-run-dir", res.RunDir, "-prometheus", prometheusURL, "-fail-on", cfg.FailOn}
+// runCollect runs collect on the runs' directories, writing into res.RunDir,
+// and records its exit code and report.
+func runCollect(cfg Config, bin, prometheusURL string, runDirs []string, res *Result) error {
+	args := []string{"-out", res.RunDir, "-prometheus", prometheusURL, "-fail-on", cfg.FailOn}
+	for _, d := range runDirs {
+		args = append(args, "-run-dir", d)
+	}
 	if cfg.Baseline != "none" && cfg.Baseline != "" {
 		args = append(args, "-baseline", cfg.Baseline)
 	}
@@ -397,7 +430,8 @@ func runCollect(cfg Config, bin, prometheusURL string, res *Result) error {
 		args = append(args, "-grafana-url", cfg.GrafanaURL)
 	}
 	col := exec.Command(bin, args...)
-	col.Stdout, col.Stderr = cfg.Stdout, cfg.Stderr
+	var out bytes.Buffer
+	col.Stdout, col.Stderr = &out, cfg.Stderr
 	col.SysProcAttr = stack.SysProcAttr()
 	err := col.Run()
 	var exitErr *exec.ExitError
@@ -410,6 +444,11 @@ func runCollect(cfg Config, bin, prometheusURL string, res *Result) error {
 	}
 	if report := filepath.Join(res.RunDir, "report.md"); fileExists(report) {
 		res.Report = report
+	}
+	// collect's last line is "<report path>\t<verdict>".
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if _, verdict, ok := strings.Cut(lines[len(lines)-1], "\t"); ok {
+		res.Verdict = verdict
 	}
 	return nil
 }
@@ -426,7 +465,11 @@ func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err 
 		return res, err
 	}
 	data := filepath.Join(runDir, "stack", "prometheus-data")
-	if !fileExists(filepath.Join(runDir, "manifest.json")) || !fileExists(data) {
+	runDirs, _ := filepath.Glob(filepath.Join(runDir, "run-*"))
+	if fileExists(filepath.Join(runDir, "manifest.json")) {
+		runDirs = []string{runDir}
+	}
+	if len(runDirs) == 0 || !fileExists(data) {
 		return res, &UsageError{fmt.Errorf("%s is not a local run directory (no manifest.json or stack/prometheus-data)", runDir)}
 	}
 	port, err := stack.FreePort()
@@ -445,7 +488,7 @@ func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err 
 	}
 	defer st.Stop()
 	res.RunDir = runDir
-	if err := runCollect(cfg, bins.collect, st.PrometheusURL, &res); err != nil {
+	if err := runCollect(cfg, bins.collect, st.PrometheusURL, runDirs, &res); err != nil {
 		return res, err
 	}
 	if res.CollectExit == 2 {
