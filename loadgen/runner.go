@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mcchaos/mcchaos/loadgen/driver"
+	"github.com/mcchaos/mcchaos/loadgen/internal/defaults"
 )
 
 // Defaults of Config.
@@ -138,9 +139,9 @@ func newRunner(cfg Config) (*runner, error) {
 	if cfg.Driver == nil {
 		return nil, errors.New("loadgen: no driver")
 	}
-	setDefault(&cfg.Concurrency, DefaultConcurrency)
-	setDefault(&cfg.DrainTimeout, DefaultDrainTimeout)
-	setDefault(&cfg.WorkloadName, DefaultWorkload)
+	defaults.Set(&cfg.Concurrency, DefaultConcurrency)
+	defaults.Set(&cfg.DrainTimeout, DefaultDrainTimeout)
+	defaults.Set(&cfg.WorkloadName, DefaultWorkload)
 	if cfg.Workload == nil {
 		cfg.Workload = Workloads[cfg.WorkloadName]
 		if cfg.Workload == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mcchaos/mcchaos/loadgen/driver"
+	"github.com/mcchaos/mcchaos/loadgen/internal/defaults"
 )
 
 // Defaults of ServeConfig, also the flag defaults of cmd/loadgen.
@@ -73,11 +74,11 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // load until ctx is done or Load.Duration has passed, then keeps /metrics
 // up for Linger before returning.
 func Serve(ctx context.Context, cfg ServeConfig) error {
-	setDefault(&cfg.Listen, DefaultListen)
-	setDefault(&cfg.Client, driver.Default)
-	setDefault(&cfg.StartupTimeout, DefaultStartupTimeout)
-	setDefault(&cfg.Linger, DefaultLinger)
-	setDefault(&cfg.MaxProcs, DefaultMaxProcs)
+	defaults.Set(&cfg.Listen, DefaultListen)
+	defaults.Set(&cfg.Client, driver.Default)
+	defaults.Set(&cfg.StartupTimeout, DefaultStartupTimeout)
+	defaults.Set(&cfg.Linger, DefaultLinger)
+	defaults.Set(&cfg.MaxProcs, DefaultMaxProcs)
 	if cfg.Stderr == nil {
 		cfg.Stderr = io.Discard
 	}

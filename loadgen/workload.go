@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mcchaos/mcchaos/loadgen/internal/defaults"
 )
 
 // Op is the kind of one operation. Its String is the `op` metric label.
@@ -116,9 +118,9 @@ type Keyspace struct {
 }
 
 func (k Keyspace) withDefaults() Keyspace {
-	setDefault(&k.Size, DefaultKeyspace)
-	setDefault(&k.HotKeys, DefaultHotKeys)
-	setDefault(&k.HotRatio, DefaultHotRatio)
+	defaults.Set(&k.Size, DefaultKeyspace)
+	defaults.Set(&k.HotKeys, DefaultHotKeys)
+	defaults.Set(&k.HotRatio, DefaultHotRatio)
 	if k.HotKeys < 0 || k.HotRatio < 0 {
 		k.HotKeys, k.HotRatio = 0, 0
 	}
@@ -245,11 +247,4 @@ func ParseSizes(s string) (Sizes, error) {
 		return bad(fmt.Sprintf("not a size in 1..%d", MaxValueSize))
 	}
 	return FixedSize(n), nil
-}
-
-func setDefault[T comparable](p *T, def T) {
-	var zero T
-	if *p == zero {
-		*p = def
-	}
 }

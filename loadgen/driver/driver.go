@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mcchaos/mcchaos/loadgen/internal/defaults"
 )
 
 // Sentinel errors returned (possibly wrapped) by every Driver. Check them
@@ -139,13 +141,13 @@ type Breaker struct {
 
 // WithDefaults returns b with zero fields set to their defaults.
 func (b Breaker) WithDefaults() Breaker {
-	setDefault(&b.MaxRequests, DefaultBreakerMaxRequests)
-	setDefault(&b.Interval, DefaultBreakerInterval)
-	setDefault(&b.Timeout, DefaultBreakerTimeout)
-	setDefault(&b.BucketPeriod, DefaultBreakerBucket)
-	setDefault(&b.ConsecutiveFailures, DefaultBreakerConsecutive)
-	setDefault(&b.FailureRatio, DefaultBreakerFailureRatio)
-	setDefault(&b.MinRequests, DefaultBreakerMinRequests)
+	defaults.Set(&b.MaxRequests, DefaultBreakerMaxRequests)
+	defaults.Set(&b.Interval, DefaultBreakerInterval)
+	defaults.Set(&b.Timeout, DefaultBreakerTimeout)
+	defaults.Set(&b.BucketPeriod, DefaultBreakerBucket)
+	defaults.Set(&b.ConsecutiveFailures, DefaultBreakerConsecutive)
+	defaults.Set(&b.FailureRatio, DefaultBreakerFailureRatio)
+	defaults.Set(&b.MinRequests, DefaultBreakerMinRequests)
 	return b
 }
 
@@ -184,21 +186,14 @@ type Settings struct {
 
 // WithDefaults returns s with zero fields set to their defaults.
 func (s Settings) WithDefaults() Settings {
-	setDefault(&s.DialTimeout, DefaultDialTimeout)
-	setDefault(&s.Timeout, DefaultTimeout)
-	setDefault(&s.PoolSize, DefaultPoolSize)
-	setDefault(&s.PoolMaxLifetime, DefaultPoolMaxLifetime)
-	setDefault(&s.PoolMaxIdle, DefaultPoolMaxIdle)
-	setDefault(&s.HealthCheck, DefaultHealthCheck)
+	defaults.Set(&s.DialTimeout, DefaultDialTimeout)
+	defaults.Set(&s.Timeout, DefaultTimeout)
+	defaults.Set(&s.PoolSize, DefaultPoolSize)
+	defaults.Set(&s.PoolMaxLifetime, DefaultPoolMaxLifetime)
+	defaults.Set(&s.PoolMaxIdle, DefaultPoolMaxIdle)
+	defaults.Set(&s.HealthCheck, DefaultHealthCheck)
 	s.Breaker = s.Breaker.WithDefaults()
 	return s
-}
-
-func setDefault[T comparable](p *T, def T) {
-	var zero T
-	if *p == zero {
-		*p = def
-	}
 }
 
 // NameOf returns the name of the server whose name or address is s, or s
