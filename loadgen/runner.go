@@ -38,7 +38,8 @@ type Config struct {
 	Servers []string
 	// Workload picks operation kinds. If nil, Workloads[DefaultWorkload].
 	Workload Workload
-	// WorkloadName is the workload label of loadgen_info.
+	// WorkloadName names a workload of Workloads when Workload is nil, and
+	// is the workload label of loadgen_info ("custom" if empty with Workload).
 	WorkloadName string
 	// Client describes the client for loadgen_info.
 	Client driver.Info
@@ -141,7 +142,13 @@ func newRunner(cfg Config) (*runner, error) {
 	}
 	defaults.Set(&cfg.Concurrency, DefaultConcurrency)
 	defaults.Set(&cfg.DrainTimeout, DefaultDrainTimeout)
+	if cfg.Workload != nil {
+		defaults.Set(&cfg.WorkloadName, "custom")
+	}
 	defaults.Set(&cfg.WorkloadName, DefaultWorkload)
+	if mix, ok := cfg.Workload.(Mix); ok && mix == (Mix{}) {
+		return nil, errors.New("loadgen: workload with no operation")
+	}
 	if cfg.Workload == nil {
 		cfg.Workload = Workloads[cfg.WorkloadName]
 		if cfg.Workload == nil {
