@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"io"
 	"os"
 	"os/exec"
@@ -298,16 +299,16 @@ func writeOutputs(out string, in report.Input, stepSummary string) error {
 	if err := report.Summary(&sum, in, "report.md in the run's artifacts"); err != nil {
 		return err
 	}
-	if err := results.WriteFileAtomic(filepath.Join(out, SummaryFile), sum.Bytes()); err != nil {
+	if err := atomicfile.Write(filepath.Join(out, SummaryFile), sum.Bytes()); err != nil {
 		return err
 	}
 	if err := report.JSON(&js, in.Diff); err != nil {
 		return err
 	}
-	if err := results.WriteFileAtomic(filepath.Join(out, ReportFile), md.Bytes()); err != nil {
+	if err := atomicfile.Write(filepath.Join(out, ReportFile), md.Bytes()); err != nil {
 		return err
 	}
-	if err := results.WriteFileAtomic(filepath.Join(out, DiffFile), js.Bytes()); err != nil {
+	if err := atomicfile.Write(filepath.Join(out, DiffFile), js.Bytes()); err != nil {
 		return err
 	}
 	if stepSummary != "" {

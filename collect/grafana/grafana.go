@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"net/http"
 	"net/url"
 	"os"
@@ -112,7 +113,7 @@ func Snapshots(ctx context.Context, cfg Config, q Querier, run *results.Run, dir
 			continue
 		}
 		file := filepath.Join(dir, sc.Name+".json")
-		if err := results.WriteFileAtomic(file, append(b, '\n')); err != nil {
+		if err := atomicfile.Write(file, append(b, '\n')); err != nil {
 			warns = append(warns, err.Error())
 			continue
 		}

@@ -12,8 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/mcchaos/mcchaos/internal/atomicfile"
 )
 
 // SchemaVersion is the version of the format written by this package.
@@ -148,20 +149,8 @@ func Write(path string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("manifest: encode: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".manifest-*.json")
-	if err != nil {
-		return fmt.Errorf("manifest: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("manifest: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("manifest: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("manifest: write %s: %w", path, err)
+	if err := atomicfile.Write(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("manifest: %w", err)
 	}
 	return nil
 }
