@@ -164,8 +164,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
-	defer lg.stop(10 * time.Second)
-	say("loadgen started (pid %d), metrics on %s, log %s", lg.pid(), lgAddr, lg.logPath)
+	defer lg.Stop(10 * time.Second)
+	say("loadgen started (pid %d), metrics on %s, log %s", lg.Pid(), lgAddr, lg.LogPath)
 	if err := waitHTTP(setup, "http://"+lgAddr+"/metrics", lg, 30*time.Second); err != nil {
 		return res, fmt.Errorf("bench: loadgen did not start: %w", err)
 	}
@@ -206,12 +206,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if err != nil {
 			return res, err
 		}
-		sdErr = sd.waitOrInterrupt(ctx, 15*time.Second)
+		sdErr = waitOrInterrupt(ctx, sd, 15*time.Second)
 		if sdErr != nil && ctx.Err() == nil {
-			say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.logPath)
+			say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.LogPath)
 		}
 		if _, err := manifest.Read(filepath.Join(dir, "manifest.json")); err != nil {
-			say("WARNING: scenariod left no usable manifest in %s (%v); see %s", dir, err, sd.logPath)
+			say("WARNING: scenariod left no usable manifest in %s (%v); see %s", dir, err, sd.LogPath)
 			continue
 		}
 		runDirs = append(runDirs, dir)
@@ -222,7 +222,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	} else if sdErr == nil {
 		say("scenarios done in %s", time.Since(start).Round(time.Second))
 	}
-	lg.stop(10 * time.Second)
+	lg.Stop(10 * time.Second)
 	if err := verifyClean(setup, st.ToxiproxyURL); err != nil {
 		say("WARNING: %v", err)
 	} else {

@@ -48,43 +48,25 @@ func findTools(dir string) (tools, error) {
 	return t, err
 }
 
-// child is a loadgen or scenariod process with its log.
-type child struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	err     error
-}
-
-func startChild(name, bin string, args []string, logPath string, tee io.Writer) (*child, error) {
-	f, err := os.Create(logPath)
+// startChild starts loadgen or scenariod and registers it for Abort.
+func startChild(name, bin string, args []string, logPath string, tee io.Writer) (*stack.Process, error) {
+	// The command line heads the log, so a failed run says how to retry it.
+	if err := os.WriteFile(logPath, fmt.Appendf(nil, "# %s %s\n", bin, strings.Join(args, " ")), 0o644); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	p, err := stack.StartProcess(name, bin, args, logPath, tee)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	var out io.Writer = f
-	if tee != nil {
-		out = io.MultiWriter(f, tee)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = stack.SysProcAttr()
-	fmt.Fprintf(f, "# %s %s\n", bin, strings.Join(args, " "))
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("bench: start %s: %w", name, err)
-	}
-	c := &child{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() { c.err = cmd.Wait(); f.Close(); close(c.done) }()
 	liveMu.Lock()
-	live = append(live, c)
+	live = append(live, p)
 	liveMu.Unlock()
-	return c, nil
+	return p, nil
 }
 
 var (
 	liveMu sync.Mutex
-	live   []*child
+	live   []*stack.Process
 )
 
 // Abort is for a second Ctrl-C: it sends SIGINT to every child still
@@ -93,80 +75,35 @@ var (
 // processes die with it.
 func Abort(grace time.Duration) {
 	liveMu.Lock()
-	cs := live
+	ps := live
 	liveMu.Unlock()
 	deadline := time.After(grace)
-	for _, c := range cs {
-		if !c.exited() {
-			c.cmd.Process.Signal(syscall.SIGINT)
-		}
+	for _, p := range ps {
+		p.Signal(syscall.SIGINT)
 	}
-	for _, c := range cs {
+	for _, p := range ps {
 		select {
-		case <-c.done:
+		case <-p.Done():
 		case <-deadline:
 			return
 		}
 	}
 }
 
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
-func (c *child) exited() bool {
+// waitOrInterrupt waits for p to exit. When ctx ends first it sends SIGINT
+// (scenariod then removes its faults and writes its manifest), and SIGKILL
+// if p has not exited after grace.
+func waitOrInterrupt(ctx context.Context, p *stack.Process, grace time.Duration) error {
 	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM, then SIGKILL after grace. Safe to call again.
-func (c *child) stop(grace time.Duration) error {
-	if !c.exited() {
-		c.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.done:
-		case <-time.After(grace):
-			c.cmd.Process.Kill()
-			<-c.done
-		}
-	}
-	return c.err
-}
-
-// waitOrInterrupt waits for the child to exit. When ctx ends first it sends
-// SIGINT (scenariod then removes its faults and writes its manifest), and
-// SIGKILL if the child has not exited after grace.
-func (c *child) waitOrInterrupt(ctx context.Context, grace time.Duration) error {
-	select {
-	case <-c.done:
-		return c.err
+	case <-p.Done():
+		return p.Err()
 	case <-ctx.Done():
 	}
-	c.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-c.done:
-	case <-time.After(grace):
-		c.cmd.Process.Kill()
-		<-c.done
-		return fmt.Errorf("%s did not stop within %s after SIGINT and was killed", c.name, grace)
-	}
-	return c.err
-}
-
-// tail returns the end of the child's log, for error messages.
-func (c *child) tail() string {
-	b, _ := os.ReadFile(c.logPath)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 8 {
-		lines = lines[len(lines)-8:]
-	}
-	return strings.Join(lines, "\n")
+	return p.StopWith(syscall.SIGINT, grace)
 }
 
 // waitHTTP polls url until it answers 200, the child exits or timeout passes.
-func waitHTTP(ctx context.Context, url string, c *child, timeout time.Duration) error {
+func waitHTTP(ctx context.Context, url string, c *stack.Process, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	t := time.NewTicker(100 * time.Millisecond)
@@ -181,10 +118,10 @@ func waitHTTP(ctx context.Context, url string, c *child, timeout time.Duration) 
 			}
 		}
 		select {
-		case <-c.done:
-			return fmt.Errorf("%s exited (%v); its log ends:\n%s", c.name, c.err, c.tail())
+		case <-c.Done():
+			return fmt.Errorf("%s exited (%v); its log ends:\n%s", c.Name, c.Err(), c.Tail(8))
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer %s within %s; its log ends:\n%s", c.name, url, timeout, c.tail())
+			return fmt.Errorf("%s did not answer %s within %s; its log ends:\n%s", c.Name, url, timeout, c.Tail(8))
 		case <-t.C:
 		}
 	}

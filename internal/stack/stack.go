@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -131,7 +130,7 @@ type Stack struct {
 	Dir           string
 
 	mu      sync.Mutex
-	procs   []*proc
+	procs   []*Process
 	tempDir bool
 	log     io.Writer
 }
@@ -223,7 +222,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeProcFiles(s.Dir, srv.Name, p.cmd); err != nil {
+		if err := writeProcFiles(s.Dir, srv.Name, p); err != nil {
 			return nil, err
 		}
 	}
@@ -328,7 +327,7 @@ func (s *Stack) Stop() error {
 	var wg sync.WaitGroup
 	for i := len(procs) - 1; i >= 0; i-- {
 		wg.Add(1)
-		go func(p *proc) { defer wg.Done(); p.stop(5 * time.Second) }(procs[i])
+		go func(p *Process) { defer wg.Done(); p.Stop(5 * time.Second) }(procs[i])
 	}
 	wg.Wait()
 	if s.Dir != "" {
@@ -424,8 +423,8 @@ func (s *Stack) waitHealthy(ctx context.Context, name string, check func() error
 		s.mu.Lock()
 		var tail string
 		for _, p := range s.procs {
-			if p.name == name {
-				tail = p.tail()
+			if p.Name == name {
+				tail = p.Tail(10)
 			}
 		}
 		s.mu.Unlock()
@@ -541,69 +540,26 @@ func getJSON(ctx context.Context, url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// proc is one child process with its log file.
-type proc struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-}
-
-func (s *Stack) spawn(name, bin string, args []string) (*proc, error) {
-	logPath := filepath.Join(s.Dir, "logs", name+".log")
-	f, err := os.Create(logPath)
+func (s *Stack) spawn(name, bin string, args []string) (*Process, error) {
+	p, err := StartProcess(name, bin, args, filepath.Join(s.Dir, "logs", name+".log"), nil)
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = SysProcAttr()
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stack: start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() { cmd.Wait(); f.Close(); close(p.done) }()
 	s.mu.Lock()
 	s.procs = append(s.procs, p)
 	s.mu.Unlock()
-	fmt.Fprintf(s.log, "stack: started %s (pid %d), log %s\n", name, cmd.Process.Pid, logPath)
+	fmt.Fprintf(s.log, "stack: started %s (pid %d), log %s\n", name, p.Pid(), p.LogPath)
 	return p, nil
-}
-
-func (p *proc) stop(grace time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// tail returns the last lines of the process's log.
-func (p *proc) tail() string {
-	b, _ := os.ReadFile(p.logPath)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 10 {
-		lines = lines[len(lines)-10:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // writeProcFiles records a memcached's pid and argv in dir, so that another
 // process (scenariod's process fault) can kill and restart it.
-func writeProcFiles(dir, name string, cmd *exec.Cmd) error {
-	argv, _ := json.Marshal(cmd.Args)
+func writeProcFiles(dir, name string, p *Process) error {
+	argv, _ := json.Marshal(p.Args())
 	if err := os.WriteFile(filepath.Join(dir, name+".argv.json"), argv, 0o644); err != nil {
 		return fmt.Errorf("stack: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".pid"), []byte(strconv.Itoa(p.Pid())+"\n"), 0o644); err != nil {
 		return fmt.Errorf("stack: %w", err)
 	}
 	return nil
