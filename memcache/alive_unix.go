@@ -23,11 +23,12 @@ func (cn *conn) idleAlive() bool {
 	}
 	alive := true
 	var buf [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		_ = n
+	// Control, not Read: RawConn.Read fails with os.ErrDeadlineExceeded
+	// once the last operation's deadline has passed, which is always the
+	// case for an idle connection, and would condemn every one of them.
+	err = rc.Control(func(fd uintptr) {
+		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
-		return true // never wait for readiness
 	})
 	return err == nil && alive
 }

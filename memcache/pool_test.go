@@ -50,6 +50,21 @@ func TestPoolMaintenance(t *testing.T) {
 			return c.Stats()[0].Pool.Destroyed == 1
 		})
 	})
+	t.Run("live idle connection kept after its deadline", func(t *testing.T) {
+		// The health check runs only when called here; the operation's
+		// deadline (Timeout after it started) passes before it does.
+		const timeout = 20 * time.Millisecond
+		c := newClient(t, Config{Servers: env.direct()[:1], Timeout: timeout, Pool: PoolConfig{HealthCheckInterval: time.Hour}})
+		start := time.Now()
+		if _, err := c.Get(ctxT(t), "k"); err != ErrCacheMiss {
+			t.Fatal(err)
+		}
+		eventually(t, time.Second, "the operation's deadline passed", func() bool { return time.Since(start) > 2*timeout })
+		c.servers[0].checkPool()
+		if st := c.Stats()[0].Pool; st.Destroyed != 0 || st.Idle != 1 {
+			t.Fatalf("stats %+v: the health check destroyed a live idle connection", st)
+		}
+	})
 	t.Run("closed by the server", func(t *testing.T) {
 		c := newClient(t, Config{Servers: env.proxied()[:1], Pool: PoolConfig{HealthCheckInterval: 10 * time.Millisecond}})
 		ctx := ctxT(t)
