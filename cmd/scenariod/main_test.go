@@ -273,7 +273,7 @@ func toxiproxyPid(t *testing.T, url string) int {
 			return pid
 		}
 	}
-	t.Skip("cannot find the toxiproxy process of the test stack")
+	t.Fatal("cannot find the toxiproxy process of the test stack in /proc")
 	return 0
 }
 

@@ -247,14 +247,14 @@ func contains(l []string, s string) bool {
 }
 
 // Recorded runs: results.json files of real runs under testdata/recorded/
-// (see its README). The tests skip when the files are missing.
+// (see its README). The files are committed; a missing one fails the test.
 func recorded(t *testing.T, names ...string) []*results.File {
 	t.Helper()
 	var out []*results.File
 	for _, n := range names {
 		p := filepath.Join("testdata", "recorded", n)
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("no recorded run %s yet", p)
+			t.Fatalf("recorded run %s is missing: it is committed testdata", p)
 		}
 		f, err := results.Read(p)
 		if err != nil {
