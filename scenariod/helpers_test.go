@@ -35,20 +35,11 @@ func startStack(t *testing.T) *stack.Stack {
 	return stacktest.Start(t, stacktest.Options{})
 }
 
-// needNetfilter skips the test when nftables cannot be used here. Unlike a
-// missing binary, this is not a failure under make test: a container without
-// CAP_NET_ADMIN cannot make per-packet loss whatever is installed (scenariod
-// then falls back to toxiproxy's emulation). Set MCCHAOS_REQUIRE_NETFILTER=1
-// to make it one.
+// needNetfilter skips (or fails, see stacktest.NeedNetfilter) the test
+// when nftables cannot be used here.
 func needNetfilter(t *testing.T, table string) {
 	t.Helper()
-	nf := &inject.Netfilter{Table: table}
-	if err := nf.Available(context.Background()); err != nil {
-		if os.Getenv("MCCHAOS_REQUIRE_NETFILTER") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("per-packet loss needs nftables with CAP_NET_ADMIN: %v", err)
-	}
+	stacktest.NeedNetfilter(t, (&inject.Netfilter{Table: table}).Available(context.Background()))
 }
 
 func server(s *stack.Stack, name string) stack.Server {

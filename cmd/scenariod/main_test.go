@@ -166,9 +166,7 @@ func checkClean(t *testing.T, s *stack.Stack, table string) {
 // and a valid manifest saying interrupted.
 func TestSignals(t *testing.T) {
 	s := stacktest.Start(t, stacktest.Options{})
-	if err := (&inject.Netfilter{Table: "mcchaos_probe"}).Available(context.Background()); err != nil {
-		t.Skip(err)
-	}
+	stacktest.NeedNetfilter(t, (&inject.Netfilter{Table: "mcchaos_probe"}).Available(context.Background()))
 	for _, tc := range []struct {
 		phase   string
 		signals []syscall.Signal
@@ -282,9 +280,7 @@ func toxiproxyPid(t *testing.T, url string) int {
 // exits at once; the netfilter rules go either way.
 func TestFrozenToxiproxy(t *testing.T) {
 	s := stacktest.Start(t, stacktest.Options{})
-	if err := (&inject.Netfilter{Table: "mcchaos_probe"}).Available(context.Background()); err != nil {
-		t.Skip(err)
-	}
+	stacktest.NeedNetfilter(t, (&inject.Netfilter{Table: "mcchaos_probe"}).Available(context.Background()))
 	pid := toxiproxyPid(t, s.ToxiproxyURL)
 	for _, tc := range []struct {
 		signals int

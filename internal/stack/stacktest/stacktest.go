@@ -53,3 +53,23 @@ func Start(t testing.TB, opt Options) *stack.Stack {
 	t.Cleanup(func() { s.Stop() })
 	return s
 }
+
+// RequireNetfilterEnv names the variable that turns an unusable nftables
+// into a test failure. It is not implied by RequireEnv: a container without
+// CAP_NET_ADMIN cannot make per-packet loss whatever is installed, and
+// scenariod then falls back to toxiproxy's emulation.
+const RequireNetfilterEnv = "MCCHAOS_REQUIRE_NETFILTER"
+
+// NeedNetfilter skips t, naming the reason, when unusable (the error of a
+// netfilter availability probe) is not nil; under RequireNetfilterEnv=1 it
+// fails t instead.
+func NeedNetfilter(t testing.TB, unusable error) {
+	t.Helper()
+	if unusable == nil {
+		return
+	}
+	if os.Getenv(RequireNetfilterEnv) == "1" {
+		t.Fatalf("per-packet loss needs nftables with CAP_NET_ADMIN: %v", unusable)
+	}
+	t.Skipf("per-packet loss needs nftables with CAP_NET_ADMIN: %v", unusable)
+}
