@@ -88,13 +88,6 @@ func maxT(a, b time.Time) time.Time {
 	return b
 }
 
-func minT(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
 var (
 	dOps     = prometheus.NewDesc(mOps, "ops", []string{"op", "server", "result"}, nil)
 	dErrs    = prometheus.NewDesc(mErrors, "errors", []string{"op", "server", "class"}, nil)

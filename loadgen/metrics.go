@@ -140,8 +140,8 @@ func (m *Metrics) SetPoolSource(f func() []driver.PoolStats) {
 
 // poolCollector reads pool statistics from the client on each scrape.
 type poolCollector struct {
-	source                             atomic.Pointer[func() []driver.PoolStats]
-	conns, created, destroyed, acquire *prometheus.Desc
+	source                    atomic.Pointer[func() []driver.PoolStats]
+	conns, created, destroyed *prometheus.Desc
 }
 
 func newPoolCollector() *poolCollector {

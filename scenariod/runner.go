@@ -420,12 +420,11 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 
 	// end closes the scenario: faults gone, open phase closed, manifest written.
 	end := func(st string, why error) (string, error) {
-		now := time.Now()
 		if st != manifest.StatusPassed {
 			cctx, cancel := r.cleanupContext(ctx)
 			cerr := r.faults.clearAll(cctx)
 			cancel()
-			now = time.Now()
+			now := time.Now()
 			if cerr != nil {
 				why = errors.Join(why, fmt.Errorf("%w: %v", ErrDirtyState, cerr))
 			}
