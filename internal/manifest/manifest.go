@@ -12,14 +12,45 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
 )
 
 // SchemaVersion is the version of the format written by this package.
-// Read refuses other versions.
-const SchemaVersion = 1
+// Read refuses other versions. Version 2 added sides, arms and per-arm
+// fault times.
+const SchemaVersion = 2
+
+// Side names. A run has a head side (the code under test) and, when
+// paired, a base side (the code it is compared with).
+const (
+	SideHead = "head"
+	SideBase = "base"
+)
+
+// ArmProxy names the toxiproxy proxy of one arm's path to server:
+// "mc1.head.2". Every arm has its own proxies, so a fault on mc1 is the
+// same fault on every arm's mc1 path.
+func ArmProxy(server, side string, arm int) string {
+	return fmt.Sprintf("%s.%s.%d", server, side, arm)
+}
+
+// ParseArmProxy splits a proxy name made by ArmProxy; ok is false for any
+// other name (the legacy per-server proxies "mc1").
+func ParseArmProxy(name string) (server, side string, arm int, ok bool) {
+	parts := strings.Split(name, ".")
+	if len(parts) != 3 || parts[0] == "" || (parts[1] != SideHead && parts[1] != SideBase) {
+		return "", "", 0, false
+	}
+	n, err := strconv.Atoi(parts[2])
+	if err != nil || n < 1 {
+		return "", "", 0, false
+	}
+	return parts[0], parts[1], n, true
+}
 
 // Phase names, in the order they run.
 const (
@@ -57,14 +88,43 @@ const (
 
 // Manifest is the whole of manifest.json.
 type Manifest struct {
-	SchemaVersion int        `json:"schema_version"`
-	RunID         string     `json:"run_id"`
-	Profile       string     `json:"profile"`
-	Stack         string     `json:"stack,omitempty"`
-	Start         time.Time  `json:"start"`
-	End           time.Time  `json:"end,omitzero"`
-	Status        string     `json:"status"`
-	Scenarios     []Scenario `json:"scenarios"`
+	SchemaVersion int       `json:"schema_version"`
+	RunID         string    `json:"run_id"`
+	Profile       string    `json:"profile"`
+	Stack         string    `json:"stack,omitempty"`
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end,omitzero"`
+	Status        string    `json:"status"`
+	// Sides are the run's sides, head first. Every loadgen series carries
+	// the Prometheus target labels side and arm ("1".."Arms").
+	Sides     []Side     `json:"sides"`
+	Scenarios []Scenario `json:"scenarios"`
+}
+
+// Side is one side of a run: a client build and its flags, run as Arms
+// loadgen processes.
+type Side struct {
+	// Name is SideHead or SideBase.
+	Name string `json:"name"`
+	// Arms is the number of arms (loadgen processes) of the side.
+	Arms int `json:"arms"`
+	// Client is loadgen's -client ("ours", "gomemcache").
+	Client string `json:"client,omitempty"`
+	// Ref is the git ref the side was built from, and Commit its commit.
+	Ref    string `json:"ref,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Args are the side's extra loadgen flags.
+	Args []string `json:"args,omitempty"`
+}
+
+// Side returns the side of that name, and whether the run has it.
+func (m *Manifest) Side(name string) (Side, bool) {
+	for _, s := range m.Sides {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Side{}, false
 }
 
 // Scenario is one scenario as it ran.
@@ -96,6 +156,40 @@ type Fault struct {
 	// Applied and Removed are when the fault was put in place and taken away.
 	Applied time.Time `json:"applied,omitzero"`
 	Removed time.Time `json:"removed,omitzero"`
+	// Arms are the fault's times on each arm's path: the spread of their
+	// Applied (and Removed) times is how far from "the same instant" the
+	// arms were faulted. Empty when the run has no arm proxies.
+	Arms []ArmFault `json:"arms,omitempty"`
+}
+
+// ArmFault is when one arm's path got a fault and lost it again.
+type ArmFault struct {
+	Side    string    `json:"side"`
+	Arm     int       `json:"arm"`
+	Applied time.Time `json:"applied,omitzero"`
+	Removed time.Time `json:"removed,omitzero"`
+}
+
+// Spread returns the largest difference between the arms' applied times
+// and between their removed times; zero with fewer than two arms.
+func (f *Fault) Spread() (applied, removed time.Duration) {
+	span := func(get func(ArmFault) time.Time) time.Duration {
+		var lo, hi time.Time
+		for _, a := range f.Arms {
+			t := get(a)
+			if t.IsZero() {
+				continue
+			}
+			if lo.IsZero() || t.Before(lo) {
+				lo = t
+			}
+			if hi.IsZero() || t.After(hi) {
+				hi = t
+			}
+		}
+		return hi.Sub(lo)
+	}
+	return span(func(a ArmFault) time.Time { return a.Applied }), span(func(a ArmFault) time.Time { return a.Removed })
 }
 
 // Phase is one phase of a scenario with its exact start and end. End is zero
@@ -165,8 +259,13 @@ func Read(path string) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("manifest: %s: %w", path, err)
 	}
-	if m.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("%w %d in %s (this build reads %d)", ErrSchema, m.SchemaVersion, path, SchemaVersion)
+	switch m.SchemaVersion {
+	case SchemaVersion:
+	case 1:
+		// Before arms: one loadgen, whose series carry no side or arm label.
+		m.Sides = []Side{{Name: SideHead, Arms: 1}}
+	default:
+		return nil, fmt.Errorf("%w %d in %s (this build reads 1 and %d)", ErrSchema, m.SchemaVersion, path, SchemaVersion)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("manifest: %s: %w", path, err)

@@ -52,7 +52,7 @@ func TestReadRefuses(t *testing.T) {
 		want   string
 	}{
 		// A newer writer's file.
-		{"schema", func(m *Manifest) { m.SchemaVersion = 2 }, "schema_version 2"},
+		{"schema", func(m *Manifest) { m.SchemaVersion = 3 }, "schema_version 3"},
 		// Phases out of order.
 		{"order", func(m *Manifest) { m.Scenarios[0].Phases[0].Name = PhaseTesting }, `want "stabilization"`},
 		// A phase ending before it starts.
