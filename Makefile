@@ -6,6 +6,7 @@ PROFILE     ?= pr
 SCENARIOS   ?=
 STACK       ?= local
 BENCH_FLAGS ?=
+BASE        ?=
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
@@ -41,9 +42,10 @@ build:
 deps-local: deps
 deps-compose deps-external:
 
-## bench: the benchmark on the local stack (PROFILE=pr|full|smoke, SCENARIOS=a,b, STACK=local|compose|external).
+## bench: the benchmark on the local stack (PROFILE=pr|full|smoke, SCENARIOS=a,b, STACK=local|compose|external,
+## BASE=<git ref>: a paired run, base built from that ref beside this checkout).
 bench: deps-$(STACK) build
-	bin/bench -profile $(PROFILE) -stack $(STACK) $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
+	bin/bench -profile $(PROFILE) -stack $(STACK) $(if $(BASE),-base $(BASE)) $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
 
 ## baseline: run the benchmark and store its results as baselines/$(PROFILE).json.
 baseline: deps-$(STACK) build

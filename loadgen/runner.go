@@ -185,8 +185,8 @@ func newRunner(cfg Config) (*runner, error) {
 		valueBuf: 1024,
 	}
 	for i := range r.data {
-		r.data[i] = DataKeyPrefix + strconv.Itoa(i)
-		r.counters[i] = CounterKeyPrefix + strconv.Itoa(i)
+		r.data[i] = cfg.Keys.Prefix + DataKeyPrefix + strconv.Itoa(i)
+		r.counters[i] = cfg.Keys.Prefix + CounterKeyPrefix + strconv.Itoa(i)
 	}
 	cfg.Metrics.Info.WithLabelValues(cfg.Client.Client, cfg.Client.Version, cfg.WorkloadName, Mode(cfg.Rate)).Set(1)
 	return r, nil

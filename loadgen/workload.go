@@ -112,6 +112,9 @@ const MaxKeyspace = 10_000_000
 // each field means its Default* constant; a negative HotRatio or HotKeys
 // disables the hot set.
 type Keyspace struct {
+	// Prefix goes before every key, so arms sharing the servers never
+	// share a key. If empty, none.
+	Prefix   string
 	Size     int
 	HotKeys  int
 	HotRatio float64

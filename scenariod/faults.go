@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
@@ -91,8 +92,9 @@ func toxic(f Fault) (inject.Toxic, bool) {
 	return x, true
 }
 
-// apply puts f in place on every target.
-func (fs *faultSet) apply(ctx context.Context, f Fault) error {
+// apply puts f in place on every target's paths and returns when each
+// path got it, by proxy name.
+func (fs *faultSet) apply(ctx context.Context, f Fault) (map[string]time.Time, error) {
 	inj, _ := fs.injectorFor(f)
 	fs.mu.Lock()
 	fs.active = append(fs.active, applied{f: f, injector: inj})
@@ -101,39 +103,114 @@ func (fs *faultSet) apply(ctx context.Context, f Fault) error {
 	return fs.put(ctx, f, inj)
 }
 
+// paths returns the proxies in front of server: the arms' proxies
+// ("mc1.head.1", ...) and the server's own proxy ("mc1"), sorted by name.
+// A fault on a server is a fault on all of them, so every arm sees it.
+func (fs *faultSet) paths(server string) []inject.Proxy {
+	var ps []inject.Proxy
+	for _, name := range slices.Sorted(maps.Keys(fs.proxies)) {
+		if srv, _, _, ok := manifest.ParseArmProxy(name); name == server || ok && srv == server {
+			ps = append(ps, fs.proxies[name])
+		}
+	}
+	return ps
+}
+
+// sides returns the run's sides as the arms' proxies show them (head
+// first); one head arm when there are no arm proxies.
+func (fs *faultSet) sides() []manifest.Side {
+	arms := map[string]int{}
+	for name := range fs.proxies {
+		if _, side, arm, ok := manifest.ParseArmProxy(name); ok {
+			arms[side] = max(arms[side], arm)
+		}
+	}
+	if len(arms) == 0 {
+		return []manifest.Side{{Name: manifest.SideHead, Arms: 1}}
+	}
+	var ss []manifest.Side
+	for _, name := range []string{manifest.SideHead, manifest.SideBase} {
+		if arms[name] > 0 {
+			ss = append(ss, manifest.Side{Name: name, Arms: arms[name]})
+		}
+	}
+	return ss
+}
+
+// onPaths calls do on every path of every target concurrently (one
+// toxiproxy call each, so every arm gets the fault at the same instant)
+// and returns when each call returned, by proxy name.
+func (fs *faultSet) onPaths(targets []string, do func(p inject.Proxy) error) (map[string]time.Time, error) {
+	var ps []inject.Proxy
+	for _, t := range targets {
+		ps = append(ps, fs.paths(t)...)
+	}
+	times := make([]time.Time, len(ps))
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() {
+			if err := do(p); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", p.Name, err)
+			}
+			times[i] = time.Now()
+		})
+	}
+	wg.Wait()
+	at := make(map[string]time.Time, len(ps))
+	for i, p := range ps {
+		at[p.Name] = times[i]
+	}
+	return at, errors.Join(errs...)
+}
+
+// allAt returns the same time for every path of targets: one netfilter
+// transaction or one process fault changes them all at once.
+func (fs *faultSet) allAt(targets []string, t time.Time) map[string]time.Time {
+	at := map[string]time.Time{}
+	for _, s := range targets {
+		for _, p := range fs.paths(s) {
+			at[p.Name] = t
+		}
+	}
+	return at
+}
+
 // put makes f happen; it is idempotent, so it also re-applies.
-func (fs *faultSet) put(ctx context.Context, f Fault, inj string) error {
+func (fs *faultSet) put(ctx context.Context, f Fault, inj string) (map[string]time.Time, error) {
 	switch {
 	case inj == manifest.InjectorNetfilter:
-		return fs.syncNetfilter(ctx)
+		err := fs.syncNetfilter(ctx)
+		return fs.allAt(f.Targets, time.Now()), err
 	case f.Kind == KindServerDown:
-		for _, t := range f.Targets {
-			if err := fs.tp.SetEnabled(ctx, t, false); err != nil {
-				return fmt.Errorf("server down on %s: %w", t, err)
-			}
+		at, err := fs.onPaths(f.Targets, func(p inject.Proxy) error { return fs.tp.SetEnabled(ctx, p.Name, false) })
+		if err != nil {
+			return at, fmt.Errorf("server down: %w", err)
 		}
+		return at, nil
 	case f.Kind == KindProcessKill:
 		for _, t := range f.Targets {
 			fs.mu.Lock()
 			fs.killed[t] = true
 			fs.mu.Unlock()
 			if err := fs.proc.Kill(ctx, t, fs.proxies[t].Upstream); err != nil {
-				return err
+				return nil, err
 			}
 		}
+		return fs.allAt(f.Targets, time.Now()), nil
 	default:
 		x, _ := toxic(f)
-		for _, t := range f.Targets {
-			if err := fs.tp.AddToxic(ctx, t, x); err != nil {
-				return fmt.Errorf("%s on %s: %w", f.Kind, t, err)
-			}
+		at, err := fs.onPaths(f.Targets, func(p inject.Proxy) error { return fs.tp.AddToxic(ctx, p.Name, x) })
+		if err != nil {
+			return at, fmt.Errorf("%s: %w", f.Kind, err)
 		}
+		return at, nil
 	}
-	return nil
 }
 
-// remove takes f away from every target.
-func (fs *faultSet) remove(ctx context.Context, f Fault) error {
+// remove takes f away from every target's paths and returns when each path
+// lost it, by proxy name.
+func (fs *faultSet) remove(ctx context.Context, f Fault) (map[string]time.Time, error) {
 	fs.mu.Lock()
 	inj := ""
 	fs.active = slices.DeleteFunc(fs.active, func(a applied) bool {
@@ -147,7 +224,8 @@ func (fs *faultSet) remove(ctx context.Context, f Fault) error {
 	if inj == "" {
 		inj, _ = fs.injectorFor(f)
 	}
-	var errs []error
+	var at map[string]time.Time
+	var err error
 	switch {
 	case inj == manifest.InjectorNetfilter:
 		// No drop at all means the traffic does not pass this host's
@@ -155,24 +233,22 @@ func (fs *faultSet) remove(ctx context.Context, f Fault) error {
 		if n, err := fs.nf.Dropped(ctx); err == nil && n == 0 {
 			fs.logf("WARNING: netfilter dropped no packet during the %s fault on %s: no traffic, or it does not pass this host's loopback (then use -loss-injector toxiproxy)", f.Kind, strings.Join(f.Targets, "+"))
 		}
-		errs = append(errs, fs.syncNetfilter(ctx))
+		err = fs.syncNetfilter(ctx)
+		at = fs.allAt(f.Targets, time.Now())
 	case f.Kind == KindServerDown:
-		for _, t := range f.Targets {
-			errs = append(errs, fs.tp.SetEnabled(ctx, t, true))
-		}
+		at, err = fs.onPaths(f.Targets, func(p inject.Proxy) error { return fs.tp.SetEnabled(ctx, p.Name, true) })
 	case f.Kind == KindProcessKill:
-		errs = append(errs, fs.restartKilled(ctx))
+		err = fs.restartKilled(ctx)
+		at = fs.allAt(f.Targets, time.Now())
 	default:
 		x, _ := toxic(f)
-		for _, t := range f.Targets {
-			errs = append(errs, fs.tp.RemoveToxic(ctx, t, x.Name))
-		}
+		at, err = fs.onPaths(f.Targets, func(p inject.Proxy) error { return fs.tp.RemoveToxic(ctx, p.Name, x.Name) })
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("remove %s: %w", f.Kind, err)
+	if err != nil {
+		return at, fmt.Errorf("remove %s: %w", f.Kind, err)
 	}
 	fs.setMetrics(f, inj, false)
-	return nil
+	return at, nil
 }
 
 // syncNetfilter makes the netfilter table hold exactly the active loss faults.
@@ -184,12 +260,14 @@ func (fs *faultSet) syncNetfilter(ctx context.Context) error {
 			continue
 		}
 		for _, t := range a.f.Targets {
-			port, err := inject.ListenPort(fs.proxies[t].Listen)
-			if err != nil {
-				fs.mu.Unlock()
-				return fmt.Errorf("packet loss on %s: %w", t, err)
+			for _, p := range fs.paths(t) {
+				port, err := inject.ListenPort(p.Listen)
+				if err != nil {
+					fs.mu.Unlock()
+					return fmt.Errorf("packet loss on %s: %w", p.Name, err)
+				}
+				loss[port] = a.f.Params["loss_pct"]
 			}
-			loss[port] = a.f.Params["loss_pct"]
 		}
 	}
 	fs.mu.Unlock()
@@ -294,7 +372,8 @@ func (fs *faultSet) reapply(ctx context.Context) error {
 	var errs []error
 	for _, a := range act {
 		if a.injector == manifest.InjectorToxiproxy {
-			errs = append(errs, fs.put(ctx, a.f, a.injector))
+			_, err := fs.put(ctx, a.f, a.injector)
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

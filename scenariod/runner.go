@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -354,7 +355,9 @@ func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
 			r.logf("final cleanup: %v", err)
 		}
 	}()
-	if err := r.setup(ctx); err != nil {
+	err := r.setup(ctx)
+	r.m.Sides = r.faults.sides()
+	if err != nil {
 		if ctx.Err() != nil {
 			return r.finish(manifest.StatusInterrupted, ErrInterrupted)
 		}
@@ -492,13 +495,15 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 		until := start.Add(planned)
 		if name == manifest.PhaseTesting {
 			for j, f := range s.Faults {
-				if err := r.faults.apply(ctx, f); err != nil {
+				at, err := r.faults.apply(ctx, f)
+				if err != nil {
 					if ctx.Err() != nil {
 						return end(manifest.StatusInterrupted, nil)
 					}
 					return end(manifest.StatusFailed, fmt.Errorf("apply: %w", err))
 				}
 				cur.Faults[j].Applied = time.Now()
+				recordArms(&cur.Faults[j], at, true)
 			}
 			// The fault is held for the planned time from the moment it is in place.
 			until = time.Now().Add(planned)
@@ -513,13 +518,15 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 		}
 		if name == manifest.PhaseTesting {
 			for j, f := range s.Faults {
-				if err := r.faults.remove(ctx, f); err != nil {
+				at, err := r.faults.remove(ctx, f)
+				if err != nil {
 					if ctx.Err() != nil {
 						return end(manifest.StatusInterrupted, nil)
 					}
 					return end(manifest.StatusFailed, err)
 				}
 				cur.Faults[j].Removed = time.Now()
+				recordArms(&cur.Faults[j], at, false)
 			}
 			e.Kind = EventFaultRemoved
 			r.emit(e)
@@ -548,6 +555,35 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 		}
 	}
 	return end(manifest.StatusPassed, nil)
+}
+
+// recordArms notes when each arm's path got (or lost) the fault. A fault on
+// several servers reaches an arm when its last path has it, so an arm's
+// time is the latest over its paths.
+func recordArms(f *manifest.Fault, at map[string]time.Time, applied bool) {
+	for name, t := range at {
+		_, side, arm, ok := manifest.ParseArmProxy(name)
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(f.Arms, func(a manifest.ArmFault) bool { return a.Side == side && a.Arm == arm })
+		if i < 0 {
+			f.Arms = append(f.Arms, manifest.ArmFault{Side: side, Arm: arm})
+			i = len(f.Arms) - 1
+		}
+		a := &f.Arms[i]
+		if applied && t.After(a.Applied) {
+			a.Applied = t
+		} else if !applied && t.After(a.Removed) {
+			a.Removed = t
+		}
+	}
+	slices.SortFunc(f.Arms, func(a, b manifest.ArmFault) int {
+		if a.Side != b.Side {
+			return strings.Compare(b.Side, a.Side) // head before base
+		}
+		return a.Arm - b.Arm
+	})
 }
 
 // wait waits until the given time, checking toxiproxy every WatchInterval:

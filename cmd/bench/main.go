@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -58,11 +59,17 @@ type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
+// usage prints one line and returns exit code 2: bad input, nothing started.
+func usage(stderr io.Writer, msg string) error {
+	fmt.Fprintln(stderr, "bench:", msg)
+	return exitError(2)
+}
+
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg bench.Config
-	var loadgenArgs, scenariodArgs, recollect string
+	var loadgenArgs, scenariodArgs, baseArgs, baseClient, recollect string
 	fs.StringVar(&cfg.Profile, "profile", profile.Default, "run profile: "+strings.Join(profile.Names(), ", "))
 	fs.StringVar(&cfg.Scenarios, "scenarios", "", "scenarios to run: all, extended, or NAME[,NAME...] (default: the profile's; see scenariod -list)")
 	fs.StringVar(&cfg.Stack, "stack", bench.StackLocal, "where the services run: local (child processes), compose (docker compose up), external (already running)")
@@ -80,6 +87,11 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.StringVar(&cfg.GrafanaURL, "grafana-url", "", "Grafana for snapshots (optional)")
 	fs.StringVar(&loadgenArgs, "loadgen-args", "", "extra flags for loadgen, space-separated (e.g. \"-client gomemcache\")")
 	fs.StringVar(&scenariodArgs, "scenariod-args", "", "extra flags for scenariod, space-separated (e.g. \"-loss-injector toxiproxy\")")
+	fs.StringVar(&cfg.Base, "base", "", "paired run: build the base side from git `REF` and run it beside this checkout; the comparison is base vs head of this run")
+	fs.BoolVar(&cfg.AA, "aa", false, "paired A/A run: the same binary and flags on both sides (calibration)")
+	fs.StringVar(&baseArgs, "base-args", "", "paired run: the base side's loadgen flags (default: -loadgen-args)")
+	fs.StringVar(&baseClient, "base-client", "", "paired run: the base side runs this client (ours, gomemcache) with head's flags")
+	fs.IntVar(&cfg.Arms, "arms", 0, "arms (client instances) per side (default: the profile's)")
 	fs.StringVar(&recollect, "recollect", "", "report an earlier local run `DIR` again from its kept manifest and Prometheus data")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: bench [flags]\n\nRuns the mcchaos benchmark end to end and writes reports/<run-id>/report.md.\n\nFlags:")
@@ -96,6 +108,21 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return exitError(2)
 	}
 	cfg.LoadgenArgs = strings.Fields(loadgenArgs)
+	if baseArgs != "" {
+		cfg.BaseArgs = strings.Fields(baseArgs)
+	}
+	if baseClient != "" {
+		cfg.BaseArgs = append(slices.Clone(cfg.LoadgenArgs), "-client", baseClient)
+		if baseArgs != "" {
+			return usage(stderr, "-base-client and -base-args: give one (-base-args \"-client X ...\")")
+		}
+	}
+	if cfg.AA && (cfg.Base != "" || cfg.BaseArgs != nil) {
+		return usage(stderr, "-aa runs this checkout on both sides: it takes no -base, -base-args or -base-client")
+	}
+	if cfg.Arms < 0 {
+		return usage(stderr, fmt.Sprintf("-arms %d: want 1 or more", cfg.Arms))
+	}
 	cfg.ScenariodArgs = strings.Fields(scenariodArgs)
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -76,6 +77,7 @@ func run(ctx context.Context, abort <-chan struct{}, stdout, stderr io.Writer, a
 	fs.StringVar(&cfg.Listen, "listen", loadgen.DefaultListen, "serve /metrics on this address")
 	fs.StringVar(&servers, "servers", loadgen.DefaultServers, "memcached servers as name=host:port,... (a bare host:port list names them mc1..mcN)")
 	fs.StringVar(&l.WorkloadName, "workload", loadgen.DefaultWorkload, "operation mix: "+strings.Join(loadgen.WorkloadNames(), "|"))
+	fs.StringVar(&l.Keys.Prefix, "key-prefix", "", "prefix of every key, so several loadgens can share the servers (placement ignores it)")
 	fs.IntVar(&l.Keys.Size, "keyspace", loadgen.DefaultKeyspace, "number of distinct keys")
 	fs.IntVar(&l.Keys.HotKeys, "hot-keys", loadgen.DefaultHotKeys, "size of the hot key set (0: none)")
 	fs.Float64Var(&l.Keys.HotRatio, "hot-ratio", loadgen.DefaultHotRatio, "fraction of operations on the hot keys (0: none)")
@@ -104,12 +106,14 @@ func run(ctx context.Context, abort <-chan struct{}, stdout, stderr io.Writer, a
 	fs.DurationVar(&cfg.StartupTimeout, "startup-timeout", loadgen.DefaultStartupTimeout, "wait this long for the servers to answer before starting")
 	fs.DurationVar(&cfg.Linger, "linger", loadgen.DefaultLinger, "after the load stops, keep /metrics up this long (negative: exit at once)")
 	fs.BoolVar(&cfg.FailOnViolation, "fail-on-violation", false, "exit 1 if any integrity violation was seen")
+	check := fs.Bool("check", false, "check the flags, then exit (0: they are good) without starting anything")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (all settings are flags; see -h)", fs.Args())
 	}
+	s.KeyPrefix = l.Keys.Prefix
 	b.MaxRequests, b.ConsecutiveFailures, b.MinRequests = uint32(*maxReq), uint32(*consec), uint32(*minReq)
 	var err error
 	if s.Servers, err = loadgen.ParseServers(servers); err != nil {
@@ -123,6 +127,12 @@ func run(ctx context.Context, abort <-chan struct{}, stdout, stderr io.Writer, a
 	}
 	if cfg.Linger == 0 {
 		cfg.Linger = -1
+	}
+	if !slices.Contains(driver.Kinds(), cfg.Client) {
+		return fmt.Errorf("-client %q: unknown (known: %s)", cfg.Client, strings.Join(driver.Kinds(), ", "))
+	}
+	if *check {
+		return nil
 	}
 	return loadgen.Serve(ctx, cfg)
 }

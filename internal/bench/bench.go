@@ -16,11 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 )
@@ -32,10 +30,12 @@ const (
 	StackExternal = "external"
 )
 
-// Default ports of the exporters (DESIGN.md).
+// Default ports (DESIGN.md): scenariod's exporter, and the first proxy
+// port of the arms on the compose stack (which publishes 21221-21299;
+// the local stack lets toxiproxy pick free ports).
 const (
-	DefaultLoadgenPort   = 9090
 	DefaultScenariodPort = 9092
+	DefaultArmProxyPort  = 21221
 )
 
 // Config says what to run. Zero values mean the documented defaults.
@@ -73,8 +73,20 @@ type Config struct {
 	Count int
 	// GrafanaURL, when set, is passed to collect for snapshots.
 	GrafanaURL string
-	// LoadgenArgs and ScenariodArgs are appended to the children's flags.
+	// LoadgenArgs and ScenariodArgs are appended to the children's flags;
+	// LoadgenArgs are the head side's.
 	LoadgenArgs, ScenariodArgs []string
+	// Base, when set, is a git ref: the base side is built from it (in a
+	// worktree under the run directory) and runs beside the head side.
+	Base string
+	// AA runs the head side's binary and flags on the base side too: an
+	// A/A run, for calibration.
+	AA bool
+	// BaseArgs, when set (or with Base or AA), are the base side's loadgen
+	// flags. If nil, LoadgenArgs.
+	BaseArgs []string
+	// Arms is the number of arms per side. If zero, the profile's.
+	Arms int
 	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
 	Stdout, Stderr io.Writer
 }
@@ -116,6 +128,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := checkScenarios(bins.scenariod, prof.Name, cfg); err != nil {
 		return res, err
 	}
+	sides, err := planSides(cfg, bins.loadgen)
+	if err != nil {
+		return res, err
+	}
 
 	res.RunDir = filepath.Join(cfg.ReportsDir, cfg.RunID)
 	if err := os.MkdirAll(filepath.Join(res.RunDir, "logs"), 0o755); err != nil {
@@ -132,16 +148,34 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}()
 	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "bench: "+format+"\n", a...) }
 	say("run %s, profile %s (%s), stack %s", cfg.RunID, prof.Name, prof.Description, cfg.Stack)
+	if len(sides) > 1 && sides[1].Ref != "" {
+		bin, remove, err := buildBase(ctx, sides[1].Commit, filepath.Join(res.RunDir, "base"), say)
+		defer remove()
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, fmt.Errorf("bench: interrupted while building the base side")
+			}
+			return res, err
+		}
+		sides[1].Loadgen = bin
+		if err := checkLoadgen(*sides[1]); err != nil {
+			return res, err
+		}
+	}
 
 	// Setup and teardown are not interruptible by ctx: a Ctrl-C during
 	// start-up still ends in a clean teardown through the normal path.
 	setup := context.WithoutCancel(ctx)
 
-	lgAddr, sdAddr, listenHost, err := exporterAddrs(cfg)
+	sdAddr, listenHost, err := exporterAddr(cfg)
 	if err != nil {
 		return res, err
 	}
-	st, teardown, err := startStack(setup, cfg, res.RunDir, lgAddr, sdAddr, say)
+	arms, err := planArms(cfg, prof, sides, listenHost)
+	if err != nil {
+		return res, err
+	}
+	st, teardown, err := startStack(setup, cfg, res.RunDir, targets(cfg, arms), sdAddr, say)
 	if err != nil {
 		return res, err
 	}
@@ -152,22 +186,20 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		}
 	}()
 
-	// loadgen: the client under load, until scenariod is done.
-	lgPort := lgAddr[strings.LastIndexByte(lgAddr, ':')+1:]
-	lgArgs := []string{"-listen", listenHost + ":" + lgPort, "-servers", st.ProxyAddrs()}
-	if prof.Rate > 0 {
-		lgArgs = append(lgArgs, "-rate", fmt.Sprint(prof.Rate))
-	}
-	lgArgs = append(lgArgs, "-concurrency", strconv.Itoa(prof.Concurrency))
-	lgArgs = append(lgArgs, cfg.LoadgenArgs...)
-	lg, err := startChild("loadgen", bins.loadgen, lgArgs, filepath.Join(res.RunDir, "logs", "loadgen.log"), nil)
-	if err != nil {
+	// The arms: k loadgens per side, each with its own proxies, exporter
+	// and key prefix, all under load until scenariod is done.
+	if err := connectArms(setup, cfg, st, arms); err != nil {
 		return res, err
 	}
-	defer lg.Stop(10 * time.Second)
-	say("loadgen started (pid %d), metrics on %s, log %s", lg.Pid(), lgAddr, lg.LogPath)
-	if err := waitHTTP(setup, "http://"+lgAddr+"/metrics", lg, 30*time.Second); err != nil {
-		return res, fmt.Errorf("bench: loadgen did not start: %w", err)
+	defer stopArms(arms, 10*time.Second)
+	if err := startArms(setup, arms, filepath.Join(res.RunDir, "logs"), say); err != nil {
+		return res, err
+	}
+	wctx, cancel := context.WithTimeout(setup, 30*time.Second)
+	err = st.WaitTargets(wctx, "loadgen", len(arms))
+	cancel()
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
 	}
 
 	// scenariod: faults, phases, manifest. It prints progress itself. With
@@ -210,7 +242,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if sdErr != nil && ctx.Err() == nil {
 			say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.LogPath)
 		}
-		if _, err := manifest.Read(filepath.Join(dir, "manifest.json")); err != nil {
+		if err := recordSides(filepath.Join(dir, "manifest.json"), sides); err != nil {
 			say("WARNING: scenariod left no usable manifest in %s (%v); see %s", dir, err, sd.LogPath)
 			continue
 		}
@@ -222,7 +254,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	} else if sdErr == nil {
 		say("scenarios done in %s", time.Since(start).Round(time.Second))
 	}
-	lg.Stop(10 * time.Second)
+	stopArms(arms, 10*time.Second)
 	if err := verifyClean(setup, st.ToxiproxyURL); err != nil {
 		say("WARNING: %v", err)
 	} else {
@@ -301,16 +333,13 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-// exporterAddrs returns where loadgen and scenariod serve metrics as
-// Prometheus reaches them from this host, and the host they listen on: the
+// exporterAddr returns where scenariod serves metrics as Prometheus
+// reaches it from this host, and the host the exporters listen on: the
 // loopback for the local stack, every interface when Prometheus runs in a
 // container and scrapes through host-gateway.
-func exporterAddrs(cfg Config) (lg, sd, listenHost string, err error) {
-	lgPort, sdPort := DefaultLoadgenPort, DefaultScenariodPort
+func exporterAddr(cfg Config) (sd, listenHost string, err error) {
+	sdPort := DefaultScenariodPort
 	if cfg.FreePorts {
-		if lgPort, err = stack.FreePort(); err != nil {
-			return
-		}
 		if sdPort, err = stack.FreePort(); err != nil {
 			return
 		}
@@ -319,24 +348,20 @@ func exporterAddrs(cfg Config) (lg, sd, listenHost string, err error) {
 	if cfg.Stack != StackLocal {
 		listenHost = "0.0.0.0"
 	}
-	for _, p := range []struct {
-		port int
-		what string
-	}{{lgPort, "loadgen"}, {sdPort, "scenariod"}} {
-		if err = portFree(listenHost, p.port, p.what); err != nil {
-			return
-		}
+	if err = portFree(listenHost, sdPort, "scenariod"); err != nil {
+		return
 	}
-	return fmt.Sprintf("127.0.0.1:%d", lgPort), fmt.Sprintf("127.0.0.1:%d", sdPort), listenHost, nil
+	return fmt.Sprintf("127.0.0.1:%d", sdPort), listenHost, nil
 }
 
 // startStack starts or finds the stack and returns how to tear it down.
-func startStack(ctx context.Context, cfg Config, runDir, lgAddr, sdAddr string, say func(string, ...any)) (*stack.Stack, func() error, error) {
+func startStack(ctx context.Context, cfg Config, runDir string, arms []stack.Target, sdAddr string, say func(string, ...any)) (*stack.Stack, func() error, error) {
 	switch cfg.Stack {
 	case StackLocal:
 		sc := stack.Config{
 			Dir:           filepath.Join(runDir, "stack"),
-			ScrapeTargets: map[string]string{"loadgen": lgAddr, "scenariod": sdAddr},
+			ScrapeTargets: map[string]string{"scenariod": sdAddr},
+			Targets:       arms,
 			Log:           cfg.Stderr,
 		}
 		if cfg.FreePorts {

@@ -30,14 +30,18 @@ type Profile struct {
 	MaxFault time.Duration `json:"max_fault,omitempty"`
 	// Scenarios is the default selection of scenario names. If nil, all 14.
 	Scenarios []string `json:"scenarios,omitempty"`
-	// Rate is the open-loop rate in operations per second. If zero, loadgen
-	// runs closed-loop with Concurrency workers.
+	// Arms is the number of arms (client instances, one loadgen each) per
+	// side. Each arm's figure over a phase is one sample of the comparison.
+	Arms int `json:"arms"`
+	// Rate is each arm's open-loop rate in operations per second. If zero,
+	// loadgen runs closed-loop with Concurrency workers.
 	Rate float64 `json:"rate"`
-	// Concurrency is the closed-loop worker count, or the in-flight cap in
-	// open-loop mode. In open loop it must be at least Rate × the client's
-	// timeout (2000/s × 500 ms = 1000): with a cap of 100, a +200 ms fault on
-	// one server dropped 38 % of all operations, healthy servers starved
-	// behind the slow one; with 1000, 2 %, which is the client's own doing.
+	// Concurrency is each arm's closed-loop worker count, or its in-flight
+	// cap in open-loop mode. In open loop it must be well above Rate × the
+	// client's timeout (a single 2000/s loadgen with a cap of 100 dropped
+	// 38 % of all operations under a +200 ms fault on one server, healthy
+	// servers starved behind the slow one; with 1000, 2 %, the client's own
+	// doing). Here it is 2 × Rate × 500 ms.
 	Concurrency int `json:"concurrency"`
 }
 
@@ -50,8 +54,9 @@ var profiles = map[string]Profile{
 		Description:   "the timings of ORIGIN.md: 30s stabilization, the scenario's fault time, 60s recovery",
 		Stabilization: 30 * time.Second,
 		Recovery:      60 * time.Second,
-		Rate:          2000,
-		Concurrency:   1000,
+		Arms:          5,
+		Rate:          200,
+		Concurrency:   200,
 	},
 	"pr": {
 		Name:          "pr",
@@ -59,8 +64,9 @@ var profiles = map[string]Profile{
 		Stabilization: 10 * time.Second,
 		Recovery:      15 * time.Second,
 		MaxFault:      30 * time.Second,
-		Rate:          2000,
-		Concurrency:   1000,
+		Arms:          5,
+		Rate:          200,
+		Concurrency:   200,
 	},
 	"smoke": {
 		Name:          "smoke",
@@ -69,8 +75,9 @@ var profiles = map[string]Profile{
 		Recovery:      8 * time.Second,
 		MaxFault:      10 * time.Second,
 		Scenarios:     []string{"packet-loss-100-pct", "latency-200ms-1s", "multi-failure-2-servers-latency"},
-		Rate:          1000,
-		Concurrency:   1000,
+		Arms:          5,
+		Rate:          200,
+		Concurrency:   200,
 	},
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcchaos/mcchaos/memcache"
 	"sort"
 	"strings"
 	"time"
@@ -164,7 +165,10 @@ func (b Breaker) ReadyToTrip(requests, totalFailures, consecutiveFailures uint32
 // Settings configures a client through its driver. The zero value of each
 // field means its Default* constant; Servers must not be empty.
 type Settings struct {
-	Servers         []Server
+	Servers []Server
+	// KeyPrefix is the arm's key prefix; Place ignores it, so every arm
+	// (and every client) puts a key on the same server.
+	KeyPrefix       string
 	DialTimeout     time.Duration
 	Timeout         time.Duration // per operation
 	PoolSize        int           // max connections per server
@@ -182,6 +186,16 @@ type Settings struct {
 	// OnAcquire, if not nil, is called after every pool acquire with the
 	// server's name and the time spent waiting for a connection.
 	OnAcquire func(server string, wait time.Duration)
+}
+
+// Place maps a key to the index of its server among n, the same way for
+// every client and every arm: jump consistent hash of the key without the
+// arm's prefix. Drivers use it instead of their client's own selector, so
+// a fault on one server exposes every client to the same share of the
+// operations (with their native selectors ours sent about 35 % of the
+// operations to mc1 and gomemcache 29.5 %).
+func (s Settings) Place(key string, n int) int {
+	return memcache.JumpHash.Select(strings.TrimPrefix(key, s.KeyPrefix), n)
 }
 
 // WithDefaults returns s with zero fields set to their defaults.

@@ -14,7 +14,7 @@ import (
 // timeout, PoolSize its MaxIdleConns, and the breaker settings are ignored.
 type gomemcacheDriver struct {
 	c     *memcache.Client
-	list  *memcache.ServerList
+	list  memcache.ServerSelector
 	names map[string]string // resolved address → server name
 }
 
@@ -28,18 +28,35 @@ func openGomemcache(s Settings) (Driver, error) {
 		return nil, err
 	}
 	// PickServer returns resolved addresses; map them back to names.
-	d := &gomemcacheDriver{list: list, names: make(map[string]string)}
-	i := 0
+	pl := placed{ServerList: list, place: s.Place}
+	d := &gomemcacheDriver{list: pl, names: make(map[string]string)}
 	_ = list.Each(func(a net.Addr) error {
-		d.names[a.String()] = s.Servers[i].Name
-		i++
+		d.names[a.String()] = s.Servers[len(pl.addrs)].Name
+		pl.addrs = append(pl.addrs, a)
 		return nil
 	})
-	d.c = memcache.NewFromSelector(list)
+	d.list = pl
+	d.c = memcache.NewFromSelector(pl)
 	d.c.Timeout = s.Timeout
 	d.c.MaxIdleConns = s.PoolSize
 	d.c.DialContext = (&net.Dialer{Timeout: s.DialTimeout}).DialContext
 	return d, nil
+}
+
+// placed is gomemcache's server list with the benchmark's placement
+// (Settings.Place) instead of its own crc32 selection.
+type placed struct {
+	*memcache.ServerList
+	addrs []net.Addr // the list's addresses, in order (it never changes)
+	place func(key string, n int) int
+}
+
+// PickServer returns the address Place gives for key.
+func (p placed) PickServer(key string) (net.Addr, error) {
+	if len(p.addrs) == 0 {
+		return nil, memcache.ErrNoServers
+	}
+	return p.addrs[p.place(key, len(p.addrs))], nil
 }
 
 func gomemcacheInfo() Info {

@@ -40,6 +40,7 @@ func openOurs(s Settings) (Driver, error) {
 		},
 		DisableBreaker: s.DisableBreaker,
 		Failover:       s.Failover,
+		Selector:       memcache.SelectorFunc(s.Place),
 	}
 	for _, sv := range s.Servers {
 		cfg.Servers = append(cfg.Servers, sv.Addr)

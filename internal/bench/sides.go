@@ -1,0 +1,296 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/stack"
+)
+
+// Side is one side of a run: a loadgen binary and its flags, run as k arms.
+type Side struct {
+	Name    string   // manifest.SideHead or manifest.SideBase
+	Loadgen string   // the loadgen binary
+	Args    []string // extra loadgen flags, parsed once by `loadgen -check`
+	Ref     string   // the git ref it was built from ("" for this checkout)
+	Commit  string
+}
+
+// client returns the -client the side's flags ask for, or "" for the default.
+func (s Side) client() string {
+	for i, a := range s.Args {
+		switch {
+		case a == "-client" && i+1 < len(s.Args):
+			return s.Args[i+1]
+		case strings.HasPrefix(a, "-client="):
+			return strings.TrimPrefix(a, "-client=")
+		}
+	}
+	return ""
+}
+
+// loadgenFlags is one arm's loadgen command line: each field one flag of
+// cmd/loadgen, then the side's own flags (later flags win).
+type loadgenFlags struct {
+	Listen      string  // -listen
+	Servers     string  // -servers
+	KeyPrefix   string  // -key-prefix
+	Rate        float64 // -rate (0: closed loop)
+	Concurrency int     // -concurrency
+	Extra       []string
+}
+
+// Flags returns the command line.
+func (f loadgenFlags) Flags() []string {
+	args := []string{"-listen", f.Listen, "-servers", f.Servers, "-key-prefix", f.KeyPrefix,
+		"-concurrency", strconv.Itoa(f.Concurrency)}
+	if f.Rate > 0 {
+		args = append(args, "-rate", strconv.FormatFloat(f.Rate, 'f', -1, 64))
+	}
+	return append(args, f.Extra...)
+}
+
+// arm is one running client instance.
+type arm struct {
+	side   *Side
+	num    int
+	scrape string // host:port Prometheus scrapes
+	flags  loadgenFlags
+	proc   *stack.Process
+}
+
+func (a *arm) name() string { return fmt.Sprintf("%s-%d", a.side.Name, a.num) }
+
+// checkLoadgen has a side's loadgen parse its flags (`-check`) before
+// anything starts, so a typo in -loadgen-args costs no run.
+func checkLoadgen(s Side) error {
+	out, err := exec.Command(s.Loadgen, append([]string{"-check"}, s.Args...)...).CombinedOutput()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &exitErr):
+		msg := strings.TrimSpace(string(out))
+		if strings.Contains(msg, "flag provided but not defined: -check") {
+			return &UsageError{fmt.Errorf("the %s side's loadgen (%s) predates paired runs (no -check, -key-prefix): pick a ref that has them", s.Name, refOr(s))}
+		}
+		if i := strings.IndexByte(msg, '\n'); i > 0 {
+			msg = msg[:i]
+		}
+		return &UsageError{fmt.Errorf("%s side's loadgen flags %q: %s", s.Name, strings.Join(s.Args, " "), msg)}
+	default:
+		return fmt.Errorf("bench: run %s -check: %w", s.Loadgen, err)
+	}
+}
+
+func refOr(s Side) string {
+	if s.Ref != "" {
+		return s.Ref
+	}
+	return "this checkout"
+}
+
+// resolveRef returns the commit a git ref names, as a usage error when it
+// names none.
+func resolveRef(ref string) (string, error) {
+	out, err := exec.Command("git", "rev-parse", "--verify", "--quiet", ref+"^{commit}").Output()
+	if err != nil {
+		return "", &UsageError{fmt.Errorf("-base %s: not a commit in this repository (git rev-parse found nothing)", ref)}
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// buildBase checks commit out in a worktree under dir and builds its
+// loadgen there. remove deletes the worktree (and its git bookkeeping); it
+// is safe to call more than once and after a failed build.
+func buildBase(ctx context.Context, commit, dir string, say func(string, ...any)) (bin string, remove func(), err error) {
+	src := filepath.Join(dir, "src")
+	var once sync.Once
+	remove = func() {
+		once.Do(func() {
+			exec.Command("git", "worktree", "remove", "--force", src).Run()
+			os.RemoveAll(src)
+			exec.Command("git", "worktree", "prune").Run()
+		})
+	}
+	if out, err := exec.CommandContext(ctx, "git", "worktree", "add", "--detach", src, commit).CombinedOutput(); err != nil {
+		return "", remove, fmt.Errorf("bench: git worktree add %s: %w\n%s", commit, err, out)
+	}
+	bin = filepath.Join(dir, "bin", "loadgen")
+	say("building the base side's loadgen at %.12s in %s", commit, src)
+	start := time.Now()
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/loadgen")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", remove, fmt.Errorf("bench: build the base side's loadgen at %.12s: %w\n%s", commit, err, out)
+	}
+	say("base side built in %s", time.Since(start).Round(time.Second))
+	return bin, remove, nil
+}
+
+// startArms starts every arm's loadgen and waits until each serves metrics.
+func startArms(ctx context.Context, arms []*arm, logDir string, say func(string, ...any)) error {
+	for _, a := range arms {
+		p, err := startChild("loadgen "+a.name(), a.side.Loadgen, a.flags.Flags(), filepath.Join(logDir, "loadgen-"+a.name()+".log"), nil)
+		if err != nil {
+			return err
+		}
+		a.proc = p
+	}
+	for _, a := range arms {
+		if err := waitHTTP(ctx, "http://"+a.flags.Listen+"/metrics", a.proc, 30*time.Second); err != nil {
+			return fmt.Errorf("bench: loadgen %s did not start: %w", a.name(), err)
+		}
+	}
+	say("%d loadgen arms started (%s)", len(arms), armSummary(arms))
+	return nil
+}
+
+// stopArms stops every arm at once.
+func stopArms(arms []*arm, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, a := range arms {
+		if a.proc != nil {
+			wg.Go(func() { a.proc.Stop(grace) })
+		}
+	}
+	wg.Wait()
+}
+
+func armSummary(arms []*arm) string {
+	n := map[string]int{}
+	var order []string
+	for _, a := range arms {
+		if n[a.side.Name] == 0 {
+			order = append(order, a.side.Name)
+		}
+		n[a.side.Name]++
+	}
+	var parts []string
+	for _, s := range order {
+		parts = append(parts, fmt.Sprintf("%s ×%d", s, n[s]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// recordSides writes what each side was into the run's manifest: scenariod
+// knows the sides only by their proxies.
+func recordSides(path string, sides []*Side) error {
+	m, err := manifest.Read(path)
+	if err != nil {
+		return err
+	}
+	for i := range m.Sides {
+		for _, s := range sides {
+			if s.Name == m.Sides[i].Name {
+				m.Sides[i].Client, m.Sides[i].Ref, m.Sides[i].Commit, m.Sides[i].Args = s.client(), s.Ref, s.Commit, s.Args
+				if m.Sides[i].Client == "" {
+					m.Sides[i].Client = "ours"
+				}
+			}
+		}
+	}
+	return manifest.Write(path, m)
+}
+
+// planSides returns the run's sides: head, and base when the run is
+// paired (Base, AA or BaseArgs). Each side's flags are checked by its
+// loadgen before anything starts (the base side's once it is built).
+func planSides(cfg Config, loadgen string) ([]*Side, error) {
+	head := &Side{Name: manifest.SideHead, Loadgen: loadgen, Args: cfg.LoadgenArgs, Commit: gitCommit()}
+	if err := checkLoadgen(*head); err != nil {
+		return nil, err
+	}
+	sides := []*Side{head}
+	if cfg.Base == "" && !cfg.AA && cfg.BaseArgs == nil {
+		return sides, nil
+	}
+	base := &Side{Name: manifest.SideBase, Loadgen: loadgen, Args: cfg.BaseArgs, Commit: head.Commit}
+	if base.Args == nil {
+		base.Args = cfg.LoadgenArgs
+	}
+	if cfg.Base != "" {
+		commit, err := resolveRef(cfg.Base)
+		if err != nil {
+			return nil, err
+		}
+		base.Ref, base.Commit, base.Loadgen = cfg.Base, commit, "" // built once the run directory exists
+	} else if err := checkLoadgen(*base); err != nil {
+		return nil, err
+	}
+	return append(sides, base), nil
+}
+
+// planArms gives every arm of every side its exporter address and flags;
+// their proxies come once the stack runs (connectArms).
+func planArms(cfg Config, prof profile.Profile, sides []*Side, listenHost string) ([]*arm, error) {
+	k := cmp.Or(cfg.Arms, prof.Arms, 1)
+	var arms []*arm
+	for _, s := range sides {
+		for n := 1; n <= k; n++ {
+			port, err := stack.FreePort()
+			if err != nil {
+				return nil, err
+			}
+			scrapeHost := "127.0.0.1"
+			if cfg.Stack == StackCompose {
+				scrapeHost = "host.docker.internal"
+			}
+			arms = append(arms, &arm{
+				side:   s,
+				num:    n,
+				scrape: net.JoinHostPort(scrapeHost, strconv.Itoa(port)),
+				flags: loadgenFlags{
+					Listen:      net.JoinHostPort(listenHost, strconv.Itoa(port)),
+					KeyPrefix:   fmt.Sprintf("%s%d:", s.Name, n),
+					Rate:        prof.Rate,
+					Concurrency: prof.Concurrency,
+					Extra:       s.Args,
+				},
+			})
+		}
+	}
+	return arms, nil
+}
+
+// targets returns the arms as Prometheus scrape targets labelled side and arm.
+func targets(cfg Config, arms []*arm) []stack.Target {
+	var ts []stack.Target
+	for _, a := range arms {
+		ts = append(ts, stack.Target{Job: "loadgen", Addr: a.scrape, Labels: map[string]string{"side": a.side.Name, "arm": strconv.Itoa(a.num)}})
+	}
+	return ts
+}
+
+// connectArms creates every arm's own proxies and points its loadgen at them.
+func connectArms(ctx context.Context, cfg Config, st *stack.Stack, arms []*arm) error {
+	req := make([]stack.Arm, len(arms))
+	for i, a := range arms {
+		req[i] = stack.Arm{Side: a.side.Name, Num: a.num}
+	}
+	host, portBase := "127.0.0.1", 0
+	if cfg.Stack == StackCompose {
+		// The proxies listen inside the container, on ports it publishes.
+		host, portBase = "0.0.0.0", DefaultArmProxyPort
+	}
+	got, err := st.AddArms(ctx, req, host, portBase)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	for i, a := range arms {
+		a.flags.Servers = got[i].Servers
+	}
+	return nil
+}
