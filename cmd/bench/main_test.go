@@ -262,6 +262,22 @@ func TestBadInput(t *testing.T) {
 		{"missing memcached", []string{"-profile", "smoke"}, []string{"PATH=" + noMemcached}, "memcached not found in PATH: run `make deps`"},
 		// Stray arguments.
 		{"stray argument", []string{"smoke"}, nil, "unexpected arguments"},
+		// A typo in -fail-on, found before 13 minutes of measuring.
+		{"fail-on typo", []string{"-fail-on", "regresion"}, nil, "regresion"},
+		// A run id that is a path.
+		{"run id path", []string{"-run-id", "."}, nil, "plain name"},
+		{"run id slash", []string{"-run-id", "a/b"}, nil, "plain name"},
+		// A ref that names no commit.
+		{"bad base ref", []string{"-profile", "smoke", "-base", "no-such-ref-x"}, nil, "not a commit"},
+		// -aa compares a side with itself: it takes no base.
+		{"aa with base", []string{"-aa", "-base", "HEAD"}, nil, "-aa runs this checkout on both sides"},
+		// A typo in the client's flags, found by loadgen -check.
+		{"loadgen flag typo", []string{"-profile", "smoke", "-loadgen-args", "-timeoutt 1s"}, nil, "timeoutt"},
+		{"unknown client", []string{"-profile", "smoke", "-base-client", "memcachier"}, nil, `"memcachier": unknown`},
+		// A missing, truncated or empty baseline, or one of another profile.
+		{"missing baseline", []string{"-profile", "smoke", "-baseline", "/nonexistent/base.json"}, nil, "re-record it"},
+		{"truncated baseline", []string{"-profile", "smoke", "-baseline", writeFile(t, `{"schema_version":`)}, nil, "re-record it"},
+		{"empty baseline", []string{"-profile", "smoke", "-baseline", writeFile(t, `{"schema_version":1,"runs":[{"run_id":"x","profile":"smoke","scenarios":[]}]}`)}, nil, "baseline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reports := t.TempDir()
@@ -281,21 +297,31 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestPortInUse occupies loadgen's default port and runs bench without
+// writeFile writes content to a temporary file and returns its path.
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f.json")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPortInUse occupies scenariod's default port and runs bench without
 // -free-ports: one clear line naming the port, exit code 2.
 func TestPortInUse(t *testing.T) {
 	cmd := exec.Command(filepath.Join(binDir, "bench"), "-reports", t.TempDir(), "-bin", binDir, "-baseline", "none")
-	l, err := listen("127.0.0.1:9090")
+	l, err := listen("127.0.0.1:9092")
 	if err == nil {
 		defer l.Close()
 	}
-	// If something else holds 9090 already, bench must refuse all the same.
+	// If something else holds 9092 already, bench must refuse all the same.
 	out, _ := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 2 {
 		t.Fatalf("exit code %d, want 2\n%s", code, out)
 	}
-	if !strings.Contains(string(out), "port 9090") || !strings.Contains(string(out), "in use") {
-		t.Errorf("output does not name port 9090 in use:\n%s", out)
+	if !strings.Contains(string(out), "port 9092") || !strings.Contains(string(out), "in use") {
+		t.Errorf("output does not name port 9092 in use:\n%s", out)
 	}
 }
 

@@ -6,7 +6,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,9 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/mcchaos/mcchaos/collect"
+	"github.com/mcchaos/mcchaos/collect/grafana"
+	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 )
@@ -125,7 +128,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 
-	if err := checkScenarios(bins.scenariod, prof.Name, cfg); err != nil {
+	names, err := checkScenarios(bins.scenariod, prof.Name, cfg)
+	if err != nil {
+		return res, err
+	}
+	if err := checkBaseline(cfg, prof.Name, names); err != nil {
 		return res, err
 	}
 	sides, err := planSides(cfg, bins.loadgen)
@@ -266,11 +273,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// collect: results.json, comparison, report.md.
 	say("collecting results from Prometheus")
-	if err := runCollect(cfg, bins.collect, st.PrometheusURL, runDirs, &res); err != nil {
+	if err := runCollect(setup, cfg, st.PrometheusURL, runDirs, &res); err != nil {
 		return res, err
-	}
-	if res.CollectExit == 2 {
-		return res, fmt.Errorf("bench: collect could not report (exit 2); the run's data stays in %s: after fixing the cause, `bench -recollect %s` reports it again", res.RunDir, res.RunDir)
 	}
 	if sdErr != nil && !res.Interrupted {
 		return res, fmt.Errorf("bench: scenariod: %w", sdErr)
@@ -308,7 +312,13 @@ func (c *Config) setDefaults() error {
 	if c.FailOn == "" {
 		c.FailOn = "integrity"
 	}
-	if c.Baseline == "" {
+	if _, err := collect.ParseFailOn(c.FailOn); err != nil {
+		return &UsageError{err}
+	}
+	if err := checkRunID(c.ReportsDir, c.RunID); err != nil {
+		return err
+	}
+	if c.Baseline == "" && !c.paired() {
 		if root, err := stack.RepoRoot(); err == nil {
 			if b := filepath.Join(root, "baselines", c.Profile+".json"); fileExists(b) {
 				c.Baseline = b
@@ -329,6 +339,43 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Stderr == nil {
 		c.Stderr = io.Discard
+	}
+	return nil
+}
+
+// paired reports whether the run has a base side: the comparison is then
+// base vs head of this run, and no stored baseline is read.
+func (c *Config) paired() bool { return c.Base != "" || c.AA || c.BaseArgs != nil }
+
+// checkRunID refuses a run id that is not a plain name, or whose run
+// directory exists: a run never reuses (or deletes) another's directory.
+func checkRunID(reports, id string) error {
+	if id == "." || id == ".." || strings.ContainsAny(id, `/\`) || strings.TrimSpace(id) != id || id == "" {
+		return &UsageError{fmt.Errorf("-run-id %q: want a plain name (letters, digits, - _ .), not a path", id)}
+	}
+	if _, err := os.Stat(filepath.Join(reports, id)); err == nil {
+		return &UsageError{fmt.Errorf("-run-id %s: %s exists: pick another id, or remove it", id, filepath.Join(reports, id))}
+	}
+	return nil
+}
+
+// checkBaseline reads the baseline before anything starts: readable, of
+// this build's schema and of this profile, with scenarios in common with
+// the selection.
+func checkBaseline(cfg Config, profileName string, names []string) error {
+	if cfg.Baseline == "" || cfg.Baseline == "none" {
+		return nil
+	}
+	f, err := results.Read(cfg.Baseline)
+	if err != nil {
+		return &UsageError{fmt.Errorf("baseline %s: %v (re-record it with `make baseline PROFILE=%s`, or -baseline none)", cfg.Baseline, err, profileName)}
+	}
+	if p := f.Profile(); p != profileName {
+		return &UsageError{fmt.Errorf("baseline %s is of profile %s, this run is %s: runs of different profiles are not compared (-baseline none, or make baseline PROFILE=%s)", cfg.Baseline, p, profileName, profileName)}
+	}
+	have := f.ScenarioNames()
+	if !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(have, n) }) {
+		return &UsageError{fmt.Errorf("baseline %s has none of the selected scenarios (%s): nothing would be compared", cfg.Baseline, strings.Join(names, ", "))}
 	}
 	return nil
 }
@@ -438,42 +485,42 @@ func verifyClean(ctx context.Context, toxiproxyURL string) error {
 	return nil
 }
 
-// runCollect runs collect on the runs' directories, writing into res.RunDir,
-// and records its exit code and report.
-func runCollect(cfg Config, bin, prometheusURL string, runDirs []string, res *Result) error {
-	args := []string{"-out", res.RunDir, "-prometheus", prometheusURL, "-fail-on", cfg.FailOn}
-	for _, d := range runDirs {
-		args = append(args, "-run-dir", d)
+// runCollect runs collect in-process on the runs' directories, writing
+// into res.RunDir, and records its outcome.
+func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs []string, res *Result) error {
+	failOn, _ := collect.ParseFailOn(cfg.FailOn) // checked by setDefaults
+	opt := collect.Options{
+		RunDirs:        runDirs,
+		PrometheusURL:  prometheusURL,
+		OutDir:         res.RunDir,
+		FailOn:         failOn,
+		UpdateBaseline: cfg.UpdateBaseline,
+		Grafana:        grafana.Config{URL: cfg.GrafanaURL},
+		Stderr:         cfg.Stderr,
+		StepSummary:    os.Getenv("GITHUB_STEP_SUMMARY"),
 	}
+	opt.Collect.GitCommit = collect.GitCommit(ctx)
+	opt.Collect.Stack = cfg.Stack
 	if cfg.Baseline != "none" && cfg.Baseline != "" {
-		args = append(args, "-baseline", cfg.Baseline)
+		opt.Baselines = []string{cfg.Baseline}
 	}
-	if cfg.UpdateBaseline {
-		args = append(args, "-update-baseline")
+	if root, err := stack.RepoRoot(); err == nil {
+		opt.BaselineDir = filepath.Join(root, collect.DefaultBaselineDir)
 	}
-	if cfg.GrafanaURL != "" {
-		args = append(args, "-grafana-url", cfg.GrafanaURL)
+	o, err := collect.Run(ctx, opt)
+	if o != nil {
+		res.Verdict = o.Diff.Verdict
+		if fileExists(o.Report) {
+			res.Report = o.Report
+		}
 	}
-	col := exec.Command(bin, args...)
-	var out bytes.Buffer
-	col.Stdout, col.Stderr = &out, cfg.Stderr
-	col.SysProcAttr = stack.SysProcAttr()
-	err := col.Run()
-	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
-	case errors.As(err, &exitErr):
-		res.CollectExit = exitErr.ExitCode()
+	case errors.Is(err, collect.ErrFailed):
+		res.CollectExit = 1
 	default:
-		return fmt.Errorf("bench: run collect: %w", err)
-	}
-	if report := filepath.Join(res.RunDir, "report.md"); fileExists(report) {
-		res.Report = report
-	}
-	// collect's last line is "<report path>\t<verdict>".
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if _, verdict, ok := strings.Cut(lines[len(lines)-1], "\t"); ok {
-		res.Verdict = verdict
+		res.CollectExit = 2
+		return fmt.Errorf("bench: collect: %w; the run's data stays in %s: after fixing the cause, `bench -recollect %s` reports it again", err, res.RunDir, res.RunDir)
 	}
 	return nil
 }
@@ -483,10 +530,6 @@ func runCollect(cfg Config, bin, prometheusURL string, runDirs []string, res *Re
 // purpose. It is how a run whose collect step failed is not lost.
 func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err error) {
 	if err := cfg.setDefaults(); err != nil {
-		return res, err
-	}
-	bins, err := findTools(cfg.BinDir)
-	if err != nil {
 		return res, err
 	}
 	data := filepath.Join(runDir, "stack", "prometheus-data")
@@ -513,18 +556,16 @@ func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err 
 	}
 	defer st.Stop()
 	res.RunDir = runDir
-	if err := runCollect(cfg, bins.collect, st.PrometheusURL, runDirs, &res); err != nil {
+	if err := runCollect(ctx, cfg, st.PrometheusURL, runDirs, &res); err != nil {
 		return res, err
-	}
-	if res.CollectExit == 2 {
-		return res, fmt.Errorf("bench: collect could not report %s (exit 2)", runDir)
 	}
 	return res, nil
 }
 
 // checkScenarios has scenariod check the selection and any scenario files
-// before anything starts, so a typo costs no stack start-up.
-func checkScenarios(bin, profileName string, cfg Config) error {
+// before anything starts, so a typo costs no stack start-up, and returns
+// the selected scenarios' names.
+func checkScenarios(bin, profileName string, cfg Config) ([]string, error) {
 	args := []string{"-check", "-profile", profileName}
 	if cfg.Scenarios != "" {
 		args = append(args, "-scenario", cfg.Scenarios)
@@ -534,10 +575,10 @@ func checkScenarios(bin, profileName string, cfg Config) error {
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
-		return nil
+		return strings.Fields(string(out)), nil
 	case errors.As(err, &exitErr) && exitErr.ExitCode() == 2:
-		return &UsageError{errors.New(strings.TrimSpace(string(out)))}
+		return nil, &UsageError{errors.New(strings.TrimSpace(string(out)))}
 	default:
-		return fmt.Errorf("bench: scenariod -check: %w\n%s", err, out)
+		return nil, fmt.Errorf("bench: scenariod -check: %w\n%s", err, out)
 	}
 }

@@ -17,9 +17,9 @@ import (
 	"github.com/mcchaos/mcchaos/internal/stack"
 )
 
-type tools struct{ loadgen, scenariod, collect string }
+type tools struct{ loadgen, scenariod string }
 
-// findTools finds the loadgen, scenariod and collect binaries in dir (or
+// findTools finds the loadgen and scenariod binaries in dir (or
 // beside the running executable), then in PATH.
 func findTools(dir string) (tools, error) {
 	if dir == "" {
@@ -41,10 +41,7 @@ func findTools(dir string) (tools, error) {
 	if t.loadgen, err = find("loadgen"); err != nil {
 		return t, err
 	}
-	if t.scenariod, err = find("scenariod"); err != nil {
-		return t, err
-	}
-	t.collect, err = find("collect")
+	t.scenariod, err = find("scenariod")
 	return t, err
 }
 
