@@ -49,7 +49,8 @@ func exitCode(err error) int {
 	case errors.As(err, &code):
 		return int(code)
 	default:
-		fmt.Fprintln(os.Stderr, "bench:", err)
+		// The last line names the cause.
+		fmt.Fprintln(os.Stderr, "bench:", strings.TrimPrefix(err.Error(), "bench: "))
 		return 2
 	}
 }
@@ -133,15 +134,15 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	} else {
 		res, err = bench.Run(ctx, cfg)
 	}
-	if err != nil {
-		return err
-	}
 	fmt.Fprintln(stdout)
 	if res.Report != "" {
 		fmt.Fprintf(stdout, "report: %s\n", res.Report)
 	}
 	if res.Verdict != "" {
 		fmt.Fprintf(stdout, "verdict: %s\n", res.Verdict)
+	}
+	if err != nil {
+		return err
 	}
 	if res.Interrupted {
 		fmt.Fprintln(stderr, "bench: run interrupted: the report covers the scenarios that finished")

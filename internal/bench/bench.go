@@ -229,9 +229,19 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	sdArgs = append(sdArgs, cfg.ScenariodArgs...)
 	start := time.Now()
 	measuring = true
+	// A run whose load, proxies or Prometheus died measures nothing more:
+	// it stops at once, as if interrupted, and names the cause.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	watched := st.Watched()
+	for _, a := range arms {
+		watched = append(watched, a.proc)
+	}
+	unwatch := watch(stopRun, watched)
+	defer unwatch()
 	var sdErr error
 	var runDirs []string
-	for i := 1; i <= cfg.Count && ctx.Err() == nil && sdErr == nil; i++ {
+	for i := 1; i <= cfg.Count && runCtx.Err() == nil && sdErr == nil; i++ {
 		dir, id, logName := res.RunDir, cfg.RunID, "scenariod.log"
 		if cfg.Count > 1 {
 			dir, id, logName = filepath.Join(res.RunDir, fmt.Sprintf("run-%d", i)), fmt.Sprintf("%s-%d", cfg.RunID, i), fmt.Sprintf("scenariod-%d.log", i)
@@ -245,8 +255,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if err != nil {
 			return res, err
 		}
-		sdErr = waitOrInterrupt(ctx, sd, 15*time.Second)
-		if sdErr != nil && ctx.Err() == nil {
+		sdErr = waitOrInterrupt(runCtx, sd, 15*time.Second)
+		if sdErr != nil && runCtx.Err() == nil {
 			say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.LogPath)
 		}
 		if err := recordSides(filepath.Join(dir, "manifest.json"), sides); err != nil {
@@ -255,10 +265,18 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		}
 		runDirs = append(runDirs, dir)
 	}
-	if ctx.Err() != nil {
+	unwatch()
+	died := context.Cause(runCtx)
+	if !errors.Is(died, ErrChildDied) {
+		died = nil
+	}
+	switch {
+	case died != nil:
+		say("stopped: %v; scenariod removed its faults; reporting the scenarios that finished", died)
+	case ctx.Err() != nil:
 		res.Interrupted = true
 		say("interrupted: scenariod removed its faults; reporting the scenarios that finished")
-	} else if sdErr == nil {
+	case sdErr == nil:
 		say("scenarios done in %s", time.Since(start).Round(time.Second))
 	}
 	stopArms(arms, 10*time.Second)
@@ -272,9 +290,23 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 
 	// collect: results.json, comparison, report.md.
+	promURL := st.PrometheusURL
+	if died != nil && cfg.Stack == StackLocal && !st.PrometheusAlive() {
+		// Its data is on disk: a Prometheus on the same data reports it.
+		p, err := startPrometheusOn(setup, filepath.Join(st.Dir, "prometheus-data"), filepath.Join(res.RunDir, "recollect"), cfg.Stderr)
+		if err != nil {
+			return res, fmt.Errorf("bench: %w (after: %v)", err, died)
+		}
+		defer p.Stop()
+		promURL = p.PrometheusURL
+		say("Prometheus restarted on the run's data (%s) to report what finished", promURL)
+	}
 	say("collecting results from Prometheus")
-	if err := runCollect(setup, cfg, st.PrometheusURL, runDirs, &res); err != nil {
+	if err := runCollect(setup, cfg, promURL, runDirs, &res); err != nil {
 		return res, err
+	}
+	if died != nil {
+		return res, fmt.Errorf("bench: run stopped early, the report covers the scenarios that finished: %w", died)
 	}
 	if sdErr != nil && !res.Interrupted {
 		return res, fmt.Errorf("bench: scenariod: %w", sdErr)
@@ -540,17 +572,7 @@ func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err 
 	if len(runDirs) == 0 || !fileExists(data) {
 		return res, &UsageError{fmt.Errorf("%s is not a local run directory (no manifest.json or stack/prometheus-data)", runDir)}
 	}
-	port, err := stack.FreePort()
-	if err != nil {
-		return res, err
-	}
-	st, err := stack.Start(ctx, stack.Config{
-		Dir:            filepath.Join(runDir, "recollect"),
-		OnlyPrometheus: true,
-		PrometheusData: data,
-		Ports:          stack.Ports{Prometheus: port},
-		Log:            cfg.Stderr,
-	})
+	st, err := startPrometheusOn(ctx, data, filepath.Join(runDir, "recollect"), cfg.Stderr)
 	if err != nil {
 		return res, err
 	}
@@ -560,6 +582,22 @@ func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err 
 		return res, err
 	}
 	return res, nil
+}
+
+// startPrometheusOn starts a Prometheus alone on a free port, serving the
+// data of an earlier (or crashed) Prometheus.
+func startPrometheusOn(ctx context.Context, data, dir string, log io.Writer) (*stack.Stack, error) {
+	port, err := stack.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return stack.Start(ctx, stack.Config{
+		Dir:            dir,
+		OnlyPrometheus: true,
+		PrometheusData: data,
+		Ports:          stack.Ports{Prometheus: port},
+		Log:            log,
+	})
 }
 
 // checkScenarios has scenariod check the selection and any scenario files

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -144,4 +145,26 @@ func gitCommit() string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// ErrChildDied is wrapped by the cause of a run stopped because a process
+// it needs (an arm's loadgen, toxiproxy, Prometheus) exited.
+var ErrChildDied = errors.New("a process of the run died")
+
+// watch cancels the run with a cause naming the first of ps to exit. The
+// run then stops at once: scenariod removes its faults, and what finished
+// is reported. Cancel the returned stop before stopping ps on purpose.
+func watch(cancel context.CancelCauseFunc, ps []*stack.Process) (stop func()) {
+	quit := make(chan struct{})
+	for _, p := range ps {
+		go func() {
+			select {
+			case <-p.Done():
+				cancel(fmt.Errorf("%w: %s exited (%v); its log %s ends: %s", ErrChildDied, p.Name, p.Err(), p.LogPath, strings.ReplaceAll(strings.TrimSpace(p.Tail(3)), "\n", " | ")))
+			case <-quit:
+			}
+		}()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(quit) }) }
 }

@@ -680,6 +680,32 @@ func (s *Stack) spawn(name, bin string, args []string) (*Process, error) {
 	return p, nil
 }
 
+// PrometheusAlive reports whether the stack's own Prometheus still runs
+// (true for a stack it did not start).
+func (s *Stack) PrometheusAlive() bool {
+	for _, p := range s.Watched() {
+		if p.Name == "prometheus" && p.Exited() {
+			return false
+		}
+	}
+	return true
+}
+
+// Watched returns the stack's processes whose death ends a run: toxiproxy
+// and Prometheus. memcached is left out: the process fault kills and
+// restarts it on purpose (scenariod proves it back before recovery).
+func (s *Stack) Watched() []*Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ps []*Process
+	for _, p := range s.procs {
+		if p.Name == "toxiproxy" || p.Name == "prometheus" {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
 // writeProcFiles records a memcached's pid and argv in dir, so that another
 // process (scenariod's process fault) can kill and restart it.
 func writeProcFiles(dir, name string, p *Process) error {
