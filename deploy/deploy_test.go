@@ -472,8 +472,8 @@ func checkCompose(t *testing.T, cf composeFile, promCfg string) {
 // TestActionlint lints the GitHub workflows.
 func TestActionlint(t *testing.T) {
 	gopath, _ := run(t, ".", nil, "go", "env", "GOPATH")
-	bin := tool(t, "actionlint", "go install github.com/rhysd/actionlint/cmd/actionlint@latest", filepath.Join(strings.TrimSpace(gopath), "bin"))
-	for _, wf := range []string{"ci.yml", "bench.yml"} {
+	bin := tool(t, "actionlint", "go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.7 (or make deps)", filepath.Join(strings.TrimSpace(gopath), "bin"))
+	for _, wf := range []string{"ci.yml", "bench.yml", "bench-command.yml", "bench-report.yml"} {
 		if _, err := os.Stat(filepath.Join(repoRoot, ".github", "workflows", wf)); err != nil {
 			t.Error(err)
 		}
@@ -523,16 +523,23 @@ func TestWorkflows(t *testing.T) {
 	}
 }
 
-// TestBenchCommentScript runs the tests of the PR comment script, when node
-// is installed (it is not a dependency of the project: GitHub's runners
-// have it).
-func TestBenchCommentScript(t *testing.T) {
+// TestWorkflowScripts runs the tests of the workflow scripts in
+// .github/scripts (the PR comment and the /bench command), when node is
+// installed (it is not a dependency of the project: GitHub's runners have it).
+func TestWorkflowScripts(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not found in PATH: the tests of .github/scripts/bench-comment.js need Node.js 18 or later")
+		t.Skip("node not found in PATH: the tests of .github/scripts need Node.js 18 or later")
 	}
-	const tests = ".github/scripts/bench-comment.test.js"
-	if out, err := run(t, repoRoot, nil, node, "--test", tests); err != nil {
-		t.Errorf("node --test %s: %v\n%s", tests, err, out)
+	// The files, not the directory: node 22 reads --test arguments as globs.
+	tests, err := filepath.Glob(filepath.Join(repoRoot, ".github", "scripts", "*.test.js"))
+	if err != nil || len(tests) < 2 {
+		t.Fatalf("tests of .github/scripts: %q, %v; want bench-comment and bench-command", tests, err)
+	}
+	for i, f := range tests {
+		tests[i], _ = filepath.Rel(repoRoot, f)
+	}
+	if out, err := run(t, repoRoot, nil, node, append([]string{"--test"}, tests...)...); err != nil {
+		t.Errorf("node --test %s: %v\n%s", strings.Join(tests, " "), err, out)
 	}
 }

@@ -1,0 +1,370 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The CI security rules of issue 12 (item 8) and the paired CI run of issue
+// 10 (item 6), checked on the workflows as GitHub reads them. The rules
+// inside the scripts (permission through the API, the commit pinned, the
+// exact bot filter, no older result over a newer one) are pinned by the
+// scripts' own tests, which TestWorkflowScripts runs.
+
+// workflow is what the checks read from a workflow file.
+type workflow struct {
+	file        string
+	On          any               `yaml:"on"`
+	Permissions any               `yaml:"permissions"`
+	Env         map[string]string `yaml:"env"`
+	Jobs        map[string]job    `yaml:"jobs"`
+}
+
+type job struct {
+	If          any               `yaml:"if"`
+	Permissions any               `yaml:"permissions"`
+	Concurrency any               `yaml:"concurrency"`
+	Env         map[string]string `yaml:"env"`
+	Steps       []step            `yaml:"steps"`
+}
+
+type step struct {
+	ID   string            `yaml:"id"`
+	Name string            `yaml:"name"`
+	If   any               `yaml:"if"`
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]any    `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
+}
+
+// action is the step's action without its version: actions/checkout.
+func (s step) action() string {
+	a, _, _ := strings.Cut(s.Uses, "@")
+	return a
+}
+
+func (s step) String() string {
+	return cmpOr(s.Name, s.ID, s.Uses, firstLine(s.Run))
+}
+
+func cmpOr(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
+}
+
+func readWorkflows(t *testing.T) map[string]workflow {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot, ".github", "workflows", "*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows: %v", err)
+	}
+	wfs := map[string]workflow{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wf workflow
+		if err := yaml.Unmarshal(b, &wf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		wf.file = filepath.Base(f)
+		wfs[wf.file] = wf
+	}
+	return wfs
+}
+
+// triggers returns the events that start wf, sorted.
+func (wf workflow) triggers() []string {
+	var out []string
+	switch on := wf.On.(type) {
+	case string:
+		out = []string{on}
+	case []any:
+		for _, e := range on {
+			out = append(out, fmt.Sprint(e))
+		}
+	case map[string]any:
+		for e := range on {
+			out = append(out, e)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// privilegedEvents start a workflow in the base repository's context: its
+// token may write and the default branch's Actions cache is writable,
+// whoever wrote the comment or the pull request.
+var privilegedEvents = []string{"issue_comment", "pull_request_target", "pull_request_review", "pull_request_review_comment", "workflow_run", "issues", "discussion_comment"}
+
+// codeEvents are the events under which a workflow may run the repository's
+// code: pull_request runs a fork's code with a read-only token in the PR's
+// own cache scope; the others run code already in this repository.
+var codeEvents = []string{"pull_request", "push", "workflow_dispatch", "schedule", "merge_group"}
+
+func (wf workflow) privileged() bool {
+	return slices.ContainsFunc(wf.triggers(), func(e string) bool { return slices.Contains(privilegedEvents, e) })
+}
+
+// TestWorkflowsRunNoPRCodeWhenPrivileged: a workflow started by a comment, a
+// completed run or pull_request_target runs no code that is not the default
+// branch's .github/scripts: no run: step, no cache, no setup action, and a
+// checkout only of the default branch's scripts, without credentials. A
+// workflow that runs commands is started only by codeEvents.
+func TestWorkflowsRunNoPRCodeWhenPrivileged(t *testing.T) {
+	allowed := []string{"actions/checkout", "actions/github-script", "actions/download-artifact"}
+	for _, wf := range readWorkflows(t) {
+		runsCode := false
+		for name, j := range wf.Jobs {
+			for _, s := range j.Steps {
+				if s.Run != "" || strings.HasPrefix(s.action(), "actions/setup-") || s.action() == "actions/cache" {
+					runsCode = true
+				}
+				if !wf.privileged() {
+					continue
+				}
+				where := fmt.Sprintf("%s: job %s: step %q", wf.file, name, s)
+				switch {
+				case s.Run != "":
+					t.Errorf("%s: a run: step in a workflow started by %q (privileged context)", where, wf.triggers())
+				case !slices.Contains(allowed, s.action()):
+					t.Errorf("%s: action %s in a privileged workflow; allowed: %q (no cache, no setup)", where, s.action(), allowed)
+				case s.action() == "actions/checkout":
+					if s.With["ref"] != nil || s.With["repository"] != nil {
+						t.Errorf("%s: checks out ref %v of %v: only the default branch may be checked out here", where, s.With["ref"], s.With["repository"])
+					}
+					if s.With["sparse-checkout"] != ".github/scripts" {
+						t.Errorf("%s: sparse-checkout %v, want .github/scripts only", where, s.With["sparse-checkout"])
+					}
+					if s.With["persist-credentials"] != false {
+						t.Errorf("%s: persist-credentials is not false", where)
+					}
+				case s.action() == "actions/github-script":
+					script, _ := s.With["script"].(string)
+					for _, m := range regexp.MustCompile(`require\(([^)]*)\)`).FindAllStringSubmatch(script, -1) {
+						if !strings.Contains(m[1], "/.github/scripts/") {
+							t.Errorf("%s: require(%s): scripts come from the default branch's .github/scripts only", where, m[1])
+						}
+					}
+				}
+			}
+		}
+		if runsCode {
+			for _, e := range wf.triggers() {
+				if !slices.Contains(codeEvents, e) {
+					t.Errorf("%s runs commands and is started by %s: only %q may start a workflow that runs code", wf.file, e, codeEvents)
+				}
+			}
+		}
+	}
+}
+
+// TestWorkflowTokens: a job that runs commands has a read-only token; only
+// the jobs that run no code (the comment and command jobs) may write.
+func TestWorkflowTokens(t *testing.T) {
+	for _, wf := range readWorkflows(t) {
+		for name, j := range wf.Jobs {
+			runs := slices.ContainsFunc(j.Steps, func(s step) bool { return s.Run != "" })
+			perms, _ := j.Permissions.(map[string]any)
+			if j.Permissions == nil {
+				perms, _ = wf.Permissions.(map[string]any)
+			}
+			for scope, level := range perms {
+				if runs && level == "write" {
+					t.Errorf("%s: job %s runs commands with %s: write", wf.file, name, scope)
+				}
+			}
+			if s, ok := j.Permissions.(string); ok {
+				t.Errorf("%s: job %s: permissions %q; list the scopes it needs", wf.file, name, s)
+			}
+		}
+	}
+}
+
+// TestWorkflowRunLines: no ${{ }} inside run: text. Every value, trusted or
+// not, reaches the shell through env:, so no text of an event can become a
+// command (actionlint checks the untrusted ones; this checks all of them).
+func TestWorkflowRunLines(t *testing.T) {
+	for _, wf := range readWorkflows(t) {
+		for name, j := range wf.Jobs {
+			for _, s := range j.Steps {
+				if strings.Contains(s.Run, "${{") {
+					t.Errorf("%s: job %s: step %q has ${{ }} in run:; pass the value through env:", wf.file, name, s)
+				}
+			}
+		}
+	}
+}
+
+// TestCommentJobsConcurrency: every job that writes the PR comment or answers
+// `/bench` runs one at a time per pull request and is never cancelled, so
+// bench-comment.js's read, compare and write of the sticky comment cannot
+// interleave with another's (and no command goes unanswered).
+func TestCommentJobsConcurrency(t *testing.T) {
+	found := 0
+	for _, wf := range readWorkflows(t) {
+		for name, j := range wf.Jobs {
+			uses := slices.ContainsFunc(j.Steps, func(s step) bool {
+				script, _ := s.With["script"].(string)
+				return strings.Contains(script, "bench-comment.js") || strings.Contains(script, "bench-command.js")
+			})
+			if !uses {
+				continue
+			}
+			found++
+			c, _ := j.Concurrency.(map[string]any)
+			group, _ := c["group"].(string)
+			perPR := strings.Contains(group, "github.event.issue.number") ||
+				strings.Contains(group, "github.event.workflow_run.head_branch") && strings.Contains(group, "github.event.workflow_run.head_repository.full_name")
+			if !perPR {
+				t.Errorf("%s: job %s: concurrency group %q is not one per pull request", wf.file, name, group)
+			}
+			if c["cancel-in-progress"] != false {
+				t.Errorf("%s: job %s: cancel-in-progress %v, want false (a cancelled comment job loses a result)", wf.file, name, c["cancel-in-progress"])
+			}
+		}
+	}
+	if found < 2 {
+		t.Errorf("%d jobs call bench-comment.js or bench-command.js, want the comment job and the command job", found)
+	}
+}
+
+// TestRunLookups: every lookup of workflow runs, in the workflows and their
+// scripts, asks the API for the event it wants (and the script keeps only
+// runs of the expected head repository), instead of taking the latest runs
+// of a branch name and filtering them afterwards: a fork's branch called
+// main, or a comment run, would otherwise count.
+func TestRunLookups(t *testing.T) {
+	var files []string
+	for _, pat := range []string{"workflows/*.yml", "scripts/*.js"} {
+		fs, _ := filepath.Glob(filepath.Join(repoRoot, ".github", pat))
+		files = append(files, fs...)
+	}
+	// A command with its continuation lines (backslash-newline first, so
+	// that it wins over a plain character).
+	ghList := regexp.MustCompile(`gh\s+run\s+list(?:\\\n|[^\n])*`)
+	apiList := regexp.MustCompile(`(?s)listWorkflowRuns(?:ForRepo)?\b\s*(?:\(|,)(.*?)\}\)`)
+	lookups := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, ".test.js") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for _, m := range ghList.FindAllString(text, -1) {
+			lookups++
+			if !strings.Contains(m, "--event") {
+				t.Errorf("%s: %q does not ask for an event (--event)", filepath.Base(f), m)
+			}
+		}
+		for _, m := range apiList.FindAllStringSubmatch(text, -1) {
+			lookups++
+			if !regexp.MustCompile(`\bevent:`).MatchString(m[1]) {
+				t.Errorf("%s: listWorkflowRuns(%s) does not ask for an event", filepath.Base(f), strings.TrimSpace(m[1]))
+			}
+			if !strings.Contains(text, "head_repository") {
+				t.Errorf("%s: runs are looked up but never checked against the expected head repository", filepath.Base(f))
+			}
+		}
+		if regexp.MustCompile(`select\(\.event|\.event\s*===?\s*'push'\)\s*\|\|`).MatchString(text) {
+			t.Errorf("%s: filters runs by event after the query; ask the API for the event", filepath.Base(f))
+		}
+	}
+	if lookups == 0 {
+		t.Log("no run lookups in .github/ (bench-command.js should have one)")
+		t.Fail()
+	}
+}
+
+// TestBenchWorkflowPaired: on a pull request, bench.yml runs the paired mode
+// against the commit the PR is merged into, which the checkout holds; no
+// step fetches a baseline or any artifact recorded by another run; pushes to
+// main keep results.json as history; packet loss is per packet unless the
+// workflow's LOSS_INJECTOR says otherwise.
+func TestBenchWorkflowPaired(t *testing.T) {
+	wf, ok := readWorkflows(t)["bench.yml"]
+	if !ok {
+		t.Fatal("no bench.yml")
+	}
+	if !slices.Contains(wf.triggers(), "pull_request") || !slices.Contains(wf.triggers(), "push") {
+		t.Errorf("bench.yml triggers %q, want pull_request and push among them", wf.triggers())
+	}
+	if got := wf.Env["LOSS_INJECTOR"]; !strings.Contains(got, "'netfilter'") {
+		t.Errorf("LOSS_INJECTOR = %q, want netfilter (per packet) by default", got)
+	}
+	var (
+		checkout, base, bench, history, setcap *step
+	)
+	j, ok := wf.Jobs["bench"]
+	if !ok {
+		t.Fatal("bench.yml has no job bench")
+	}
+	if j.Env["PR_BASE_SHA"] != "${{ github.event.pull_request.base.sha }}" {
+		t.Errorf("job env PR_BASE_SHA = %q, want the PR's base commit", j.Env["PR_BASE_SHA"])
+	}
+	for i := range j.Steps {
+		s := &j.Steps[i]
+		switch {
+		case s.action() == "actions/checkout":
+			checkout = s
+		case s.ID == "base":
+			base = s
+		case strings.Contains(s.Run, "make bench"):
+			bench = s
+		case strings.Contains(s.Run, "setcap cap_net_admin+ep"):
+			setcap = s
+		case s.action() == "actions/upload-artifact" && s.With["name"] == "bench-results":
+			history = s
+		}
+		if s.action() == "actions/download-artifact" || strings.Contains(s.Run, "gh run download") || strings.Contains(s.Run, "gh api") {
+			t.Errorf("bench.yml: step %q fetches something recorded elsewhere; the PR gate is the paired run", s)
+		}
+	}
+	if checkout == nil || base == nil || bench == nil || history == nil || setcap == nil {
+		t.Fatalf("bench.yml: checkout %v, base %v, make bench %v, history upload %v, setcap %v: want each", checkout != nil, base != nil, bench != nil, history != nil, setcap != nil)
+	}
+	// The merge commit and its parents: depth 2 on pull_request (0 = all).
+	if fd := fmt.Sprint(checkout.With["fetch-depth"]); fd != "${{ github.event_name == 'pull_request' && 2 || 0 }}" && fd != "0" {
+		t.Errorf("checkout fetch-depth %s: the PR's base commit would be missing", fd)
+	}
+	if !strings.Contains(base.Run, "pull_request)") || !strings.Contains(base.Run, "HEAD^1") || !strings.Contains(base.Run, `"$PR_BASE_SHA"`) {
+		t.Errorf("step %q does not take the base side from the merge commit's first parent, checked against the event's base:\n%s", base, base.Run)
+	}
+	if bench.Env["BASE"] != "${{ steps.base.outputs.sha }}" || !strings.Contains(bench.Run, `BASE="$BASE"`) {
+		t.Errorf("step %q: env BASE %q; make bench must get BASE=\"$BASE\" from steps.base.outputs.sha:\n%s", bench, bench.Env["BASE"], bench.Run)
+	}
+	if !strings.Contains(bench.Run, "-loss-injector $LOSS_INJECTOR") {
+		t.Errorf("step %q does not pass LOSS_INJECTOR to scenariod", bench)
+	}
+	if !strings.Contains(bench.Env["FAIL_ON"], "'pull_request' && 'regression'") {
+		t.Errorf("step %q: FAIL_ON %q; a paired PR run gates on regressions", bench, bench.Env["FAIL_ON"])
+	}
+	if setcap.If != "env.LOSS_INJECTOR != 'toxiproxy'" {
+		t.Errorf("step %q runs if %v, want whenever netfilter may be used", setcap, setcap.If)
+	}
+	if history.If != "github.event_name == 'push' && github.ref == 'refs/heads/main'" || !strings.HasSuffix(fmt.Sprint(history.With["path"]), "/results.json") {
+		t.Errorf("history upload if %v path %v: want results.json of pushes to main", history.If, history.With["path"])
+	}
+}
