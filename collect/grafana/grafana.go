@@ -132,10 +132,34 @@ func Snapshots(ctx context.Context, cfg Config, q Querier, run *results.Run, dir
 	return snaps, warns
 }
 
+// Redact returns raw for printing: a password in it is replaced by "xxxxx"
+// (url.URL.Redacted). When raw is not a URL with a host (it does not parse,
+// or lacks the scheme, as in "admin:pw@host:3000"), everything before the
+// last '@' of what would be its authority is replaced instead. Every message
+// of this package names Grafana's URL through Redact, because warnings reach
+// report.md and so the PR comment (issue 12).
+func Redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Redacted()
+	}
+	rest, scheme := raw, ""
+	if i := strings.Index(raw, "://"); i >= 0 {
+		scheme, rest = raw[:i+3], raw[i+3:]
+	}
+	auth, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		auth, path = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndex(auth, "@"); i >= 0 {
+		auth = "xxxxx" + auth[i:]
+	}
+	return scheme + auth + path
+}
+
 func newAPI(cfg Config) (*goapi.GrafanaHTTPAPI, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("bad -grafana-url %q: want http(s)://host:port", cfg.URL)
+		return nil, fmt.Errorf("bad -grafana-url %q: want http(s)://host:port", Redact(cfg.URL))
 	}
 	tc := &goapi.TransportConfig{
 		Host:     u.Host,
@@ -172,9 +196,9 @@ func dashboard(ctx context.Context, api *goapi.GrafanaHTTPAPI, cfg Config) (map[
 	}
 	var apiErr interface{ Code() int }
 	if errors.As(err, &apiErr) {
-		err = fmt.Errorf("get dashboard %s from %s: HTTP %d", uid, cfg.URL, apiErr.Code())
+		err = fmt.Errorf("get dashboard %s from %s: HTTP %d", uid, Redact(cfg.URL), apiErr.Code())
 	} else {
-		err = fmt.Errorf("%w: get dashboard %s from %s: %v", ErrUnreachable, uid, cfg.URL, err)
+		err = fmt.Errorf("%w: get dashboard %s from %s: %v", ErrUnreachable, uid, Redact(cfg.URL), err)
 	}
 	if cfg.DashboardFile == "" {
 		return nil, err
@@ -199,7 +223,7 @@ func create(ctx context.Context, api *goapi.GrafanaHTTPAPI, cfg Config, body *mo
 		if errors.As(err, &apiErr) {
 			return nil, fmt.Errorf("create snapshot: HTTP %d: %v", apiErr.Code(), err)
 		}
-		return nil, fmt.Errorf("%w: create snapshot at %s: %v", ErrUnreachable, cfg.URL, err)
+		return nil, fmt.Errorf("%w: create snapshot at %s: %v", ErrUnreachable, Redact(cfg.URL), err)
 	}
 	if resp.Payload == nil {
 		return nil, errors.New("create snapshot: empty response")

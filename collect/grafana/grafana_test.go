@@ -221,3 +221,74 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		// a password is replaced, the user and the rest are kept
+		{"http://admin:s3cret@127.0.0.1:3000/grafana", "http://admin:xxxxx@127.0.0.1:3000/grafana"},
+		// no credentials: unchanged
+		{"http://127.0.0.1:3000", "http://127.0.0.1:3000"},
+		// a URL that does not parse (bad port, bad escape) loses its userinfo
+		{"http://admin:s3cret@host:port/%zz", "http://xxxxx@host:port/%zz"},
+		{"admin:s3cret@host:3000%", "xxxxx@host:3000%"},
+		// no scheme: parses as scheme "admin", opaque "s3cret@host:3000"
+		{"admin:s3cret@host:3000", "xxxxx@host:3000"},
+		// no scheme, no credentials: unchanged
+		{"127.0.0.1:3000/x", "127.0.0.1:3000/x"},
+	} {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestWarningsHideCredentials: whatever goes wrong, no warning prints the
+// password of a -grafana-url with user:password (they reach report.md and
+// the PR comment), and the credentials are still used.
+func TestWarningsHideCredentials(t *testing.T) {
+	const secret = "s3cret-Pa55"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	var gotAuth string
+	rejecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"message":"invalid username or password"}`))
+	}))
+	defer rejecting.Close()
+	dashFile := filepath.Join("..", "..", "deploy", "grafana", "dashboards", "memcache-client-perf.json")
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		// nothing listens: the dashboard GET fails
+		{"unreachable", Config{URL: "http://admin:" + secret + "@" + down}},
+		// nothing listens, dashboard from the file: the snapshot POST fails
+		{"unreachable create", Config{URL: "http://admin:" + secret + "@" + down, DashboardFile: dashFile}},
+		// Grafana refuses the credentials
+		{"rejected", Config{URL: "http://admin:" + secret + "@" + strings.TrimPrefix(rejecting.URL, "http://")}},
+		// the URL does not parse, or has no scheme
+		{"bad URL", Config{URL: "http://admin:" + secret + "@host:port/%zz"}},
+		{"no scheme", Config{URL: "admin:" + secret + "@127.0.0.1:3000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, warns := Snapshots(context.Background(), tc.cfg, &fakeProm{}, testRun(), t.TempDir())
+			if len(warns) == 0 {
+				t.Fatal("no warning")
+			}
+			for _, w := range warns {
+				if strings.Contains(w, secret) {
+					t.Errorf("warning prints the password: %s", w)
+				}
+			}
+		})
+	}
+	if want := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+secret)); gotAuth != want {
+		t.Errorf("Authorization %q, want the URL's credentials as basic auth", gotAuth)
+	}
+}
