@@ -524,13 +524,10 @@ func TestWorkflows(t *testing.T) {
 }
 
 // TestWorkflowScripts runs the tests of the workflow scripts in
-// .github/scripts (the PR comment and the /bench command), when node is
-// installed (it is not a dependency of the project: GitHub's runners have it).
+// .github/scripts (the PR comment and the /bench command) with Node.js
+// (GitHub's runners have it; .ci/run installs it).
 func TestWorkflowScripts(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not found in PATH: the tests of .github/scripts need Node.js 18 or later")
-	}
+	node := tool(t, "node", "the tests of .github/scripts need Node.js 18 or later (apt-get install nodejs)")
 	// The files, not the directory: node 22 reads --test arguments as globs.
 	tests, err := filepath.Glob(filepath.Join(repoRoot, ".github", "scripts", "*.test.js"))
 	if err != nil || len(tests) < 2 {
