@@ -127,15 +127,16 @@ func (wf workflow) privileged() bool {
 
 // TestWorkflowsRunNoPRCodeWhenPrivileged: a workflow started by a comment, a
 // completed run or pull_request_target runs no code that is not the default
-// branch's .github/scripts: no run: step, no cache, no setup action, and a
-// checkout only of the default branch's scripts, without credentials. A
+// branch's .github/scripts: no run: step, no cache, no setup action, a
+// checkout only of the default branch's scripts, without credentials, and
+// artifacts downloaded outside the workspace before that checkout. A
 // workflow that runs commands is started only by codeEvents.
 func TestWorkflowsRunNoPRCodeWhenPrivileged(t *testing.T) {
 	allowed := []string{"actions/checkout", "actions/github-script", "actions/download-artifact"}
 	for _, wf := range readWorkflows(t) {
 		runsCode := false
 		for name, j := range wf.Jobs {
-			for _, s := range j.Steps {
+			for i, s := range j.Steps {
 				if s.Run != "" || strings.HasPrefix(s.action(), "actions/setup-") || s.action() == "actions/cache" {
 					runsCode = true
 				}
@@ -157,6 +158,16 @@ func TestWorkflowsRunNoPRCodeWhenPrivileged(t *testing.T) {
 					}
 					if s.With["persist-credentials"] != false {
 						t.Errorf("%s: persist-credentials is not false", where)
+					}
+				case s.action() == "actions/download-artifact":
+					// An artifact of a run of PR code is untrusted: outside
+					// the workspace, and before the checkout, which then
+					// replaces anything a crafted zip path put there.
+					if p := fmt.Sprint(s.With["path"]); !strings.HasPrefix(p, "${{ runner.temp }}/") {
+						t.Errorf("%s: downloads to %s, want under ${{ runner.temp }}", where, p)
+					}
+					if slices.ContainsFunc(j.Steps[:i], func(s step) bool { return s.action() == "actions/checkout" }) {
+						t.Errorf("%s: downloads an artifact after the checkout: its files could stand in for the scripts", where)
 					}
 				case s.action() == "actions/github-script":
 					script, _ := s.With["script"].(string)
