@@ -110,7 +110,12 @@ async function command({ github, context, core }) {
   if (run.status !== 'completed') {
     return reply(`the benchmark of \`${head.slice(0, 12)}\` is ${run.status}: ${run.html_url}. Its result will be posted when it completes.`);
   }
-  await github.rest.actions.reRunWorkflow({ owner, repo, run_id: run.id });
+  try {
+    await github.rest.actions.reRunWorkflow({ owner, repo, run_id: run.id });
+  } catch (err) {
+    // e.g. a run older than GitHub's 30-day re-run limit
+    return reply(`GitHub refused to re-run ${run.html_url}: ${err && err.message}. Pushing a commit starts a new run.`);
+  }
   await github.rest.reactions.createForIssueComment({ owner, repo, comment_id: comment.id, content: 'rocket' });
   core.info(`re-running ${run.html_url} for ${login}: ${head}`);
   return 'rerun';

@@ -11,7 +11,7 @@ const HEAD = '0123456789abcdef0123456789abcdef01234567';
 // fakeGitHub is the part of Octokit command uses: a PR with head HEAD from
 // fork/r, a commenter with permission perm, and the workflow runs runs.
 // calls records every write and the run query.
-function fakeGitHub({ perm = 'write', state = 'open', runs = [], headRepo = 'fork/r' } = {}) {
+function fakeGitHub({ perm = 'write', state = 'open', runs = [], headRepo = 'fork/r', refuse = false } = {}) {
   const calls = [];
   return {
     calls,
@@ -32,7 +32,12 @@ function fakeGitHub({ perm = 'write', state = 'open', runs = [], headRepo = 'for
       },
       actions: {
         listWorkflowRuns: async (a) => { calls.push(['list', a]); return { data: { workflow_runs: runs } }; },
-        reRunWorkflow: async (a) => { calls.push(['rerun', a]); },
+        reRunWorkflow: async (a) => {
+          calls.push(['rerun', a]);
+          if (refuse) {
+            throw Object.assign(new Error('Unable to re-run this workflow run because it was created over a month ago'), { status: 403 });
+          }
+        },
       },
       issues: { createComment: async (a) => { calls.push(['reply', a]); } },
       reactions: { createForIssueComment: async (a) => { calls.push(['react', a]); } },
@@ -149,4 +154,11 @@ test('nothing is re-run without a completed run of the head, a head repository o
     assert.strictEqual(await command({ github: gh, context: context(`/bench ${HEAD}`), core }), 'replied', why);
     assert.ok(!kinds(gh).includes('rerun'), why);
   }
+});
+
+test('a re-run GitHub refuses is answered, not only logged', async () => {
+  const gh = fakeGitHub({ runs: [prRun()], refuse: true });
+  assert.strictEqual(await command({ github: gh, context: context(`/bench ${HEAD}`), core }), 'replied');
+  assert.deepStrictEqual(kinds(gh), ['permission', 'list', 'rerun', 'reply']);
+  assert.ok(gh.calls[3][1].body.includes('over a month ago'));
 });
