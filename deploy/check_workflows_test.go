@@ -379,3 +379,19 @@ func TestBenchWorkflowPaired(t *testing.T) {
 		t.Errorf("history upload if %v path %v: want results.json of pushes to main", history.If, history.With["path"])
 	}
 }
+
+// TestNoAuthorAssociation: no workflow decides who may run something from
+// author_association (an organization MEMBER may have read access only);
+// bench-command.js asks the API for the commenter's permission, which its
+// tests pin.
+func TestNoAuthorAssociation(t *testing.T) {
+	for _, wf := range readWorkflows(t) {
+		b, err := os.ReadFile(filepath.Join(repoRoot, ".github", "workflows", wf.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "author_association") {
+			t.Errorf("%s uses author_association: check write access through the API (getCollaboratorPermissionLevel)", wf.file)
+		}
+	}
+}
