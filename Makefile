@@ -29,7 +29,7 @@ deps:
 	fi
 	@# Debian's packages start services on the default ports; the benchmark starts its own.
 	@if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then \
-		systemctl stop memcached prometheus 2>/dev/null || true; fi
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; $$SUDO systemctl stop memcached prometheus 2>/dev/null || true; fi
 	@[ -x bin/toxiproxy-server ] || { echo "make deps: building bin/toxiproxy-server"; $(GO) build -o bin/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server; }
 	@command -v actionlint >/dev/null 2>&1 || [ -x $(GOBIN)/actionlint ] || { echo "make deps: installing actionlint"; $(GO) install $(ACTIONLINT); }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect"
 	"github.com/mcchaos/mcchaos/collect/grafana"
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 )
@@ -457,6 +458,9 @@ func startStack(ctx context.Context, cfg Config, runDir string, arms []stack.Tar
 		}
 		return st, st.Stop, nil
 	case StackCompose:
+		if err := writeFileSD(arms); err != nil {
+			return nil, nil, err
+		}
 		say("docker compose up (%s)", cfg.ComposeFile)
 		up := exec.CommandContext(ctx, "docker", "compose", "-f", cfg.ComposeFile, "up", "-d", "--wait")
 		up.Stdout, up.Stderr = cfg.Stderr, cfg.Stderr
@@ -475,6 +479,9 @@ func startStack(ctx context.Context, cfg Config, runDir string, arms []stack.Tar
 		}
 		return st, down, nil
 	default:
+		if err := writeFileSD(arms); err != nil {
+			return nil, nil, err
+		}
 		say("using the running stack: toxiproxy %s, prometheus %s", cfg.ToxiproxyURL, cfg.PrometheusURL)
 		st, err := stack.Attach(ctx, cfg.ToxiproxyURL, cfg.PrometheusURL)
 		if err != nil {
@@ -482,6 +489,29 @@ func startStack(ctx context.Context, cfg Config, runDir string, arms []stack.Tar
 		}
 		return st, func() error { return nil }, nil
 	}
+}
+
+// writeFileSD writes the arms as Prometheus file service discovery targets
+// into deploy/prometheus/targets/loadgen.json, which the compose stack's
+// Prometheus reads (deploy/prometheus/prometheus.yml).
+func writeFileSD(arms []stack.Target) error {
+	root, err := stack.RepoRoot()
+	if err != nil {
+		return fmt.Errorf("bench: the compose Prometheus' targets go in the repository: %w", err)
+	}
+	type group struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	var gs []group
+	for _, a := range arms {
+		gs = append(gs, group{[]string{a.Addr}, a.Labels})
+	}
+	b, _ := json.MarshalIndent(gs, "", "  ")
+	if err := atomicfile.Write(filepath.Join(root, "deploy", "prometheus", "targets", "loadgen.json"), append(b, '\n')); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
 }
 
 // verifyClean checks that toxiproxy holds no toxic and every proxy is

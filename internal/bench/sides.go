@@ -245,7 +245,8 @@ func planArms(cfg Config, prof profile.Profile, sides []*Side, listenHost string
 				return nil, err
 			}
 			scrapeHost := "127.0.0.1"
-			if cfg.Stack == StackCompose {
+			if cfg.Stack != StackLocal {
+				// The compose (or CI's external) Prometheus is in a container.
 				scrapeHost = "host.docker.internal"
 			}
 			arms = append(arms, &arm{
