@@ -13,12 +13,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/signals"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/bench"
@@ -26,19 +25,15 @@ import (
 )
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
+	ctx, stop := signals.Notify(func(os.Signal) {
 		fmt.Fprintln(os.Stderr, "\nbench: interrupted: removing faults and reporting what finished (Ctrl-C again to quit at once)")
-		cancel()
-		<-sigs
+	}, func() {
 		fmt.Fprintln(os.Stderr, "bench: second interrupt: one more cleanup, then exit")
 		bench.Abort(3 * time.Second)
-		os.Exit(130)
-	}()
-	os.Exit(exitCode(run(ctx, os.Stdout, os.Stderr, os.Args[1:])))
+	})
+	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	stop()
+	os.Exit(exitCode(err))
 }
 
 func exitCode(err error) int {

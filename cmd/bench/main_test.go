@@ -273,7 +273,7 @@ func TestBadInput(t *testing.T) {
 		{"aa with base", []string{"-aa", "-base", "HEAD"}, nil, "-aa runs this checkout on both sides"},
 		// A typo in the client's flags, found by loadgen -check.
 		{"loadgen flag typo", []string{"-profile", "smoke", "-loadgen-args", "-timeoutt 1s"}, nil, "timeoutt"},
-		{"unknown client", []string{"-profile", "smoke", "-base-client", "memcachier"}, nil, `"memcachier": unknown`},
+		{"unknown client", []string{"-profile", "smoke", "-base-client", "memcachier"}, nil, `unknown client "memcachier"`},
 		// A missing, truncated or empty baseline, or one of another profile.
 		{"missing baseline", []string{"-profile", "smoke", "-baseline", "/nonexistent/base.json"}, nil, "re-record it"},
 		{"truncated baseline", []string{"-profile", "smoke", "-baseline", writeFile(t, `{"schema_version":`)}, nil, "re-record it"},

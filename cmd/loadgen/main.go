@@ -13,12 +13,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	sigs "github.com/mcchaos/mcchaos/internal/signals"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/mcchaos/mcchaos/loadgen"
 	"github.com/mcchaos/mcchaos/loadgen/driver"
@@ -50,17 +49,12 @@ func exitCode(err error) int {
 // signals returns a context canceled by the first SIGINT or SIGTERM and a
 // channel closed by the second.
 func signals() (context.Context, func(), <-chan struct{}) {
-	ctx, cancel := context.WithCancel(context.Background())
 	abort := make(chan struct{})
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-ch
-		cancel()
-		<-ch
+	ctx, stop := sigs.Notify(nil, func() {
 		close(abort)
-	}()
-	return ctx, func() { signal.Stop(ch); cancel() }, abort
+		select {} // run returns and main exits
+	})
+	return ctx, stop, abort
 }
 
 func run(ctx context.Context, abort <-chan struct{}, stdout, stderr io.Writer, args []string) error {
@@ -129,7 +123,7 @@ func run(ctx context.Context, abort <-chan struct{}, stdout, stderr io.Writer, a
 		cfg.Linger = -1
 	}
 	if !slices.Contains(driver.Kinds(), cfg.Client) {
-		return fmt.Errorf("-client %q: unknown (known: %s)", cfg.Client, strings.Join(driver.Kinds(), ", "))
+		return fmt.Errorf("-client: unknown client %q (known: %s)", cfg.Client, strings.Join(driver.Kinds(), ", "))
 	}
 	if *check {
 		return nil

@@ -15,10 +15,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/signals"
 	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/mcchaos/mcchaos/scenariod"
@@ -28,14 +27,9 @@ import (
 var current atomic.Pointer[scenariod.Runner]
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s := <-sigs
+	ctx, stop := signals.Notify(func(s os.Signal) {
 		fmt.Fprintf(os.Stderr, "scenariod: %v: removing every fault and stopping (signal again to exit at once)\n", s)
-		cancel()
-		<-sigs
+	}, func() {
 		if r := current.Load(); r != nil {
 			cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
 			if err := r.Cleanup(cctx); err != nil {
@@ -44,7 +38,8 @@ func main() {
 			ccancel()
 		}
 		os.Exit(exitInterrupted)
-	}()
+	})
 	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	stop()
 	os.Exit(exitCode(os.Stderr, err))
 }
