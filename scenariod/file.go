@@ -243,3 +243,26 @@ func (p *fileParser) fault(n *yaml.Node) Fault {
 	}
 	return flt
 }
+
+// Catalogue returns the built-in scenarios followed by those of the files,
+// and the names the files added. A name defined twice is an error naming
+// both places.
+func Catalogue(files ...string) (all []Scenario, fromFiles []string, err error) {
+	all = Builtin()
+	for _, f := range files {
+		more, err := LoadFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, s := range more {
+			for _, c := range all {
+				if c.Name == s.Name {
+					return nil, nil, fmt.Errorf("%s: scenario %s already defined at %s", s.Source, s.Name, c.Source)
+				}
+			}
+			all = append(all, s)
+			fromFiles = append(fromFiles, s.Name)
+		}
+	}
+	return all, fromFiles, nil
+}

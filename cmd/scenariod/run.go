@@ -98,22 +98,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return errUsage
 	}
 
-	catalogue := scenariod.Builtin()
-	var fromFiles []string
-	for _, f := range files {
-		more, err := scenariod.LoadFile(f)
-		if err != nil {
-			return err
-		}
-		for _, s := range more {
-			for _, c := range catalogue {
-				if c.Name == s.Name {
-					return fmt.Errorf("%s: scenario %s already defined at %s", s.Source, s.Name, c.Source)
-				}
-			}
-			catalogue = append(catalogue, s)
-			fromFiles = append(fromFiles, s.Name)
-		}
+	catalogue, fromFiles, err := scenariod.Catalogue(files...)
+	if err != nil {
+		return err
 	}
 	if *list {
 		return scenariod.List(stdout, catalogue)
