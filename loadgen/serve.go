@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/mcchaos/mcchaos/internal/mcprobe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -213,7 +214,7 @@ func waitServers(ctx context.Context, servers []driver.Server, timeout time.Dura
 		up := 0
 		for i, s := range servers {
 			if errs[i] != nil {
-				errs[i] = probe(s.Addr, min(time.Second, max(time.Until(deadline), 10*time.Millisecond)))
+				errs[i] = mcprobe.Version(s.Addr, min(time.Second, max(time.Until(deadline), 10*time.Millisecond)))
 			}
 			if errs[i] == nil {
 				up++
@@ -240,25 +241,4 @@ func waitServers(ctx context.Context, servers []driver.Server, timeout time.Dura
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// probe asks the memcached at addr for its version.
-func probe(addr string, timeout time.Duration) error {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c, "version\r\n"); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "VERSION ") {
-		return fmt.Errorf("unexpected answer %q to version", strings.TrimSpace(line))
-	}
-	return nil
 }

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/mcchaos/mcchaos/internal/promwait"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/model"
 )
 
 // Defaults of the metrics endpoint and the scrape wait.
@@ -52,41 +50,14 @@ func WaitScraped(ctx context.Context, url string, jobs []string, timeout time.Du
 	if timeout <= 0 {
 		timeout = DefaultWaitScrapeTimeout
 	}
-	c, err := api.NewClient(api.Config{Address: url})
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotScraped, err)
-	}
-	papi := v1.NewAPI(c)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var missing []string
-	var last error
-	for {
-		missing, last = missing[:0], nil
-		for _, job := range jobs {
-			qctx, qcancel := context.WithTimeout(ctx, 2*time.Second)
-			v, _, _, err := papi.Query(qctx, fmt.Sprintf("up{job=%q} == 1", job), time.Now())
-			qcancel()
-			if err != nil {
-				last = err
-				missing = append(missing, job)
-				continue
-			}
-			if vec, ok := v.(model.Vector); !ok || len(vec) == 0 {
-				missing = append(missing, job)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			why := ""
-			if last != nil {
-				why = fmt.Sprintf(" (last error: %v)", last)
-			}
-			return fmt.Errorf("%w: up{job=...} not 1 for %s at %s after %v%s; check that Prometheus scrapes them", ErrNotScraped, strings.Join(missing, ", "), url, timeout, why)
-		case <-time.After(250 * time.Millisecond):
-		}
+	var ws []promwait.Want
+	for _, j := range jobs {
+		ws = append(ws, promwait.Want{Job: j, Targets: 1})
 	}
+	if err := promwait.Wait(ctx, url, ws...); err != nil {
+		return fmt.Errorf("%w within %v: %v", ErrNotScraped, timeout, strings.TrimPrefix(err.Error(), promwait.ErrNotScraped.Error()+": "))
+	}
+	return nil
 }

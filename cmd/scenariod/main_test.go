@@ -346,7 +346,7 @@ func TestWaitScraped(t *testing.T) {
 	cmd := exec.Command(binPath, "-toxiproxy", s.ToxiproxyURL, "-listen", "127.0.0.1:0", "-manifest", filepath.Join(t.TempDir(), "m.json"),
 		"-scenario", "latency-200ms-100ms", "-wait-scraped", s.PrometheusURL, "-wait-scraped-jobs", "nojob", "-wait-scraped-timeout", "500ms")
 	cmd.Stderr = &stderr
-	if code := exitCodeOf(cmd.Run()); code != exitCannotRun || !strings.Contains(stderr.String(), "not 1 for nojob") {
+	if code := exitCodeOf(cmd.Run()); code != exitCannotRun || !strings.Contains(stderr.String(), "nojob (0 of 1 up)") {
 		t.Errorf("unscraped job: exit %d, stderr %q", code, stderr.String())
 	}
 

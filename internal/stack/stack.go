@@ -17,7 +17,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +27,8 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/mcprobe"
+	"github.com/mcchaos/mcchaos/internal/promwait"
 )
 
 // Default ports of DESIGN.md.
@@ -348,44 +349,25 @@ func (s *Stack) Stop() error {
 // WaitScraped waits until Prometheus reports up == 1 for every job, that is
 // until it has scraped each exporter at least once.
 func (s *Stack) WaitScraped(ctx context.Context, jobs ...string) error {
-	for _, job := range jobs {
-		if err := s.WaitTargets(ctx, job, 1); err != nil {
-			return err
-		}
+	var ws []promwait.Want
+	for _, j := range jobs {
+		ws = append(ws, promwait.Want{Job: j, Targets: 1})
 	}
-	return nil
+	return s.wait(ctx, ws...)
 }
 
 // WaitTargets waits until Prometheus has scraped at least n targets of job
 // successfully (up == 1): every arm, before the first scenario.
 func (s *Stack) WaitTargets(ctx context.Context, job string, n int) error {
+	return s.wait(ctx, promwait.Want{Job: job, Targets: n})
+}
+
+func (s *Stack) wait(ctx context.Context, ws ...promwait.Want) error {
 	if s.PrometheusURL == "" {
 		return errors.New("stack: no Prometheus to wait for")
 	}
-	q := fmt.Sprintf(`count(up{job=%q} == 1)`, job)
-	var have string
-	err := poll(ctx, 200*time.Millisecond, func() error {
-		var r struct {
-			Data struct {
-				Result []struct {
-					Value [2]any `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		if err := getJSON(ctx, s.PrometheusURL+"/api/v1/query?query="+url.QueryEscape(q), &r); err != nil {
-			return err
-		}
-		have = "0"
-		if len(r.Data.Result) > 0 {
-			have, _ = r.Data.Result[0].Value[1].(string)
-		}
-		if got, _ := strconv.Atoi(have); got < n {
-			return fmt.Errorf("job %s: %s of %d targets scraped", job, have, n)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("stack: prometheus at %s scraped %s of the %d targets of job %q: %w", s.PrometheusURL, have, n, job, err)
+	if err := promwait.Wait(ctx, s.PrometheusURL, ws...); err != nil {
+		return fmt.Errorf("stack: %w", err)
 	}
 	return nil
 }
@@ -612,26 +594,7 @@ func checkPorts(cfg Config) error {
 	return nil
 }
 
-func memcachedVersion(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("version\r\n")); err != nil {
-		return err
-	}
-	buf := make([]byte, 64)
-	n, err := c.Read(buf)
-	if err != nil {
-		return err
-	}
-	if !bytes.HasPrefix(buf[:n], []byte("VERSION ")) {
-		return fmt.Errorf("unexpected answer %q to version", buf[:n])
-	}
-	return nil
-}
+func memcachedVersion(addr string) error { return mcprobe.Version(addr, time.Second) }
 
 var httpClient = &http.Client{Timeout: 2 * time.Second}
 
