@@ -67,8 +67,10 @@ type arm struct {
 	side   *Side
 	num    int
 	scrape string // host:port Prometheus scrapes
-	flags  loadgenFlags
-	proc   *stack.Process
+	// proxyPorts are the arm's proxies' ports on the local stack.
+	proxyPorts []int
+	flags      loadgenFlags
+	proc       *stack.Process
 }
 
 func (a *arm) name() string { return fmt.Sprintf("%s-%d", a.side.Name, a.num) }
@@ -237,22 +239,28 @@ func planSides(cfg Config, loadgen string) ([]*Side, error) {
 // their proxies come once the stack runs (connectArms).
 func planArms(cfg Config, prof profile.Profile, sides []*Side, listenHost string) ([]*arm, error) {
 	k := cmp.Or(cfg.Arms, prof.Arms, 1)
+	// Every arm's exporter port and (local stack) proxy ports, distinct.
+	ports, err := stack.FreePortList(len(sides) * k * (1 + stack.DefaultServers))
+	if err != nil {
+		return nil, err
+	}
 	var arms []*arm
 	for _, s := range sides {
 		for n := 1; n <= k; n++ {
-			port, err := stack.FreePort()
-			if err != nil {
-				return nil, err
-			}
+			port := ports[0]
+			ports = ports[1:]
+			proxyPorts := ports[:stack.DefaultServers]
+			ports = ports[stack.DefaultServers:]
 			scrapeHost := "127.0.0.1"
 			if cfg.Stack != StackLocal {
 				// The compose (or CI's external) Prometheus is in a container.
 				scrapeHost = "host.docker.internal"
 			}
 			arms = append(arms, &arm{
-				side:   s,
-				num:    n,
-				scrape: net.JoinHostPort(scrapeHost, strconv.Itoa(port)),
+				side:       s,
+				num:        n,
+				proxyPorts: proxyPorts,
+				scrape:     net.JoinHostPort(scrapeHost, strconv.Itoa(port)),
 				flags: loadgenFlags{
 					Listen:      net.JoinHostPort(listenHost, strconv.Itoa(port)),
 					KeyPrefix:   fmt.Sprintf("%s%d:", s.Name, n),
@@ -281,12 +289,20 @@ func connectArms(ctx context.Context, cfg Config, st *stack.Stack, arms []*arm) 
 	for i, a := range arms {
 		req[i] = stack.Arm{Side: a.side.Name, Num: a.num}
 	}
-	host, portBase := "127.0.0.1", 0
-	if cfg.Stack == StackCompose {
-		// The proxies listen inside the container, on ports it publishes.
-		host, portBase = "0.0.0.0", DefaultArmProxyPort
+	host := "127.0.0.1"
+	var ports []int
+	for _, a := range arms {
+		for j := range st.Servers {
+			if cfg.Stack == StackLocal && j < len(a.proxyPorts) {
+				ports = append(ports, a.proxyPorts[j])
+			} else {
+				// The proxies listen inside the container, on the ports it publishes.
+				host = "0.0.0.0"
+				ports = append(ports, DefaultArmProxyPort+len(ports))
+			}
+		}
 	}
-	got, err := st.AddArms(ctx, req, host, portBase)
+	got, err := st.AddArms(ctx, req, host, ports)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

@@ -64,15 +64,26 @@ func DefaultPorts(n int) Ports {
 // FreePorts returns free loopback ports for n servers, for tests and for
 // running beside another stack.
 func FreePorts(n int) (Ports, error) {
-	all := make([]int, 2*n+2)
-	for i := range all {
-		p, err := FreePort()
-		if err != nil {
-			return Ports{}, err
-		}
-		all[i] = p
+	all, err := FreePortList(2*n + 2)
+	if err != nil {
+		return Ports{}, err
 	}
 	return Ports{Memcached: all[:n], Proxy: all[n : 2*n], Toxiproxy: all[2*n], Prometheus: all[2*n+1]}, nil
+}
+
+// FreePortList returns n distinct free TCP ports on 127.0.0.1: each is
+// held until all are found, so none is handed out twice.
+func FreePortList(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("stack: find a free port: %w", err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago.
@@ -479,17 +490,17 @@ type Arm struct {
 
 // AddArms creates every arm's own proxies (named manifest-style
 // "mc1.head.1", same upstreams as the servers' proxies) and returns the
-// arms with their -servers. Each proxy listens on listenHost at
-// portBase+i (i counting the proxies from 0), or on a free port when
-// portBase is 0. The proxies answer before AddArms returns.
-func (s *Stack) AddArms(ctx context.Context, arms []Arm, listenHost string, portBase int) ([]Arm, error) {
+// arms with their -servers. The proxies listen on listenHost at ports, one
+// per arm and server in that order (len(arms) × len(Servers) of them). They
+// answer before AddArms returns.
+func (s *Stack) AddArms(ctx context.Context, arms []Arm, listenHost string, ports []int) ([]Arm, error) {
+	if len(ports) != len(arms)*len(s.Servers) {
+		return nil, fmt.Errorf("stack: %d arms × %d servers need as many proxy ports, got %d", len(arms), len(s.Servers), len(ports))
+	}
 	var ps []proxy
 	for _, a := range arms {
 		for _, srv := range s.Servers {
-			port := 0
-			if portBase > 0 {
-				port = portBase + len(ps)
-			}
+			port := ports[len(ps)]
 			name := manifest.ArmProxy(srv.Name, a.Side, a.Num)
 			ps = append(ps, proxy{name, net.JoinHostPort(listenHost, strconv.Itoa(port)), srv.Upstream, true})
 		}
