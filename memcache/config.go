@@ -14,6 +14,10 @@ const (
 	// connection, writing the request and reading the whole response.
 	DefaultTimeout = 500 * time.Millisecond
 
+	// DefaultMaxValueSize is the largest value read: memcached's default
+	// item size limit (-I 1m).
+	DefaultMaxValueSize = 1 << 20
+
 	// DefaultPoolMaxSize is the most connections open to one server.
 	DefaultPoolMaxSize int32 = 64
 	// DefaultPoolMaxLifetime is how long a connection may live before the
@@ -54,6 +58,13 @@ type Config struct {
 	// Timeout bounds each operation: pool wait, write and read. A context
 	// deadline that is earlier wins. If zero, DefaultTimeout is used.
 	Timeout time.Duration
+
+	// MaxValueSize is the largest value a response may announce: a larger
+	// one is a protocol error (the connection is destroyed) found before
+	// anything is allocated, so a corrupt or hostile size never makes the
+	// client allocate it. Raise it with memcached's -I.
+	// If zero, DefaultMaxValueSize is used.
+	MaxValueSize int
 
 	// Pool configures each server's connection pool.
 	Pool PoolConfig

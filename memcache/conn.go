@@ -14,6 +14,8 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	opaque uint32 // last opaque token sent
+	// maxValue is Config.MaxValueSize: the largest VA value read.
+	maxValue int
 	// pooled is true while the connection sits in the pool's idle stack
 	// (set before it goes there, cleared by whoever takes it; the pool's
 	// mutex orders the two). It keeps server.idle honest.
@@ -24,8 +26,8 @@ type conn struct {
 
 const connBufSize = 16 << 10
 
-func newConn(nc net.Conn) *conn {
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, connBufSize), bw: bufio.NewWriterSize(nc, connBufSize)}
+func newConn(nc net.Conn, maxValue int) *conn {
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, connBufSize), bw: bufio.NewWriterSize(nc, connBufSize), maxValue: maxValue}
 }
 
 // next reserves n opaque tokens and returns the first (with n = 0, the
@@ -54,20 +56,20 @@ func (cn *conn) end(b []byte, op uint32) error {
 }
 
 // roundTrip flushes the queued request and reads one response, checking
-// that it carries the opaque token op. A value that fits in scratch is read
-// there.
+// that it carries the opaque token op before reading its value. A value
+// that fits in scratch is read there.
 func (cn *conn) roundTrip(op uint32, scratch []byte) (metaResp, error) {
 	if err := cn.bw.Flush(); err != nil {
 		return metaResp{}, err
 	}
-	r, err := readResponse(cn.br, maxValueSize, scratch)
+	r, err := readHead(cn.br)
 	if err != nil {
 		return r, err
 	}
 	if !r.hasOpaque || r.opaque != op {
 		return metaResp{}, protocolErrorf("response for opaque %d (present %t) to request %d", r.opaque, r.hasOpaque, op)
 	}
-	return r, nil
+	return r, readValue(cn.br, &r, cn.maxValue, scratch)
 }
 
 func (cn *conn) get(key string) (*Item, error) {
@@ -126,7 +128,7 @@ func (cn *conn) readMulti(keys []string, base uint32, found func(*Item)) error {
 	}
 	next := 0 // index of the first key whose answer may still come
 	for {
-		r, err := readResponse(cn.br, maxValueSize, nil)
+		r, err := readHead(cn.br)
 		if err != nil {
 			return err
 		}
@@ -136,6 +138,9 @@ func (cn *conn) readMulti(keys []string, base uint32, found func(*Item)) error {
 		i := int(r.opaque - base)
 		if !r.hasOpaque || i < next || i >= len(keys) {
 			return protocolErrorf("response for opaque %d out of order in a batch of %d from %d", r.opaque, len(keys), base)
+		}
+		if err := readValue(cn.br, &r, cn.maxValue, nil); err != nil {
+			return err
 		}
 		next = i + 1
 		switch r.code {

@@ -5,7 +5,9 @@
 //
 // It speaks the meta protocol (memcached ≥ 1.6). Every request carries an
 // opaque token (O flag) that the response must echo: a response is never
-// matched to the wrong request, and a mismatch destroys the connection.
+// matched to the wrong request, and a mismatch destroys the connection. The
+// token is checked on the status line, before a value is read, and a value
+// larger than Config.MaxValueSize is refused before it is allocated.
 // GetMulti pipelines quiet mg requests per server, ended by mn, in chunks
 // of at most 8 KiB of requests.
 //
@@ -86,8 +88,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.DialTimeout < 0 || cfg.Timeout < 0 {
-		return nil, errors.New("memcache: negative DialTimeout or Timeout")
+	if cfg.MaxValueSize == 0 {
+		cfg.MaxValueSize = DefaultMaxValueSize
+	}
+	if cfg.DialTimeout < 0 || cfg.Timeout < 0 || cfg.MaxValueSize < 0 {
+		return nil, errors.New("memcache: negative DialTimeout, Timeout or MaxValueSize")
 	}
 	cfg.Pool = cfg.Pool.withDefaults()
 	if cfg.Pool.MaxSize < 0 || cfg.Pool.MinIdle < 0 || cfg.Pool.MinIdle > cfg.Pool.MaxSize {

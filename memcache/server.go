@@ -74,7 +74,7 @@ func (s *server) dial(ctx context.Context) (*conn, error) {
 		tc.SetNoDelay(true)
 	}
 	s.created.Add(1)
-	cn := newConn(nc)
+	cn := newConn(nc, s.cfg.MaxValueSize)
 	if ctx.Value(minIdleKey{}) != nil { // CreateResource puts it straight into the idle stack
 		cn.pooled = true
 		s.idle.Add(1)
