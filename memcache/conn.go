@@ -14,6 +14,9 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	opaque uint32 // last opaque token sent
+	// broken is set when an error left the stream in an unknown state
+	// although it is one that usually does not (SERVER_ERROR mid-pipeline).
+	broken bool
 	// maxValue is Config.MaxValueSize: the largest VA value read.
 	maxValue int
 	// pooled is true while the connection sits in the pool's idle stack
@@ -130,6 +133,9 @@ func (cn *conn) readMulti(keys []string, base uint32, found func(*Item)) error {
 	for {
 		r, err := readHead(cn.br)
 		if err != nil {
+			// SERVER_ERROR carries no token: which key it answered, and
+			// whether the rest of the pipeline follows, is unknown.
+			cn.broken = true
 			return err
 		}
 		if r.code == codeMN {

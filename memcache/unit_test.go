@@ -42,7 +42,7 @@ func TestClassify(t *testing.T) {
 		{wrap(io.ErrUnexpectedEOF), ClassConnReset, false}, // closed mid-response
 		{wrap(io.EOF), ClassConnReset, false},              // closed before the response
 		{wrap(fmt.Errorf("%w: bad opaque", ErrProtocol)), ClassProtocol, false},
-		{wrap(fmt.Errorf("%w: bad data chunk", ErrClientError)), ClassProtocol, false},
+		{wrap(fmt.Errorf("%w: bad data chunk", ErrClientError)), ClassClientError, true},
 		{wrap(context.Canceled), ClassCanceled, false},
 		{wrap(ErrClosed), ClassOther, false},
 	} {
@@ -53,8 +53,9 @@ func TestClassify(t *testing.T) {
 			t.Errorf("DefaultIsSuccessful(%v) = %v, want %v", tc.err, got, tc.ok)
 		}
 	}
-	if !DefaultIsExcluded(wrap(context.Canceled)) || DefaultIsExcluded(wrap(ErrPoolTimeout)) {
-		t.Error("DefaultIsExcluded must exclude exactly cancellations")
+	if !DefaultIsExcluded(wrap(context.Canceled)) || DefaultIsExcluded(wrap(ErrPoolTimeout)) ||
+		!DefaultIsExcluded(wrap(callerDeadline{ErrPoolTimeout})) || Classify(wrap(callerDeadline{ErrPoolTimeout})) != ClassPoolTimeout {
+		t.Error("DefaultIsExcluded must exclude exactly cancellations and the caller's deadline")
 	}
 }
 
