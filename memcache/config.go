@@ -1,6 +1,8 @@
 package memcache
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -13,6 +15,10 @@ const (
 	// DefaultTimeout bounds one operation end to end: waiting for a pooled
 	// connection, writing the request and reading the whole response.
 	DefaultTimeout = 500 * time.Millisecond
+
+	// DefaultMaxValueSize is the largest value read: memcached's default
+	// item size limit (-I 1m).
+	DefaultMaxValueSize = 1 << 20
 
 	// DefaultPoolMaxSize is the most connections open to one server.
 	DefaultPoolMaxSize int32 = 64
@@ -55,6 +61,40 @@ type Config struct {
 	// deadline that is earlier wins. If zero, DefaultTimeout is used.
 	Timeout time.Duration
 
+	// MaxValueSize is the largest value a response may announce: a larger
+	// one is a protocol error (the connection is destroyed) found before
+	// anything is allocated, so a corrupt or hostile size never makes the
+	// client allocate it. Raise it with memcached's -I.
+	// If zero, DefaultMaxValueSize is used.
+	MaxValueSize int
+
+	// DisableGetRetry turns off the one retry of a read (Get, GetMulti)
+	// that failed because the server had closed a connection that served
+	// before: end of stream, reset or broken pipe. By default such a read
+	// is retried once, within the same deadline, on a connection checked
+	// alive first or newly dialed: after a memcached restart or an idle
+	// close every pooled connection is dead, and without the retry each
+	// would fail one read (and count against the breaker) until the next
+	// health check. The cost: on a server that resets every connection a
+	// read is sent twice (it counts once for the breaker) and may take up
+	// to the whole Timeout. Writes are never retried, since the server may
+	// have applied them. Either way, after such a failure idle connections
+	// are checked alive (one non-blocking recv) before use until the next
+	// health check.
+	DisableGetRetry bool
+
+	// CloseOnServerError closes a connection after a SERVER_ERROR reply
+	// (out of memory, object too large). By default it is kept: memcached
+	// sends SERVER_ERROR once it has consumed the whole request, so the
+	// stream is in a known state, and closing would make every refused
+	// write a redial. The cost: SERVER_ERROR carries no opaque token, so
+	// the reply is matched to the request by position alone (one request
+	// is in flight per connection), and after a few SERVER_ERRORs memcached
+	// closes the connection itself, which the next operation on it finds
+	// (a read is then retried). A SERVER_ERROR within a GetMulti pipeline
+	// always closes the connection.
+	CloseOnServerError bool
+
 	// Pool configures each server's connection pool.
 	Pool PoolConfig
 
@@ -65,9 +105,10 @@ type Config struct {
 	// DefaultBreakerBucketPeriod (negative: fixed window), Timeout
 	// DefaultBreakerTimeout, ReadyToTrip DefaultReadyToTrip, IsSuccessful
 	// DefaultIsSuccessful (a cache miss, not-stored, CAS conflict, a
-	// malformed key and a SERVER_ERROR reply are successes: the server
-	// answered), IsExcluded DefaultIsExcluded (the caller's context was
-	// canceled). Breaker.OnStateChange, if set, is called as well as
+	// malformed key and SERVER_ERROR, CLIENT_ERROR or ERROR replies are
+	// successes: the server answered), IsExcluded DefaultIsExcluded (the
+	// caller's context was canceled, or its deadline, earlier than
+	// Timeout, passed). Breaker.OnStateChange, if set, is called as well as
 	// Config.OnStateChange.
 	Breaker gobreaker.Settings
 
@@ -148,20 +189,23 @@ func DefaultReadyToTrip(c gobreaker.Counts) bool {
 
 // DefaultIsSuccessful counts an error as a success for the breaker when the
 // server answered: nil, a cache miss, not stored, a CAS conflict, a
-// malformed key (never sent) or a SERVER_ERROR reply. Timeouts, connection
-// errors, unexpected responses and pool timeouts are failures.
+// malformed key (never sent), a SERVER_ERROR reply, or a CLIENT_ERROR or
+// ERROR reply (the request was bad, not the server: five increments of a
+// non-numeric value must not open it). Timeouts, connection errors,
+// unexpected responses and pool timeouts are failures.
 func DefaultIsSuccessful(err error) bool {
 	switch Classify(err) {
-	case ClassOK, ClassMiss, ClassNotStored, ClassCASConflict, ClassMalformedKey, ClassServerError:
+	case ClassOK, ClassMiss, ClassNotStored, ClassCASConflict, ClassMalformedKey, ClassServerError, ClassClientError:
 		return true
 	}
 	return false
 }
 
 // DefaultIsExcluded leaves out of the breaker's counts operations that ended
-// because the caller's context was canceled.
+// because of the caller's context: canceled, or its deadline (earlier than
+// Config.Timeout) passed. Such an operation says nothing of the server.
 func DefaultIsExcluded(err error) bool {
-	return Classify(err) == ClassCanceled
+	return Classify(err) == ClassCanceled || errors.Is(err, context.DeadlineExceeded)
 }
 
 // breakerSettings returns s with zero fields replaced by defaults, named

@@ -14,6 +14,11 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	opaque uint32 // last opaque token sent
+	// broken is set when an error left the stream in an unknown state
+	// although it is one that usually does not (SERVER_ERROR mid-pipeline).
+	broken bool
+	// maxValue is Config.MaxValueSize: the largest VA value read.
+	maxValue int
 	// pooled is true while the connection sits in the pool's idle stack
 	// (set before it goes there, cleared by whoever takes it; the pool's
 	// mutex orders the two). It keeps server.idle honest.
@@ -24,8 +29,8 @@ type conn struct {
 
 const connBufSize = 16 << 10
 
-func newConn(nc net.Conn) *conn {
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, connBufSize), bw: bufio.NewWriterSize(nc, connBufSize)}
+func newConn(nc net.Conn, maxValue int) *conn {
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, connBufSize), bw: bufio.NewWriterSize(nc, connBufSize), maxValue: maxValue}
 }
 
 // next reserves n opaque tokens and returns the first (with n = 0, the
@@ -54,20 +59,20 @@ func (cn *conn) end(b []byte, op uint32) error {
 }
 
 // roundTrip flushes the queued request and reads one response, checking
-// that it carries the opaque token op. A value that fits in scratch is read
-// there.
+// that it carries the opaque token op before reading its value. A value
+// that fits in scratch is read there.
 func (cn *conn) roundTrip(op uint32, scratch []byte) (metaResp, error) {
 	if err := cn.bw.Flush(); err != nil {
 		return metaResp{}, err
 	}
-	r, err := readResponse(cn.br, maxValueSize, scratch)
+	r, err := readHead(cn.br)
 	if err != nil {
 		return r, err
 	}
 	if !r.hasOpaque || r.opaque != op {
 		return metaResp{}, protocolErrorf("response for opaque %d (present %t) to request %d", r.opaque, r.hasOpaque, op)
 	}
-	return r, nil
+	return r, readValue(cn.br, &r, cn.maxValue, scratch)
 }
 
 func (cn *conn) get(key string) (*Item, error) {
@@ -126,8 +131,11 @@ func (cn *conn) readMulti(keys []string, base uint32, found func(*Item)) error {
 	}
 	next := 0 // index of the first key whose answer may still come
 	for {
-		r, err := readResponse(cn.br, maxValueSize, nil)
+		r, err := readHead(cn.br)
 		if err != nil {
+			// SERVER_ERROR carries no token: which key it answered, and
+			// whether the rest of the pipeline follows, is unknown.
+			cn.broken = true
 			return err
 		}
 		if r.code == codeMN {
@@ -136,6 +144,9 @@ func (cn *conn) readMulti(keys []string, base uint32, found func(*Item)) error {
 		i := int(r.opaque - base)
 		if !r.hasOpaque || i < next || i >= len(keys) {
 			return protocolErrorf("response for opaque %d out of order in a batch of %d from %d", r.opaque, len(keys), base)
+		}
+		if err := readValue(cn.br, &r, cn.maxValue, nil); err != nil {
+			return err
 		}
 		next = i + 1
 		switch r.code {

@@ -24,7 +24,8 @@ var (
 	// its probe requests already in flight): the operation was not attempted.
 	ErrCircuitOpen = errors.New("memcache: circuit breaker open")
 	// ErrPoolTimeout means no connection to the server became free before
-	// the operation's deadline. It satisfies net.Error with Timeout() true.
+	// the operation's deadline, or one did with too little time left to use
+	// it (under 1 ms). It satisfies net.Error with Timeout() true.
 	ErrPoolTimeout error = poolTimeoutError{}
 	// ErrMalformedKey means the key is empty, longer than 250 bytes, or holds
 	// spaces or control characters; nothing was sent.
@@ -87,7 +88,8 @@ const (
 	ClassConnRefused  = "conn_refused"
 	ClassConnReset    = "conn_reset" // reset, broken pipe, or closed by the server mid-response
 	ClassPoolTimeout  = "pool_timeout"
-	ClassProtocol     = "protocol" // unparsable or mismatched response, CLIENT_ERROR, ERROR
+	ClassProtocol     = "protocol"     // unparsable or mismatched response
+	ClassClientError  = "client_error" // CLIENT_ERROR or ERROR: the server refused the request
 	ClassServerError  = "server_error"
 	ClassMalformedKey = "malformed_key"
 	ClassCanceled     = "canceled" // the caller's context was canceled
@@ -119,7 +121,9 @@ func Classify(err error) string {
 		return ClassMalformedKey
 	case errors.Is(err, ErrServerError):
 		return ClassServerError
-	case errors.Is(err, ErrProtocol), errors.Is(err, ErrClientError):
+	case errors.Is(err, ErrClientError):
+		return ClassClientError
+	case errors.Is(err, ErrProtocol):
 		return ClassProtocol
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ClassConnRefused

@@ -1,9 +1,16 @@
 package memcache
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,4 +133,68 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// memcachedProc is a memcached of the test's own on a free loopback port,
+// for what the shared stack cannot do: restart it, or run it with other
+// options (-I).
+type memcachedProc struct {
+	t    testing.TB
+	bin  string
+	args []string
+	Addr string
+	p    *stack.Process
+}
+
+func startMemcached(t testing.TB, extra ...string) *memcachedProc {
+	t.Helper()
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		if os.Getenv(stacktest.RequireEnv) == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("needs memcached: %v", err)
+	}
+	port, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-m", "64", "-t", "1"}, extra...)
+	if os.Geteuid() == 0 {
+		args = append(args, "-u", "root")
+	}
+	m := &memcachedProc{t: t, bin: bin, args: args, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	m.start()
+	t.Cleanup(func() { m.p.Stop(time.Second) })
+	return m
+}
+
+// start starts the process and waits until it answers.
+func (m *memcachedProc) start() {
+	m.t.Helper()
+	p, err := stack.StartProcess("memcached", m.bin, m.args, filepath.Join(m.t.TempDir(), "memcached.log"), nil)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.p = p
+	eventually(m.t, 5*time.Second, "memcached "+m.Addr+" answers", func() bool {
+		nc, err := net.DialTimeout("tcp", m.Addr, 100*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(100 * time.Millisecond))
+		b := make([]byte, 64)
+		_, err = nc.Write([]byte("version\r\n"))
+		n, _ := nc.Read(b)
+		return err == nil && bytes.HasPrefix(b[:n], []byte("VERSION"))
+	})
+}
+
+// restart kills memcached (SIGKILL: its connections are closed by the
+// kernel, as after a crash) and starts it again on the same port, empty.
+func (m *memcachedProc) restart() {
+	m.t.Helper()
+	m.p.StopWith(syscall.SIGKILL, time.Second)
+	m.start()
 }

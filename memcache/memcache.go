@@ -5,7 +5,9 @@
 //
 // It speaks the meta protocol (memcached ≥ 1.6). Every request carries an
 // opaque token (O flag) that the response must echo: a response is never
-// matched to the wrong request, and a mismatch destroys the connection.
+// matched to the wrong request, and a mismatch destroys the connection. The
+// token is checked on the status line, before a value is read, and a value
+// larger than Config.MaxValueSize is refused before it is allocated.
 // GetMulti pipelines quiet mg requests per server, ended by mn, in chunks
 // of at most 8 KiB of requests.
 //
@@ -23,12 +25,16 @@
 // # Failures
 //
 // A connection that timed out, was reset, read a malformed or mismatched
-// response, or got SERVER_ERROR/CLIENT_ERROR (which carry no token) is
-// closed and destroyed, never returned to the pool. Cache misses, not
-// stored and CAS conflicts are answers: the connection is reused, and they
-// count as successes for the breaker. An open breaker fails operations at
-// once with ErrCircuitOpen. Errors are *Error values naming the operation
-// and the server; Classify maps any error to a metric label.
+// response, or got CLIENT_ERROR/ERROR is closed and destroyed, never
+// returned to the pool. Cache misses, not stored, CAS conflicts and (unless
+// Config.CloseOnServerError) SERVER_ERROR are answers: the connection is
+// reused. For the breaker, every reply of the server is a success, even
+// SERVER_ERROR and CLIENT_ERROR; timeouts under the caller's earlier
+// context deadline are not counted. An open breaker fails operations at
+// once with ErrCircuitOpen. A read that finds a pooled connection closed
+// by the server is retried once (Config.DisableGetRetry). Errors are
+// *Error values naming the operation and the server; Classify maps any
+// error to a metric label.
 //
 // # Cost
 //
@@ -86,8 +92,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.DialTimeout < 0 || cfg.Timeout < 0 {
-		return nil, errors.New("memcache: negative DialTimeout or Timeout")
+	if cfg.MaxValueSize == 0 {
+		cfg.MaxValueSize = DefaultMaxValueSize
+	}
+	if cfg.DialTimeout < 0 || cfg.Timeout < 0 || cfg.MaxValueSize < 0 {
+		return nil, errors.New("memcache: negative DialTimeout, Timeout or MaxValueSize")
 	}
 	cfg.Pool = cfg.Pool.withDefaults()
 	if cfg.Pool.MaxSize < 0 || cfg.Pool.MinIdle < 0 || cfg.Pool.MinIdle > cfg.Pool.MaxSize {
@@ -149,36 +158,42 @@ func (c *Client) Stats() []ServerStats {
 }
 
 // do runs fn for key on its server: checks the key and the context, sets
-// the deadline, and fails over when configured.
-func (c *Client) do(ctx context.Context, op, key string, fn func(*conn) error) error {
+// the deadline, and fails over when configured. read marks an operation
+// that may be retried (see Config.DisableGetRetry).
+func (c *Client) do(ctx context.Context, op, key string, read bool, fn func(*conn) error) error {
 	i := c.index(key)
 	if !legalKey(key) {
 		return &Error{Op: op, Server: c.servers[i].addr, Err: ErrMalformedKey}
 	}
-	deadline, err := c.deadline(ctx)
+	cl, err := c.call(ctx, op, read)
 	if err != nil {
 		return &Error{Op: op, Server: c.servers[i].addr, Err: err}
 	}
-	err = c.servers[i].do(ctx, op, deadline, fn)
+	err = c.servers[i].do(ctx, cl, fn)
 	if c.fail && err != nil && len(c.servers) > 1 && failoverable(err) {
-		return c.servers[(i+1)%len(c.servers)].do(ctx, op, deadline, fn)
+		// The fallback gets a deadline of its own: the home server's may
+		// have been spent waiting for it (a pool timeout).
+		if cl, err2 := c.call(ctx, op, read); err2 == nil {
+			return c.servers[(i+1)%len(c.servers)].do(ctx, cl, fn)
+		}
 	}
 	return err
 }
 
-// deadline is now+Timeout, or the context's deadline if earlier.
-func (c *Client) deadline(ctx context.Context) (time.Time, error) {
+// call starts an operation: its deadline is now+Timeout, or the context's
+// deadline if earlier.
+func (c *Client) call(ctx context.Context, op string, read bool) (call, error) {
 	if c.closed.Load() {
-		return time.Time{}, ErrClosed
+		return call{}, ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return time.Time{}, err
+		return call{}, err
 	}
-	d := time.Now().Add(c.timeout)
-	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
-		d = cd
+	cl := call{op: op, deadline: time.Now().Add(c.timeout), read: read}
+	if cd, ok := ctx.Deadline(); ok && cd.Before(cl.deadline) {
+		cl.deadline, cl.byCtx = cd, true
 	}
-	return d, nil
+	return cl, nil
 }
 
 // failoverable reports whether err shows the request never reached the server.
@@ -206,7 +221,7 @@ func legalKey(key string) bool {
 // Get returns the item for key, or ErrCacheMiss. The item's CasID is set.
 func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 	var it *Item
-	err := c.do(ctx, "get", key, func(cn *conn) (err error) {
+	err := c.do(ctx, "get", key, true, func(cn *conn) (err error) {
 		it, err = cn.get(key)
 		return err
 	})
@@ -227,7 +242,7 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 		}
 		byServer[i] = append(byServer[i], key)
 	}
-	deadline, err := c.deadline(ctx)
+	cl, err := c.call(ctx, "get", true)
 	if err != nil {
 		return nil, &Error{Op: "get", Server: "", Err: err}
 	}
@@ -244,7 +259,7 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.servers[i].do(ctx, "get", deadline, func(cn *conn) error {
+			errs[i] = c.servers[i].do(ctx, cl, func(cn *conn) error {
 				return cn.getMulti(ks, func(it *Item) {
 					mu.Lock()
 					items[it.Key] = it
@@ -259,29 +274,29 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 
 // Set stores it unconditionally.
 func (c *Client) Set(ctx context.Context, it *Item) error {
-	return c.do(ctx, "set", it.Key, func(cn *conn) error { return cn.store("", it, false) })
+	return c.do(ctx, "set", it.Key, false, func(cn *conn) error { return cn.store("", it, false) })
 }
 
 // Add stores it only if its key is absent; otherwise ErrNotStored.
 func (c *Client) Add(ctx context.Context, it *Item) error {
-	return c.do(ctx, "add", it.Key, func(cn *conn) error { return cn.store("E", it, false) })
+	return c.do(ctx, "add", it.Key, false, func(cn *conn) error { return cn.store("E", it, false) })
 }
 
 // Replace stores it only if its key is present; otherwise ErrNotStored.
 func (c *Client) Replace(ctx context.Context, it *Item) error {
-	return c.do(ctx, "replace", it.Key, func(cn *conn) error { return cn.store("R", it, false) })
+	return c.do(ctx, "replace", it.Key, false, func(cn *conn) error { return cn.store("R", it, false) })
 }
 
 // CompareAndSwap stores it only if the stored item's CAS token still equals
 // it.CasID (as read by Get): ErrCASConflict if it changed, ErrCacheMiss if
 // it is gone.
 func (c *Client) CompareAndSwap(ctx context.Context, it *Item) error {
-	return c.do(ctx, "cas", it.Key, func(cn *conn) error { return cn.store("", it, true) })
+	return c.do(ctx, "cas", it.Key, false, func(cn *conn) error { return cn.store("", it, true) })
 }
 
 // Delete removes key; ErrCacheMiss if it was absent.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.do(ctx, "delete", key, func(cn *conn) error { return cn.delete(key) })
+	return c.do(ctx, "delete", key, false, func(cn *conn) error { return cn.delete(key) })
 }
 
 // Increment adds delta to the decimal value of key (wrapping at 2^64) and
@@ -299,7 +314,7 @@ func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint6
 
 func (c *Client) arith(ctx context.Context, op, key string, delta uint64, decr bool) (uint64, error) {
 	var n uint64
-	err := c.do(ctx, op, key, func(cn *conn) (err error) {
+	err := c.do(ctx, op, key, false, func(cn *conn) (err error) {
 		n, err = cn.arith(key, delta, decr)
 		return err
 	})
@@ -309,5 +324,5 @@ func (c *Client) arith(ctx context.Context, op, key string, delta uint64, decr b
 // Touch sets key's time to live to seconds without reading it;
 // ErrCacheMiss if key is absent.
 func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
-	return c.do(ctx, "touch", key, func(cn *conn) error { return cn.touch(key, seconds) })
+	return c.do(ctx, "touch", key, false, func(cn *conn) error { return cn.touch(key, seconds) })
 }

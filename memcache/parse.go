@@ -32,22 +32,26 @@ type metaResp struct {
 	value     []byte // VA: the value, without its terminator
 }
 
-// maxValueSize bounds the size a VA line may announce before the client
-// refuses it as a protocol error instead of allocating (memcached's -I
-// maximum is 1 GiB; its default 1 MiB).
-const maxValueSize = 1 << 30
-
 // errLineTooLong is returned for a response line longer than the reader's buffer.
 var errLineTooLong = fmt.Errorf("%w: response line too long", ErrProtocol)
 
-// readResponse reads one meta response from br: a status line and, for VA,
-// the value of the announced size with its "\r\n" terminator, read into
-// scratch when it fits there and into a new slice otherwise. A VA value
-// larger than maxValue is a protocol error. SERVER_ERROR, CLIENT_ERROR and
-// ERROR lines come back as errors wrapping ErrServerError or ErrClientError;
-// anything unparsable wraps ErrProtocol; I/O errors are returned as is
-// (io.EOF mid-response becomes io.ErrUnexpectedEOF).
+// readResponse reads one meta response from br: readHead, then readValue.
 func readResponse(br *bufio.Reader, maxValue int, scratch []byte) (metaResp, error) {
+	r, err := readHead(br)
+	if err != nil {
+		return r, err
+	}
+	return r, readValue(br, &r, maxValue, scratch)
+}
+
+// readHead reads and parses one response line. SERVER_ERROR, CLIENT_ERROR
+// and ERROR lines come back as errors wrapping ErrServerError or
+// ErrClientError; anything unparsable wraps ErrProtocol; I/O errors are
+// returned as is (io.EOF within the line becomes io.ErrUnexpectedEOF).
+// A VA value is not read: the caller checks the opaque token first, so
+// that a response to another request never makes it read (or allocate)
+// the value that response announces.
+func readHead(br *bufio.Reader) (metaResp, error) {
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		switch {
@@ -58,12 +62,19 @@ func readResponse(br *bufio.Reader, maxValue int, scratch []byte) (metaResp, err
 		}
 		return metaResp{}, err
 	}
-	r, err := parseLine(line)
-	if err != nil || r.code != codeVA {
-		return r, err
+	return parseLine(line)
+}
+
+// readValue reads the value of a VA response r with its "\r\n" terminator,
+// into scratch when it fits there and into a new slice otherwise. A value
+// larger than maxValue is a protocol error, found before anything is read
+// or allocated. It does nothing for other codes.
+func readValue(br *bufio.Reader, r *metaResp, maxValue int, scratch []byte) error {
+	if r.code != codeVA {
+		return nil
 	}
 	if r.size > maxValue {
-		return metaResp{}, fmt.Errorf("%w: value of %d bytes exceeds the limit of %d", ErrProtocol, r.size, maxValue)
+		return fmt.Errorf("%w: value of %d bytes exceeds the limit of %d (Config.MaxValueSize)", ErrProtocol, r.size, maxValue)
 	}
 	var buf []byte
 	if r.size+2 <= len(scratch) {
@@ -75,13 +86,13 @@ func readResponse(br *bufio.Reader, maxValue int, scratch []byte) (metaResp, err
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return metaResp{}, err
+		return err
 	}
 	if buf[r.size] != '\r' || buf[r.size+1] != '\n' {
-		return metaResp{}, fmt.Errorf("%w: value not terminated by CRLF", ErrProtocol)
+		return fmt.Errorf("%w: value not terminated by CRLF", ErrProtocol)
 	}
 	r.value = buf[:r.size:r.size]
-	return r, nil
+	return nil
 }
 
 // parseLine parses a response line including its "\r\n". It never retains line.

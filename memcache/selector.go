@@ -20,15 +20,15 @@ func (f SelectorFunc) Select(key string, n int) int { return f(key, n) }
 // end of the list moves only 1/n of the keys.
 var JumpHash Selector = SelectorFunc(jumpSelect)
 
-// CRC32Modulo picks crc32(key) % n, as github.com/bradfitz/gomemcache's
-// ServerList does (there: (crc32>>16)&0x7fff, with one server
-// short-circuited). Provided for comparisons; changing n remaps most keys.
+// CRC32Modulo picks crc32.ChecksumIEEE(key) % n, exactly as
+// github.com/bradfitz/gomemcache's ServerList.PickServer does (keys are at
+// most 250 bytes, so its 256-byte copy never truncates), so users moving from
+// gomemcache keep every key on its server. Changing n remaps most keys.
 var CRC32Modulo Selector = SelectorFunc(func(key string, n int) int {
 	if n == 1 {
 		return 0
 	}
-	cs := crc32.ChecksumIEEE([]byte(key))
-	return int((cs>>16)&0x7fff) % n
+	return int(crc32.ChecksumIEEE([]byte(key)) % uint32(n))
 })
 
 func jumpSelect(key string, n int) int {

@@ -28,14 +28,25 @@ type server struct {
 	// the allocation-free TryAcquire is tried only when it can succeed:
 	// TryAcquire on an empty pool would start a background dial on top of
 	// the one Acquire then makes. See conn.pooled.
-	idle                  atomic.Int32
+	idle atomic.Int32
+	// noDial is canceled: dials with it fail at once (see acquireOne).
+	noDial context.Context
+	// checking is set while the health check holds the idle connections.
+	checking atomic.Pointer[chan struct{}]
+	// suspect is set when a pooled connection was found closed by the
+	// server: until the next health check, idle connections are checked
+	// alive before use.
+	suspect               atomic.Bool
+	retries               atomic.Int64
 	transitions, rejected atomic.Int64
 	lastTransition        atomic.Int64 // unix ns, 0 if none
 	healthDone            chan struct{}
 }
 
 func newServer(bg context.Context, addr string, cfg *Config) (*server, error) {
-	s := &server{addr: addr, cfg: cfg, bg: bg, dialer: net.Dialer{Timeout: cfg.DialTimeout}, healthDone: make(chan struct{})}
+	noDial, cancel := context.WithCancel(bg)
+	cancel()
+	s := &server{addr: addr, cfg: cfg, bg: bg, noDial: noDial, dialer: net.Dialer{Timeout: cfg.DialTimeout}, healthDone: make(chan struct{})}
 	pool, err := puddle.NewPool(&puddle.Config[*conn]{
 		Constructor: s.dial,
 		Destructor: func(cn *conn) {
@@ -65,6 +76,9 @@ func (s *server) onStateChange(_ string, from, to gobreaker.State) {
 }
 
 func (s *server) dial(ctx context.Context) (*conn, error) {
+	if ctx == s.noDial {
+		return nil, errNoDial
+	}
 	nc, err := s.dialer.DialContext(ctx, "tcp", s.addr)
 	if err != nil {
 		s.dialErrors.Add(1)
@@ -74,7 +88,7 @@ func (s *server) dial(ctx context.Context) (*conn, error) {
 		tc.SetNoDelay(true)
 	}
 	s.created.Add(1)
-	cn := newConn(nc)
+	cn := newConn(nc, s.cfg.MaxValueSize)
 	if ctx.Value(minIdleKey{}) != nil { // CreateResource puts it straight into the idle stack
 		cn.pooled = true
 		s.idle.Add(1)
@@ -82,46 +96,111 @@ func (s *server) dial(ctx context.Context) (*conn, error) {
 	return cn, nil
 }
 
-// do runs fn on one of s's connections under s's breaker. op names the
-// operation in errors.
-func (s *server) do(ctx context.Context, op string, deadline time.Time, fn func(*conn) error) error {
+// call describes one operation on one server.
+type call struct {
+	op       string    // names the operation in errors
+	deadline time.Time // of the whole operation: pool wait, write and read
+	byCtx    bool      // deadline is the context's (earlier than Config.Timeout)
+	read     bool      // a read: retried once after a stale connection
+}
+
+// do runs fn on one of s's connections under s's breaker.
+func (s *server) do(ctx context.Context, c call, fn func(*conn) error) error {
 	if s.cb == nil {
-		return s.exec(ctx, op, deadline, fn)
+		return s.run(ctx, c, fn)
 	}
 	_, err := s.cb.Execute(func() (struct{}, error) {
-		return struct{}{}, s.exec(ctx, op, deadline, fn)
+		return struct{}{}, s.run(ctx, c, fn)
 	})
 	if err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests {
 		s.rejected.Add(1)
-		return &Error{Op: op, Server: s.addr, Err: ErrCircuitOpen}
+		return &Error{Op: c.op, Server: s.addr, Err: ErrCircuitOpen}
 	}
 	return err
 }
 
-// exec acquires a connection, runs fn on it with the deadline set, and
-// gives it back to the pool only if fn left it in a known state.
-func (s *server) exec(ctx context.Context, op string, deadline time.Time, fn func(*conn) error) error {
-	res, err := s.acquire(ctx, deadline)
-	if err != nil {
-		return &Error{Op: op, Server: s.addr, Err: err}
-	}
-	cn := res.Value()
-	if err := cn.nc.SetDeadline(deadline); err != nil {
-		res.Destroy()
-		return &Error{Op: op, Server: s.addr, Err: err}
-	}
-	err = fn(cn)
-	if err == nil || isAnswer(err) {
-		s.release(res)
+// run is exec, retried once for a read that failed on a stale pooled
+// connection (Config.DisableGetRetry). After such a failure, idle
+// connections are checked alive before use until the next health check.
+func (s *server) run(ctx context.Context, c call, fn func(*conn) error) error {
+	reused, err := s.exec(ctx, c, fn, false)
+	if err == nil || !reused || Classify(err) != ClassConnReset {
 		return err
 	}
-	// WARNING: after a timeout, reset or unexpected response the stream's
-	// position is unknown: the connection must never serve another request.
-	// Close it now; the pool's Destroy runs the destructor asynchronously.
-	cn.nc.Close()
-	res.Destroy()
-	return &Error{Op: op, Server: s.addr, Err: err}
+	s.suspect.Store(true)
+	if !c.read || s.cfg.DisableGetRetry {
+		return err
+	}
+	s.retries.Add(1)
+	_, err = s.exec(ctx, c, fn, true)
+	return err
 }
+
+// minWireTime is the least time left after the pool wait for which a
+// connection is used: with less, the request would time out on the wire
+// and the connection be destroyed for nothing. The operation fails with
+// ErrPoolTimeout instead and the connection goes back to the pool.
+const minWireTime = time.Millisecond
+
+// exec acquires a connection (checked alive first when verify), runs fn on
+// it with the deadline set, and gives it back to the pool only if fn left
+// it in a known state. reused reports that the connection had served
+// before. A timeout under the context's deadline wraps
+// context.DeadlineExceeded, which DefaultIsExcluded leaves out of the
+// breaker's counts.
+func (s *server) exec(ctx context.Context, c call, fn func(*conn) error, verify bool) (reused bool, err error) {
+	defer func() {
+		if err != nil && !isAnswer(err) { // answers stay bare: no allocation
+			if c.byCtx && (errors.Is(err, ErrPoolTimeout) || Classify(err) == ClassTimeout) {
+				err = callerDeadline{err}
+			}
+			err = &Error{Op: c.op, Server: s.addr, Err: err}
+		}
+	}()
+	res, reused, err := s.acquire(ctx, c.deadline, verify)
+	if err != nil {
+		return false, err
+	}
+	if time.Until(c.deadline) < minWireTime {
+		s.release(res, true)
+		return reused, ErrPoolTimeout
+	}
+	cn := res.Value()
+	keep := false
+	// Deferred, so that a panic (recovered by the application) destroys the
+	// connection instead of leaking its pool slot, which would block Close.
+	defer func() {
+		if keep {
+			s.release(res, false)
+			return
+		}
+		// WARNING: after a timeout, reset or unexpected response the
+		// stream's position is unknown: the connection must never serve
+		// another request. Close it now; puddle's Destroy runs the
+		// destructor asynchronously.
+		cn.nc.Close()
+		res.Destroy()
+	}()
+	if err := cn.nc.SetDeadline(c.deadline); err != nil {
+		return reused, err
+	}
+	err = fn(cn)
+	keep = err == nil || isAnswer(err) || s.keepAfter(err, cn)
+	return reused, err
+}
+
+// keepAfter reports whether cn stays usable after the failure err: after a
+// SERVER_ERROR memcached has consumed the whole request (Config.CloseOnServerError).
+func (s *server) keepAfter(err error, cn *conn) bool {
+	return !s.cfg.CloseOnServerError && !cn.broken && errors.Is(err, ErrServerError)
+}
+
+// callerDeadline is a timeout under the caller's context deadline. It
+// matches context.DeadlineExceeded as well as the timeout itself.
+type callerDeadline struct{ err error }
+
+func (e callerDeadline) Error() string   { return e.err.Error() + " (the context's deadline)" }
+func (e callerDeadline) Unwrap() []error { return []error{e.err, context.DeadlineExceeded} }
 
 // isAnswer reports whether err is a server's answer after which the
 // connection is in a known state.
@@ -129,31 +208,52 @@ func isAnswer(err error) bool {
 	return err == ErrCacheMiss || err == ErrNotStored || err == ErrCASConflict
 }
 
-// acquire gets a connection. The fast path (an idle connection) does not
-// allocate; otherwise it waits until deadline, dialing if the pool has room.
-func (s *server) acquire(ctx context.Context, deadline time.Time) (*puddle.Resource[*conn], error) {
-	if s.idle.Load() > 0 {
-		res, err := s.pool.TryAcquire(s.bg)
-		if err == nil {
-			s.took(res)
-			s.acquires.Add(1)
-			if s.cfg.OnAcquire != nil {
-				s.cfg.OnAcquire(s.addr, 0, nil)
-			}
-			return res, nil
+// acquire gets a connection and reports whether it had served before. The
+// fast path (an idle connection) does not allocate; otherwise it waits
+// until deadline, dialing if the pool has room. When verify, or while s is
+// suspect (a pooled connection was found closed by the server), idle
+// connections are checked alive first and dead ones destroyed.
+func (s *server) acquire(ctx context.Context, deadline time.Time, verify bool) (*puddle.Resource[*conn], bool, error) {
+	verify = verify || s.suspect.Load()
+	for {
+		res, err := s.acquireOne(ctx, deadline)
+		if err != nil {
+			return nil, false, err
 		}
-		if err != puddle.ErrNotAvailable {
-			s.acqErrs.Add(1)
-			return nil, ErrClosed
+		reused := s.took(res)
+		if !verify || !reused || res.Value().idleAlive() {
+			return res, reused, nil
+		}
+		res.Value().nc.Close()
+		res.Destroy()
+	}
+}
+
+func (s *server) acquireOne(ctx context.Context, deadline time.Time) (*puddle.Resource[*conn], error) {
+	if s.idle.Load() > 0 {
+		// s.noDial: on an empty stack (s.idle is only an estimate)
+		// TryAcquire starts a background dial, which must fail at once.
+		if res, err := s.tryAcquire(); res != nil || err != nil {
+			return res, err
 		}
 	}
 	start := time.Now()
 	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	if ch := s.checking.Load(); ch != nil {
+		// The health check holds every idle connection for a moment: wait
+		// for it rather than dial a connection the pool does not need.
+		select {
+		case <-*ch:
+		case <-wctx.Done():
+		}
+		if res, err := s.tryAcquire(); res != nil || err != nil {
+			return res, err
+		}
+	}
 	res, err := s.pool.Acquire(wctx)
-	cancel()
 	wait := time.Since(start)
 	if err == nil {
-		s.took(res)
 		s.acquires.Add(1)
 		s.emptyAcquires.Add(1)
 		s.acquireWait.Add(int64(wait))
@@ -174,20 +274,50 @@ func (s *server) acquire(ctx context.Context, deadline time.Time) (*puddle.Resou
 	return res, err
 }
 
-// took accounts for res leaving the idle stack.
-func (s *server) took(res *puddle.Resource[*conn]) {
-	if cn := res.Value(); cn.pooled {
-		cn.pooled = false
-		s.idle.Add(-1)
+// tryAcquire takes an idle connection if there is one: nil, nil if not.
+func (s *server) tryAcquire() (*puddle.Resource[*conn], error) {
+	res, err := s.pool.TryAcquire(s.noDial)
+	switch err {
+	case nil:
+		s.acquires.Add(1)
+		if s.cfg.OnAcquire != nil {
+			s.cfg.OnAcquire(s.addr, 0, nil)
+		}
+		return res, nil
+	case puddle.ErrNotAvailable:
+		return nil, nil
 	}
+	s.acqErrs.Add(1)
+	return nil, ErrClosed
 }
 
-// release returns a healthy connection to the idle stack.
-func (s *server) release(res *puddle.Resource[*conn]) {
-	res.Value().pooled = true
-	s.idle.Add(1)
-	res.Release()
+// took accounts for res leaving the idle stack, and reports whether it came
+// from there (it had served before, or was made by the health check).
+func (s *server) took(res *puddle.Resource[*conn]) bool {
+	cn := res.Value()
+	if !cn.pooled {
+		return false
+	}
+	cn.pooled = false
+	s.idle.Add(-1)
+	return true
 }
+
+// release returns a healthy connection to the idle stack (unused: as if it
+// had not been acquired, for its idle time). s.idle counts it only once it
+// is there, so that s.idle does not run ahead of the stack.
+func (s *server) release(res *puddle.Resource[*conn], unused bool) {
+	res.Value().pooled = true
+	if unused {
+		res.ReleaseUnused()
+	} else {
+		res.Release()
+	}
+	s.idle.Add(1)
+}
+
+// errNoDial fails the background dial of a TryAcquire on an empty stack.
+var errNoDial = errors.New("memcache: no dial on the fast path")
 
 // minIdleKey marks the context of CreateResource dials.
 type minIdleKey struct{}
@@ -212,22 +342,31 @@ func (s *server) health(interval time.Duration) {
 }
 
 // checkPool closes idle connections that are too old, idle too long or
-// dead (closed by the server), then tops the pool up to MinIdle.
+// dead (closed by the server), then tops the pool up to MinIdle. Acquires
+// that find no idle connection meanwhile wait for it (s.checking) instead
+// of dialing.
 func (s *server) checkPool() {
 	pc := s.cfg.Pool
 	now := time.Now()
+	ch := make(chan struct{})
+	s.checking.Store(&ch)
+	s.suspect.Store(false) // every idle connection is checked below
+	var drop []*puddle.Resource[*conn]
 	for _, res := range s.pool.AcquireAllIdle() {
 		s.took(res)
 		switch {
 		case pc.MaxLifetime > 0 && now.Sub(res.CreationTime()) > pc.MaxLifetime,
 			pc.MaxIdleTime > 0 && res.IdleDuration() > pc.MaxIdleTime,
 			!res.Value().idleAlive():
-			res.Destroy()
+			drop = append(drop, res)
 		default:
-			res.Value().pooled = true
-			s.idle.Add(1)
-			res.ReleaseUnused()
+			s.release(res, true)
 		}
+	}
+	s.checking.Store(nil)
+	close(ch)
+	for _, res := range drop {
+		res.Destroy()
 	}
 	var wg sync.WaitGroup
 	for n := s.pool.Stat().TotalResources(); n < pc.MinIdle; n++ {
@@ -257,6 +396,7 @@ func (s *server) stats() ServerStats {
 			EmptyAcquires: s.emptyAcquires.Load(),
 			AcquireWait:   time.Duration(s.acquireWait.Load()),
 			AcquireErrors: s.acqErrs.Load(),
+			Retries:       s.retries.Load(),
 		},
 		Breaker: BreakerStats{
 			Disabled:    s.cb == nil,

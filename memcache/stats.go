@@ -29,6 +29,7 @@ type PoolStats struct {
 	EmptyAcquires int64         // acquires that found no idle connection and waited
 	AcquireWait   time.Duration // total time spent waiting in EmptyAcquires
 	AcquireErrors int64         // acquires that failed: pool timeout, dial error, cancel
+	Retries       int64         // reads retried after a pooled connection was found closed (Config.DisableGetRetry)
 }
 
 // BreakerStats is a snapshot of one server's circuit breaker.

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -40,7 +42,7 @@ func TestClassify(t *testing.T) {
 		{wrap(io.ErrUnexpectedEOF), ClassConnReset, false}, // closed mid-response
 		{wrap(io.EOF), ClassConnReset, false},              // closed before the response
 		{wrap(fmt.Errorf("%w: bad opaque", ErrProtocol)), ClassProtocol, false},
-		{wrap(fmt.Errorf("%w: bad data chunk", ErrClientError)), ClassProtocol, false},
+		{wrap(fmt.Errorf("%w: bad data chunk", ErrClientError)), ClassClientError, true},
 		{wrap(context.Canceled), ClassCanceled, false},
 		{wrap(ErrClosed), ClassOther, false},
 	} {
@@ -51,8 +53,9 @@ func TestClassify(t *testing.T) {
 			t.Errorf("DefaultIsSuccessful(%v) = %v, want %v", tc.err, got, tc.ok)
 		}
 	}
-	if !DefaultIsExcluded(wrap(context.Canceled)) || DefaultIsExcluded(wrap(ErrPoolTimeout)) {
-		t.Error("DefaultIsExcluded must exclude exactly cancellations")
+	if !DefaultIsExcluded(wrap(context.Canceled)) || DefaultIsExcluded(wrap(ErrPoolTimeout)) ||
+		!DefaultIsExcluded(wrap(callerDeadline{ErrPoolTimeout})) || Classify(wrap(callerDeadline{ErrPoolTimeout})) != ClassPoolTimeout {
+		t.Error("DefaultIsExcluded must exclude exactly cancellations and the caller's deadline")
 	}
 }
 
@@ -164,14 +167,30 @@ func TestJumpHash(t *testing.T) {
 	}
 }
 
+// TestCRC32ModuloMatchesGomemcache compares CRC32Modulo with gomemcache's own
+// ServerList for 1 to 5 servers: every key must land on the same server.
 func TestCRC32ModuloMatchesGomemcache(t *testing.T) {
-	// gomemcache's ServerList.PickServer: crc32.ChecksumIEEE(key) >> 16 & 0x7fff % n.
-	for _, k := range []string{"foo", "bar", "key-1", "key-2"} {
-		if got := CRC32Modulo.Select(k, 1); got != 0 {
-			t.Errorf("one server: %d", got)
+	for n := 1; n <= 5; n++ {
+		var addrs []string
+		for i := range n {
+			addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", 20000+i))
 		}
-		if got := CRC32Modulo.Select(k, 3); got < 0 || got > 2 {
-			t.Errorf("Select(%q, 3) = %d", k, got)
+		var sl gomemcache.ServerList
+		if err := sl.SetServers(addrs...); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5000 {
+			key := fmt.Sprintf("mcchaos:v:%d", i)
+			if i%7 == 0 {
+				key = strings.Repeat("k", 1+i%250) // up to the longest legal key
+			}
+			a, err := sl.PickServer(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := addrs[CRC32Modulo.Select(key, n)]; got != a.String() {
+				t.Fatalf("n=%d key %q: CRC32Modulo picks %s, gomemcache %s", n, key, got, a)
+			}
 		}
 	}
 }
