@@ -30,6 +30,9 @@ func Judge(rec *Record, tol Tolerance) {
 			continue
 		}
 		g := Gap{Start: rec.Samples[i].Time}
+		if i > 0 {
+			g.LastSeen = rec.Samples[i-1].Time
+		}
 		for i < n && has(rec.Samples[i], ProblemAbsent) {
 			i++
 		}

@@ -119,10 +119,13 @@ type Verdict struct {
 	Line string `json:"line"`
 }
 
-// Gap is a span in which a fault was absent. End is zero if it never came back.
+// Gap is a span in which a fault was absent. End is zero if it never came
+// back. LastSeen is the check before Start (zero if none), which still saw
+// the fault: the fault went between LastSeen and Start.
 type Gap struct {
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end,omitzero"`
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end,omitzero"`
 }
 
 // ServerResult is the requested and measured effect on one server.

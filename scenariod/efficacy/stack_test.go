@@ -317,3 +317,132 @@ func TestLossRuleDropsNothing(t *testing.T) {
 func anyContains(ss []string, sub string) bool {
 	return slices.ContainsFunc(ss, func(s string) bool { return strings.Contains(s, sub) })
 }
+
+// latency is the toxic scenariod makes for +ms latency.
+func latency(ms int) inject.Toxic {
+	return inject.Toxic{Name: "mcchaos_latency", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": ms}}
+}
+
+func latencyFault(ms int, targets ...string) efficacy.Fault {
+	x := latency(ms)
+	return efficacy.Fault{Kind: efficacy.KindLatency, Targets: targets, Params: map[string]float64{"latency_ms": float64(ms)}, Injector: manifest.InjectorToxiproxy, Toxic: &x}
+}
+
+// watchFor measures the baseline, applies the faults, watches them
+// while during runs (the testing phase) and returns the judged record
+// after remove has taken them away.
+func watchFor(t *testing.T, r *rig, faults []efficacy.Fault, apply func() error, repair func(context.Context) error, during func(), remove func() error) *efficacy.Record {
+	t.Helper()
+	o := r.oracle(t, nil)
+	if err := apply(); err != nil {
+		t.Fatal(err)
+	}
+	w := o.Start(t.Context(), faults, repair)
+	during()
+	rec := w.Stop()
+	if err := remove(); err != nil {
+		t.Fatal(err)
+	}
+	rec = o.Finish(t.Context(), rec, faults)
+	t.Logf("%d checks; verdict: %s; reasons %q; warnings %q", len(rec.Samples), rec.Verdict.Line, rec.Verdict.Reasons, rec.Verdict.Warnings)
+	return rec
+}
+
+// reset removes every toxic and re-creates missing proxies.
+func (r *rig) reset(ctx context.Context) error {
+	if err := r.createMissing(ctx); err != nil {
+		return err
+	}
+	return r.tp.Reset(ctx)
+}
+
+// TestToxiproxyRestart kills toxiproxy in the middle of a latency fault
+// and starts it again empty. With a repair that re-creates the proxies and
+// puts the toxic back (what scenariod's runner does), the fault is back
+// within 1 s and the verdict is valid, with the gap recorded; without one,
+// the scenario is invalid: the phase is never recorded as faulted while
+// the fault is absent.
+func TestToxiproxyRestart(t *testing.T) {
+	r := newRig(t, 2)
+	faults := []efficacy.Fault{latencyFault(200, "mc1")}
+	for _, tc := range []struct {
+		name   string
+		repair func(context.Context) error
+		valid  bool
+	}{
+		{"repaired", func(ctx context.Context) error {
+			if err := r.createMissing(ctx); err != nil {
+				return err
+			}
+			return r.addToxic(ctx, "mc1", latency(200))
+		}, true},
+		{"not-repaired", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var restarted time.Time
+			apply := func() error { return r.addToxic(t.Context(), "mc1", latency(200)) }
+			rec := watchFor(t, r, faults, apply, tc.repair, func() {
+				time.Sleep(1500 * time.Millisecond) // into the phase
+				r.kill()
+				restarted = time.Now()
+				r.start(t)
+				time.Sleep(2500 * time.Millisecond) // the rest of the phase
+			}, func() error { return r.reset(t.Context()) })
+			v := rec.Verdict
+			if v.Valid != tc.valid || len(v.Gaps) == 0 {
+				t.Fatalf("valid %v (want %v), gaps %+v, reasons %q", v.Valid, tc.valid, v.Gaps, v.Reasons)
+			}
+			g := v.Gaps[0]
+			t.Logf("restart at %s, gap %s – %s", restarted.Format("15:04:05.000"), g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"))
+			if tc.valid && g.End.Sub(g.Start) > time.Second {
+				t.Errorf("gap %v, want at most 1 s", g.End.Sub(g.Start))
+			}
+		})
+	}
+}
+
+// TestToxicFaults: a latency fault on every mc1 proxy is seen by the
+// probe (+200 ms) and valid; a toxic left on one mc2 proxy is a leak; a
+// server down is seen as refusals; a fault gone before its time is invalid.
+func TestToxicFaults(t *testing.T) {
+	r := newRig(t, 2)
+	ctx := t.Context()
+	down := efficacy.Fault{Kind: efficacy.KindServerDown, Targets: []string{"mc2"}, Injector: manifest.InjectorToxiproxy}
+	for _, tc := range []struct {
+		name  string
+		fault efficacy.Fault
+		apply func() error
+		want  string // a reason of the invalid verdict; "" for valid
+	}{
+		{"latency", latencyFault(200, "mc1"), func() error { return r.addToxic(ctx, "mc1", latency(200)) }, ""},
+		{"leak", latencyFault(200, "mc1"), func() error {
+			if err := r.addToxic(ctx, "mc1", latency(200)); err != nil {
+				return err
+			}
+			return r.tp.AddToxic(ctx, "mc2.head.2", latency(200))
+		}, "does not target"},
+		{"server-down", down, func() error {
+			for _, p := range []string{"mc2.head.1", "mc2.head.2"} {
+				if err := r.tp.SetEnabled(ctx, p, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, ""},
+		// Applied on one arm only: the other arm's proxy lacks it.
+		{"one-arm", latencyFault(200, "mc1"), func() error { return r.tp.AddToxic(ctx, "mc1.head.1", latency(200)) }, "absent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := watchFor(t, r, []efficacy.Fault{tc.fault}, tc.apply, nil, func() { time.Sleep(2 * time.Second) }, func() error { return r.reset(ctx) })
+			v := rec.Verdict
+			if v.Valid != (tc.want == "") || tc.want != "" && !anyContains(v.Reasons, tc.want) {
+				t.Errorf("valid %v, reasons %q; want %q", v.Valid, v.Reasons, tc.want)
+			}
+			if tc.name == "latency" {
+				if x := result(t, rec, "mc1"); x.AddedMsMedian < 190 || x.AddedMsMedian > 300 {
+					t.Errorf("mc1 probe +%.1f ms, want about +200", x.AddedMsMedian)
+				}
+			}
+		})
+	}
+}
