@@ -18,6 +18,10 @@ import (
 // of the compose stack's toxiproxy container (see Netem).
 const InjectorNetem = "netem"
 
+// ComposeNetemExec is Netem.Exec for the compose stack's helper
+// (docker-compose.yml, service netem), run from the repository root.
+var ComposeNetemExec = []string{"docker", "compose", "exec", "-T", "netem"}
+
 // DefaultNetemDevice and DefaultNetemIFB are Netem's interfaces when none
 // are given: a container's interface and the ifb device Netem creates.
 const (
