@@ -3,6 +3,7 @@ package efficacy_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -445,4 +446,27 @@ func TestToxicFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReaches: netfilter on this host's loopback sees the traffic to a
+// proxy on it; rules on an interface the traffic does not pass do not,
+// which Reaches reports as ErrNotReached (the compose stack's case when
+// docker publishes ports without docker-proxy).
+func TestReaches(t *testing.T) {
+	r := newRig(t, 1)
+	nf := testNetfilter(t)
+	addr := r.servers[0].Proxies[0].Listen
+	if err := efficacy.Reaches(t.Context(), nf, addr); err != nil {
+		t.Errorf("loopback: %v", err)
+	}
+	other := &inject.Netfilter{Table: nf.Table, Interface: "mcchaos0"}
+	err := efficacy.Reaches(t.Context(), other, addr)
+	if !errors.Is(err, efficacy.ErrNotReached) {
+		t.Errorf("other interface: %v, want ErrNotReached", err)
+	}
+	t.Log(err)
+	if ok, _ := nf.Exists(t.Context()); ok {
+		t.Error("Reaches left its table")
+	}
+	var _ efficacy.LossInjector = (*inject.Netem)(nil)
 }
