@@ -45,7 +45,7 @@ const (
 const (
 	DefaultInterval     = time.Second
 	DefaultFastInterval = 100 * time.Millisecond
-	DefaultProbeTimeout = 900 * time.Millisecond
+	DefaultProbeTimeout = 500 * time.Millisecond
 	DefaultLossPoints   = 3
 	DefaultMinPackets   = 100
 	DefaultMaxGap       = time.Second

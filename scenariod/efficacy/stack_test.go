@@ -244,8 +244,14 @@ func TestLoss10(t *testing.T) {
 	if !rec.Verdict.Valid {
 		t.Errorf("invalid: %q", rec.Verdict.Reasons)
 	}
-	if n := len(rec.Samples); n < 4 {
-		t.Errorf("%d checks in 4 s, want at least one a second", n)
+	var most time.Duration
+	for i := 1; i < len(rec.Samples); i++ {
+		most = max(most, rec.Samples[i].Time.Sub(rec.Samples[i-1].Time))
+	}
+	t.Logf("%d checks, at most %v apart", len(rec.Samples), most.Round(time.Millisecond))
+	// One a second, with room for a starved machine (2 cores, shared).
+	if len(rec.Samples) < 3 || most > 1500*time.Millisecond {
+		t.Errorf("%d checks in 4 s, at most %v apart; want about one a second", len(rec.Samples), most)
 	}
 	mc1 := result(t, rec, "mc1")
 	if mc1.LossPct == nil || *mc1.LossPct < 7 || *mc1.LossPct > 13 {

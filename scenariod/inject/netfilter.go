@@ -194,12 +194,13 @@ type Counter struct {
 // Counters returns the counters of the table's rules, one per port in
 // ascending order; none (and no error) when the table does not exist.
 func (n *Netfilter) Counters(ctx context.Context) ([]Counter, error) {
-	ok, err := n.Exists(ctx)
-	if err != nil || !ok {
-		return nil, err
-	}
 	out, err := n.nft(ctx, "", "-j", "list", "table", "inet", n.table())
 	if err != nil {
+		// One nft call per check: a missing table is this error, not a
+		// prior "list tables".
+		if strings.Contains(err.Error(), "No such file or directory") {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("netfilter: %w", err)
 	}
 	return parseCounters([]byte(out))
