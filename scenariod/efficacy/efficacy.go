@@ -304,7 +304,7 @@ type Watch struct {
 // has passed. Call it right after the faults are applied.
 func (o *Oracle) Start(ctx context.Context, faults []Fault, repair func(context.Context) error) *Watch {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Watch{cancel: cancel, done: make(chan struct{}), rec: o.record(faults)}
+	w := &Watch{cancel: cancel, done: make(chan struct{}), rec: o.record()}
 	o.resetCounters(ctx)
 	totals := map[string]inject.Counter{}
 	go func() {
@@ -325,15 +325,15 @@ func (o *Oracle) Start(ctx context.Context, faults []Fault, repair func(context.
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(totals)) {
-			w.rec.Ports = append(w.rec.Ports, totals[k])
+			w.rec.Ports = append(w.rec.Ports, PortCount(totals[k]))
 		}
 	}()
 	return w
 }
 
-// record returns an empty record of faults.
-func (o *Oracle) record(faults []Fault) *Record {
-	return &Record{Faults: faults, Samples: []Sample{}, ServerPorts: o.ports}
+// record returns an empty record.
+func (o *Oracle) record() *Record {
+	return &Record{Samples: []Sample{}, ServerPorts: o.ports}
 }
 
 // regain calls repair and checks every FastInterval until the last sample
@@ -370,7 +370,7 @@ func (w *Watch) Stop() *Record {
 // before); then a Record of faults with no sample is judged.
 func (o *Oracle) Finish(ctx context.Context, rec *Record, faults []Fault) *Record {
 	if rec == nil {
-		rec = o.record(faults)
+		rec = o.record()
 	}
 	start := time.Now()
 	for {
@@ -383,7 +383,7 @@ func (o *Oracle) Finish(ctx context.Context, rec *Record, faults []Fault) *Recor
 			break
 		}
 	}
-	Judge(rec, o.tol)
+	Judge(rec, faults, o.tol)
 	return rec
 }
 

@@ -9,9 +9,9 @@ import (
 )
 
 // Judge sets rec.Verdict from rec's samples, port totals and recovery
-// check under tol (zero fields: the defaults). It is a pure function of
-// the record, so a verdict can be recomputed from a manifest.
-func Judge(rec *Record, tol Tolerance) {
+// check of faults under tol (zero fields: the defaults). It is a pure
+// function, so a verdict can be recomputed from a manifest.
+func Judge(rec *Record, faults []Fault, tol Tolerance) {
 	tol = tol.withDefaults()
 	v := Verdict{Valid: true, Servers: []ServerResult{}}
 	invalid := func(format string, args ...any) {
@@ -76,7 +76,7 @@ func Judge(rec *Record, tol Tolerance) {
 	share(ProblemHarmed, "a server no fault targets failed its probe")
 	share(ProblemUnknown, "injector state unreadable")
 
-	ex := expectations(rec.Faults)
+	ex := expectations(faults)
 	for _, name := range serverNames(rec) {
 		r := serverResult(rec, name, ex[name])
 		v.Servers = append(v.Servers, r)

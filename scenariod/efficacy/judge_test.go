@@ -79,8 +79,8 @@ func TestJudge(t *testing.T) {
 		{"no-checks", nil, clean, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &efficacy.Record{Faults: loss10, Samples: tc.samples, Recovery: tc.recovery}
-			efficacy.Judge(rec, efficacy.Tolerance{})
+			rec := &efficacy.Record{Samples: tc.samples, Recovery: tc.recovery}
+			efficacy.Judge(rec, loss10, efficacy.Tolerance{})
 			v := rec.Verdict
 			if v.Valid != tc.valid {
 				t.Errorf("valid %v, want %v; reasons %q, warnings %q", v.Valid, tc.valid, v.Reasons, v.Warnings)
@@ -94,11 +94,9 @@ func TestJudge(t *testing.T) {
 
 // TestLine: the report's line names requested and measured per server.
 func TestLine(t *testing.T) {
-	rec := &efficacy.Record{
-		Faults:  []efficacy.Fault{{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}},
-		Samples: seconds(10, 1000, 97, nil),
-	}
-	efficacy.Judge(rec, efficacy.Tolerance{})
+	rec := &efficacy.Record{Samples: seconds(10, 1000, 97, nil)}
+	loss10 := []efficacy.Fault{{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}}
+	efficacy.Judge(rec, loss10, efficacy.Tolerance{})
 	want := "mc1: requested 10 % loss, measured 9.7 % of 10000 packets lost, probe +0.0 ms; elsewhere mc2 0.0 % of 10000 packets lost, probe +0.0 ms"
 	if rec.Verdict.Line != want {
 		t.Errorf("line\n got %q\nwant %q", rec.Verdict.Line, want)

@@ -1,10 +1,6 @@
 package efficacy
 
-import (
-	"time"
-
-	"github.com/mcchaos/mcchaos/scenariod/inject"
-)
+import "time"
 
 // Problem kinds of a Sample.
 const (
@@ -39,11 +35,10 @@ const (
 )
 
 // Record is what the oracle saw during one scenario's testing phase and
-// at its recovery check, and its verdict. It is plain data, written into
-// the manifest as is.
+// at its recovery check, and its verdict. It and the types below are
+// plain data that import nothing of mcchaos, so that the manifest can hold
+// them and collect read them without depending on scenariod.
 type Record struct {
-	// Faults are the faults as requested.
-	Faults []Fault `json:"faults"`
 	// Samples are the checks while the faults were on, about one a second
 	// (more often while a fault was found absent).
 	Samples []Sample `json:"samples"`
@@ -51,11 +46,19 @@ type Record struct {
 	Recovery *Sample `json:"recovery,omitempty"`
 	// Ports are the loss injector's counters summed over the testing
 	// phase, per port (netfilter) or port group (netem).
-	Ports []inject.Counter `json:"ports,omitempty"`
+	Ports []PortCount `json:"ports,omitempty"`
 	// ServerPorts are the proxy ports of each server.
 	ServerPorts map[string][]int `json:"server_ports"`
 	// Verdict is set by Judge.
 	Verdict Verdict `json:"verdict"`
+}
+
+// PortCount is a loss injector's count on a group of ports (one port for
+// netfilter): Matched packets, of which Dropped were dropped.
+type PortCount struct {
+	Ports   []int `json:"ports"`
+	Matched int64 `json:"matched"`
+	Dropped int64 `json:"dropped"`
 }
 
 // Sample is one check of every server.
