@@ -380,25 +380,30 @@ type composeFile struct {
 		Command     []string
 		Healthcheck *struct{ Test []string }
 		Volumes     []string
+		NetworkMode string   `yaml:"network_mode"`
+		CapAdd      []string `yaml:"cap_add"`
 	}
 }
 
 // TestCompose has docker-compose (v1, offline) validate the compose file
-// with and without the apps profile, then checks the contract on its
-// normalized output: images pinned by digest, host ports on 127.0.0.1, a
-// healthcheck wherever `up --wait` has to wait, Prometheus reaching the host.
+// with and without the apps and netem profiles, then checks the contract
+// on its normalized output: images pinned by digest, host ports on
+// 127.0.0.1 (a range for the arms' proxies), a healthcheck wherever `up
+// --wait` has to wait, Prometheus reaching the host, the netem helper in
+// toxiproxy's network namespace with NET_ADMIN.
 func TestCompose(t *testing.T) {
 	dc := tool(t, "docker-compose", "apt-get install docker-compose")
 	for _, args := range [][]string{
 		{"config", "-q"},
 		{"--profile", "apps", "config", "-q"},
+		{"--profile", "netem", "config", "-q"},
 	} {
 		if out, err := run(t, repoRoot, nil, dc, args...); err != nil {
 			t.Errorf("docker-compose %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	for _, promCfg := range []string{"", "prometheus-apps.yml"} {
-		out, err := run(t, repoRoot, []string{"MCCHAOS_PROMETHEUS_CONFIG=" + promCfg}, dc, "--profile", "apps", "config")
+		out, err := run(t, repoRoot, []string{"MCCHAOS_PROMETHEUS_CONFIG=" + promCfg}, dc, "--profile", "apps", "--profile", "netem", "config")
 		if err != nil {
 			t.Fatalf("docker-compose config: %v\n%s", err, out)
 		}
@@ -414,7 +419,7 @@ var pinnedImage = regexp.MustCompile(`^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$`)
 
 func checkCompose(t *testing.T, cf composeFile, promCfg string) {
 	t.Helper()
-	want := []string{"grafana", "loadgen", "memcached1", "memcached2", "memcached3", "prometheus", "scenariod", "toxiproxy"}
+	want := []string{"grafana", "loadgen", "memcached1", "memcached2", "memcached3", "netem", "prometheus", "scenariod", "toxiproxy"}
 	var got []string
 	for name := range cf.Services {
 		got = append(got, name)
@@ -427,8 +432,8 @@ func checkCompose(t *testing.T, cf composeFile, promCfg string) {
 		if s.Build == nil && !pinnedImage.MatchString(s.Image) {
 			t.Errorf("%s: image %q is not pinned as name:tag@sha256:digest", name, s.Image)
 		}
-		if s.Build != nil && !slices.Equal(s.Profiles, []string{"apps"}) {
-			t.Errorf("%s: built here but not only in the apps profile: %q", name, s.Profiles)
+		if s.Build != nil && !slices.Equal(s.Profiles, []string{"apps"}) && !slices.Equal(s.Profiles, []string{"netem"}) {
+			t.Errorf("%s: built here but not only in the apps or netem profile: %q", name, s.Profiles)
 		}
 		for _, p := range s.Ports {
 			if !strings.HasPrefix(p, "127.0.0.1:") {
@@ -439,11 +444,15 @@ func checkCompose(t *testing.T, cf composeFile, promCfg string) {
 			t.Errorf("%s: no healthcheck, so `up --wait` cannot wait for it", name)
 		}
 	}
+	toxiproxyPorts := []string{"127.0.0.1:8474:8474/tcp"}
+	for p := 21211; p <= 21299; p++ {
+		toxiproxyPorts = append(toxiproxyPorts, fmt.Sprintf("127.0.0.1:%d:%d/tcp", p, p))
+	}
 	wantPorts := map[string][]string{
 		"memcached1": {"127.0.0.1:11211:11211/tcp"},
 		"memcached2": {"127.0.0.1:11212:11211/tcp"},
 		"memcached3": {"127.0.0.1:11213:11211/tcp"},
-		"toxiproxy":  {"127.0.0.1:8474:8474/tcp", "127.0.0.1:21211:21211/tcp", "127.0.0.1:21212:21212/tcp", "127.0.0.1:21213:21213/tcp"},
+		"toxiproxy":  toxiproxyPorts,
 		"prometheus": {"127.0.0.1:9091:9090/tcp"},
 		"grafana":    {"127.0.0.1:3000:3000/tcp"},
 		"loadgen":    {"127.0.0.1:9090:9090/tcp"},
@@ -453,6 +462,9 @@ func checkCompose(t *testing.T, cf composeFile, promCfg string) {
 		if got := cf.Services[name].Ports; !slices.Equal(got, ports) {
 			t.Errorf("%s: ports %q, want %q", name, got, ports)
 		}
+	}
+	if n := cf.Services["netem"]; n.NetworkMode != "service:toxiproxy" || !slices.Equal(n.CapAdd, []string{"NET_ADMIN"}) {
+		t.Errorf("netem: network_mode %q, cap_add %q; want service:toxiproxy, NET_ADMIN", n.NetworkMode, n.CapAdd)
 	}
 	prom := cf.Services["prometheus"]
 	if !slices.Contains(prom.ExtraHosts, "host.docker.internal:host-gateway") {

@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,7 +12,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -43,6 +43,16 @@ type Netfilter struct {
 	Table string
 	// Timeout bounds one nft invocation. If zero, 5 s.
 	Timeout time.Duration
+	// Interface is the input interface whose packets the rules see. If
+	// empty, "lo": the client's own connection to a proxy on this host.
+	Interface string
+}
+
+func (n *Netfilter) iface() string {
+	if n.Interface == "" {
+		return "lo"
+	}
+	return n.Interface
 }
 
 func (n *Netfilter) table() string {
@@ -99,8 +109,13 @@ func (n *Netfilter) Available(ctx context.Context) error {
 }
 
 // Script returns the nft script that makes the table drop loss[port] percent
-// of the TCP packets to and from each port on the loopback interface. An
-// empty map gives a script that only deletes the table.
+// of the TCP packets to and from each port arriving on the interface. A port
+// with loss 0 is only counted, never dropped (a healthy server watched for a
+// leak). An empty map gives a script that only deletes the table.
+//
+// Every port gets two counters per direction, told apart by their rule
+// comments: "matched" counts every packet of the port, "dropped" those the
+// drop rule took; Counters reads them.
 func (n *Netfilter) Script(loss map[int]float64) string {
 	t := n.table()
 	var b strings.Builder
@@ -119,18 +134,28 @@ func (n *Netfilter) Script(loss map[int]float64) string {
 			cond = ""
 		}
 		for _, dir := range []string{"dport", "sport"} {
-			fmt.Fprintf(&b, "\t\tiifname \"lo\" tcp %s %d %scounter drop\n", dir, port, cond)
+			match := fmt.Sprintf("iifname %q tcp %s %d ", n.iface(), dir, port)
+			fmt.Fprintf(&b, "\t\t%scounter comment \"%s %d\"\n", match, counterMatched, port)
+			if loss[port] > 0 {
+				fmt.Fprintf(&b, "\t\t%s%scounter drop comment \"%s %d\"\n", match, cond, counterDropped, port)
+			}
 		}
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
 }
 
-// SetLoss replaces the table's rules by loss (port → percent, 0 < pct ≤ 100)
-// in one transaction. An empty map deletes the table.
+// Rule comments of the two counters of a port.
+const (
+	counterMatched = "matched"
+	counterDropped = "dropped"
+)
+
+// SetLoss replaces the table's rules by loss (port → percent, 0 ≤ pct ≤ 100;
+// 0 counts without dropping) in one transaction. An empty map deletes the table.
 func (n *Netfilter) SetLoss(ctx context.Context, loss map[int]float64) error {
 	for port, pct := range loss {
-		if pct <= 0 || pct > 100 || port <= 0 || port > 65535 {
+		if pct < 0 || pct > 100 || port <= 0 || port > 65535 {
 			return fmt.Errorf("netfilter: bad loss %v%% on port %d", pct, port)
 		}
 	}
@@ -157,23 +182,89 @@ func (n *Netfilter) Exists(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-var dropCounter = regexp.MustCompile(`counter packets (\d+) bytes \d+ drop`)
+// Counter is what a loss injector saw on a group of ports since its rules
+// were last replaced: Matched packets of those ports, of which Dropped were
+// dropped. Netfilter gives one Counter per port.
+type Counter struct {
+	Ports   []int `json:"ports"`
+	Matched int64 `json:"matched"`
+	Dropped int64 `json:"dropped"`
+}
+
+// Counters returns the counters of the table's rules, one per port in
+// ascending order; none (and no error) when the table does not exist.
+func (n *Netfilter) Counters(ctx context.Context) ([]Counter, error) {
+	out, err := n.nft(ctx, "", "-j", "list", "table", "inet", n.table())
+	if err != nil {
+		// One nft call per check: a missing table is this error, not a
+		// prior "list tables".
+		if strings.Contains(err.Error(), "No such file or directory") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("netfilter: %w", err)
+	}
+	return parseCounters([]byte(out))
+}
+
+// parseCounters sums the counters of `nft -j list table` by the port and
+// kind their rule comments name.
+func parseCounters(js []byte) ([]Counter, error) {
+	var doc struct {
+		Nftables []struct {
+			Rule *struct {
+				Comment string `json:"comment"`
+				Expr    []struct {
+					Counter *struct {
+						Packets int64 `json:"packets"`
+					} `json:"counter"`
+				} `json:"expr"`
+			} `json:"rule"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		return nil, fmt.Errorf("netfilter: parse nft -j output: %w", err)
+	}
+	byPort := map[int]*Counter{}
+	for _, o := range doc.Nftables {
+		if o.Rule == nil {
+			continue
+		}
+		var kind string
+		var port int
+		if _, err := fmt.Sscanf(o.Rule.Comment, "%s %d", &kind, &port); err != nil {
+			continue // not a rule of ours
+		}
+		c := byPort[port]
+		if c == nil {
+			c = &Counter{Ports: []int{port}}
+			byPort[port] = c
+		}
+		for _, e := range o.Rule.Expr {
+			if e.Counter == nil {
+				continue
+			}
+			switch kind {
+			case counterMatched:
+				c.Matched += e.Counter.Packets
+			case counterDropped:
+				c.Dropped += e.Counter.Packets
+			}
+		}
+	}
+	var cs []Counter
+	for _, p := range slices.Sorted(maps.Keys(byPort)) {
+		cs = append(cs, *byPort[p])
+	}
+	return cs, nil
+}
 
 // Dropped returns how many packets the table's rules have dropped since
 // they were last replaced; 0 when the table does not exist.
 func (n *Netfilter) Dropped(ctx context.Context) (int64, error) {
-	ok, err := n.Exists(ctx)
-	if err != nil || !ok {
-		return 0, err
-	}
-	out, err := n.nft(ctx, "", "list", "table", "inet", n.table())
-	if err != nil {
-		return 0, fmt.Errorf("netfilter: %w", err)
-	}
+	cs, err := n.Counters(ctx)
 	var total int64
-	for _, m := range dropCounter.FindAllStringSubmatch(out, -1) {
-		v, _ := strconv.ParseInt(m[1], 10, 64)
-		total += v
+	for _, c := range cs {
+		total += c.Dropped
 	}
-	return total, nil
+	return total, err
 }

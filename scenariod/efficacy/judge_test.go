@@ -1,0 +1,104 @@
+package efficacy_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/mcchaos/mcchaos/scenariod/efficacy"
+)
+
+var t0 = time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)
+
+// sample is a check at second sec (may be fractional): mc1 targeted with
+// matched/dropped packets, mc2 healthy; problems by server.
+func sample(sec float64, matched, dropped int64, problems map[string]string) efficacy.Sample {
+	s := efficacy.Sample{Time: t0.Add(time.Duration(sec * float64(time.Second)))}
+	for _, name := range []string{"mc1", "mc2"} {
+		ss := efficacy.ServerSample{Server: name, Targeted: name == "mc1", Counted: true, Proxies: 2, InState: 2, Probe: efficacy.Probe{Outcome: efficacy.OutcomeOK}}
+		if name == "mc1" {
+			ss.Matched, ss.Dropped = matched, dropped
+		} else {
+			ss.Matched = 1000
+		}
+		if kind, ok := problems[name]; ok {
+			ss.Problems = []efficacy.Problem{{Kind: kind, Detail: "test"}}
+		}
+		s.Servers = append(s.Servers, ss)
+	}
+	return s
+}
+
+// seconds returns n one-second checks of mc1 at matched/dropped each;
+// problems[i] are check i's problems.
+func seconds(n int, matched, dropped int64, problems map[int]map[string]string) []efficacy.Sample {
+	var ss []efficacy.Sample
+	for i := range n {
+		ss = append(ss, sample(float64(i), matched, dropped, problems[i]))
+	}
+	return ss
+}
+
+func TestJudge(t *testing.T) {
+	loss10 := []efficacy.Fault{{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}}
+	clean := &efficacy.Sample{Time: t0.Add(time.Minute)}
+	absent := map[string]string{"mc1": efficacy.ProblemAbsent}
+	harmed := map[string]string{"mc2": efficacy.ProblemHarmed}
+	lingering := new(sample(60, 0, 0, map[string]string{"mc1": efficacy.ProblemLingering}))
+	for _, tc := range []struct {
+		name     string
+		samples  []efficacy.Sample
+		recovery *efficacy.Sample
+		valid    bool
+	}{
+		// 10.0 % of 10 000 packets.
+		{"on-target", seconds(10, 1000, 100, nil), clean, true},
+		// 12 %: within 3 points.
+		{"within", seconds(10, 1000, 120, nil), clean, true},
+		// 14 % of 10 000 packets: 4 points off, 4 standard errors are 1.2.
+		{"off", seconds(10, 1000, 140, nil), clean, false},
+		// 14 % of 50 packets: 4 standard errors are 17 points.
+		{"few-packets", seconds(1, 50, 7, nil), clean, true},
+		// Matched packets, none dropped.
+		{"drops-nothing", seconds(5, 1000, 0, nil), clean, false},
+		// A fault absent in one check, back 0.5 s later.
+		{"short-gap", append(append(seconds(3, 1000, 100, nil), sample(3, 100, 10, absent), sample(3.5, 100, 10, nil)), seconds(6, 1000, 100, nil)[4:]...), clean, true},
+		// Absent in checks 3 to 4.5: 1.5 s.
+		{"long-gap", append(append(seconds(3, 1000, 100, nil), sample(3, 100, 10, absent), sample(4, 100, 10, absent), sample(4.5, 100, 10, nil)), seconds(8, 1000, 100, nil)[5:]...), clean, false},
+		// Absent until the end.
+		{"open-gap", seconds(5, 1000, 100, map[int]map[string]string{4: absent}), clean, false},
+		// A healthy server's probe failed in 2 of 10 checks: a warning.
+		{"harmed-rarely", seconds(10, 1000, 100, map[int]map[string]string{2: harmed, 7: harmed}), clean, true},
+		// ... in 3 of 10: more than a quarter.
+		{"harmed-often", seconds(10, 1000, 100, map[int]map[string]string{1: harmed, 2: harmed, 3: harmed}), clean, false},
+		// One leak is enough.
+		{"leak", seconds(10, 1000, 100, map[int]map[string]string{5: {"mc2": efficacy.ProblemLeak}}), clean, false},
+		// Still there after removal.
+		{"lingering", seconds(10, 1000, 100, nil), lingering, false},
+		// No check at all.
+		{"no-checks", nil, clean, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &efficacy.Record{Samples: tc.samples, Recovery: tc.recovery}
+			efficacy.Judge(rec, loss10, efficacy.Tolerance{})
+			v := rec.Verdict
+			if v.Valid != tc.valid {
+				t.Errorf("valid %v, want %v; reasons %q, warnings %q", v.Valid, tc.valid, v.Reasons, v.Warnings)
+			}
+			if _, err := json.Marshal(rec); err != nil {
+				t.Errorf("record does not encode: %v", err)
+			}
+		})
+	}
+}
+
+// TestLine: the report's line names requested and measured per server.
+func TestLine(t *testing.T) {
+	rec := &efficacy.Record{Samples: seconds(10, 1000, 97, nil)}
+	loss10 := []efficacy.Fault{{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}}
+	efficacy.Judge(rec, loss10, efficacy.Tolerance{})
+	want := "mc1: requested 10 % loss, measured 9.7 % of 10000 packets lost, probe +0.0 ms; elsewhere mc2 0.0 % of 10000 packets lost, probe +0.0 ms"
+	if rec.Verdict.Line != want {
+		t.Errorf("line\n got %q\nwant %q", rec.Verdict.Line, want)
+	}
+}

@@ -1,0 +1,156 @@
+package inject_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
+)
+
+var tableSeq atomic.Int32
+
+// testTable returns an nftables table name unique to this process and call.
+func testTable() string {
+	return fmt.Sprintf("mcchaos_itest_%d_%d", os.Getpid(), tableSeq.Add(1))
+}
+
+// testNetfilter returns a Netfilter on a table of the test's own, deleted at
+// the end; it skips the test when nftables cannot be used here.
+func testNetfilter(t *testing.T) *inject.Netfilter {
+	t.Helper()
+	nf := &inject.Netfilter{Table: testTable()}
+	stacktest.NeedNetfilter(t, nf.Available(t.Context()))
+	t.Cleanup(func() { nf.Clear(context.Background()) })
+	return nf
+}
+
+// sink listens on a free loopback port and discards what it reads.
+func sink(t *testing.T) (addr string, port int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	return l.Addr().String(), l.Addr().(*net.TCPAddr).Port
+}
+
+// stream writes to addr until the table has matched at least n packets of port.
+func stream(t *testing.T, nf *inject.Netfilter, addr string, port int, n int64) inject.Counter {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 1400)
+	var last inject.Counter
+	err = inject.Poll(t.Context(), 20*time.Second, func() bool {
+		for range 50 {
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.Write(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		last = counterOf(t, nf, port)
+		return last.Matched >= n
+	})
+	if err != nil {
+		t.Fatalf("%v: counters %+v", err, last)
+	}
+	return last
+}
+
+func counterOf(t *testing.T, nf *inject.Netfilter, port int) inject.Counter {
+	t.Helper()
+	cs, err := nf.Counters(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if len(c.Ports) == 1 && c.Ports[0] == port {
+			return c
+		}
+	}
+	return inject.Counter{}
+}
+
+// TestNetfilterCounters: a 10 % rule drops 10 % (±3 points) of the
+// packets it matches; a count-only port (loss 0) is matched and never
+// dropped; a rule on another interface matches nothing.
+func TestNetfilterCounters(t *testing.T) {
+	nf := testNetfilter(t)
+	lossyAddr, lossy := sink(t)
+	healthyAddr, healthy := sink(t)
+	if err := nf.SetLoss(t.Context(), map[int]float64{lossy: 10, healthy: 0}); err != nil {
+		t.Fatal(err)
+	}
+	c := stream(t, nf, lossyAddr, lossy, 3000)
+	got := 100 * float64(c.Dropped) / float64(c.Matched)
+	t.Logf("requested 10%%, measured %.2f%% of %d packets", got, c.Matched)
+	if got < 7 || got > 13 {
+		t.Errorf("measured %.2f%% loss, want 10±3", got)
+	}
+	h := stream(t, nf, healthyAddr, healthy, 500)
+	if h.Dropped != 0 {
+		t.Errorf("count-only port dropped %d of %d", h.Dropped, h.Matched)
+	}
+	if d, err := nf.Dropped(t.Context()); err != nil || d < c.Dropped {
+		t.Errorf("Dropped = %d, %v; counters say at least %d", d, err, c.Dropped)
+	}
+
+	// The compose case: the rule is there, the traffic passes elsewhere.
+	other := &inject.Netfilter{Table: nf.Table, Interface: "mcchaos0"}
+	if err := other.SetLoss(t.Context(), map[int]float64{lossy: 10}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", lossyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Write(make([]byte, 1<<16))
+	conn.Close()
+	if c := counterOf(t, nf, lossy); c.Matched != 0 || c.Dropped != 0 {
+		t.Errorf("rule on another interface counted %+v", c)
+	}
+}
+
+// TestNetfilterScript: the script counts every port and drops only where
+// loss is above 0, on the configured interface.
+func TestNetfilterScript(t *testing.T) {
+	nf := &inject.Netfilter{Table: "t", Interface: "eth0"}
+	s := nf.Script(map[int]float64{21211: 10, 21212: 0, 21213: 100})
+	for _, want := range []string{
+		`iifname "eth0" tcp dport 21211 counter comment "matched 21211"`,
+		`iifname "eth0" tcp sport 21211 numgen random mod 10000 < 1000 counter drop comment "dropped 21211"`,
+		`iifname "eth0" tcp sport 21212 counter comment "matched 21212"`,
+		`iifname "eth0" tcp dport 21213 counter drop comment "dropped 21213"`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "dropped 21212") {
+		t.Errorf("count-only port has a drop rule:\n%s", s)
+	}
+	if got := nf.Script(nil); got != "add table inet t\ndelete table inet t\n" {
+		t.Errorf("empty script %q", got)
+	}
+}
