@@ -1,8 +1,9 @@
 // Package collect turns a run of mcchaos into numbers: it reads the run's
-// manifest.json (which scenarios ran and the exact phase windows), asks
-// Prometheus for the client's metrics over each window, and builds the
-// results (collect/results) that are compared with a baseline
-// (collect/compare) and reported (collect/report, collect/grafana).
+// manifest.json (which scenarios ran, the exact phase windows, the sides
+// and their arms), asks Prometheus for the client's metrics over each
+// window, one query per figure grouped by side and arm, and builds the
+// results (collect/results) that are compared (collect/compare) and
+// reported (collect/report, collect/grafana).
 //
 // collect knows loadgen and scenariod only through the metric names of
 // DESIGN.md and the manifest; it never imports them.
@@ -18,6 +19,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,21 +32,21 @@ import (
 
 // Defaults of Config.
 const (
-	// DefaultMinWindow is the shortest window a phase is evaluated over: a
-	// shorter phase (latency-200ms-100ms has a 100 ms testing phase) is
-	// evaluated over [phase start, phase start + DefaultMinWindow], so that
-	// it covers several scrapes and the effect of the fault.
+	// DefaultMinWindow is the shortest phase evaluated as a phase: rates
+	// need several scrapes. A shorter testing phase (the 100 ms and 1 s
+	// faults) has no phase figures; its fault is measured by the event
+	// figures instead, over [fault start, fault start + DefaultEventWindow].
 	DefaultMinWindow = 5 * time.Second
-	// DefaultLookback is the irate range of the per-second series; it must
-	// hold at least two scrapes (Prometheus scrapes every second).
-	DefaultLookback = 5 * time.Second
+	// DefaultEventWindow is how long after a short fault's start its event
+	// figures look (failed operations, peak p99), cut at the scenario's end.
+	DefaultEventWindow = 5 * time.Second
+	// DefaultLookback is the irate range of the per-second series: irate
+	// uses the last two scrapes inside it, so a point covers one scrape
+	// interval (Prometheus scrapes every second), never more.
+	DefaultLookback = 3 * time.Second
 	// DefaultRecoverHold is how long the error ratio and throughput must
 	// stay inside the stabilization band to count as recovered.
 	DefaultRecoverHold = 5 * time.Second
-	// MaxBlockSeconds caps the adaptive block length of the samples.
-	MaxBlockSeconds = 5
-	// MinBlocks is the number of blocks the adaptive block length aims for.
-	MinBlocks = 6
 )
 
 // Querier is the part of the Prometheus HTTP API that collect uses.
@@ -55,27 +57,40 @@ type Querier interface {
 }
 
 // Errors of collection, checked with errors.Is. All of them mean the run
-// could not be collected (exit code 2).
+// could not be collected, or not completely (exit code 2).
 var (
 	// ErrPrometheus: Prometheus could not be queried.
 	ErrPrometheus = errors.New("collect: prometheus")
-	// ErrNoSamples: a phase has no samples at all.
+	// ErrNoSamples: a scenario has no samples at all.
 	ErrNoSamples = errors.New("collect: no samples")
 	// ErrManifest: the manifest has nothing to collect.
 	ErrManifest = errors.New("collect: manifest")
 )
 
+// MissingError lists the scenarios of a run that have no data at all.
+// Collect still returns the results of the others with it.
+type MissingError struct {
+	RunID     string
+	Scenarios []string
+	Reason    string
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("run %s: no data for %d scenario(s): %s (%s)", e.RunID, len(e.Scenarios), strings.Join(e.Scenarios, ", "), e.Reason)
+}
+
+// Unwrap makes a MissingError match ErrNoSamples.
+func (e *MissingError) Unwrap() error { return ErrNoSamples }
+
 // Config says how to collect. The zero value uses the documented defaults.
 type Config struct {
-	// MinWindow is the shortest evaluation window of a phase. If zero,
-	// DefaultMinWindow.
+	// MinWindow: see DefaultMinWindow. If zero, DefaultMinWindow.
 	MinWindow time.Duration
+	// EventWindow: see DefaultEventWindow. If zero, DefaultEventWindow.
+	EventWindow time.Duration
 	// Lookback is the irate range of the per-second series. If zero,
 	// DefaultLookback.
 	Lookback time.Duration
-	// BlockSeconds is the block length of the samples. If zero, it adapts
-	// to the window: window/MinBlocks seconds, between 1 and MaxBlockSeconds.
-	BlockSeconds int
 	// RecoverHold: see DefaultRecoverHold. If zero, DefaultRecoverHold.
 	RecoverHold time.Duration
 	// GitCommit, Stack fill the run metadata. If Stack is empty, the
@@ -90,15 +105,10 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.MinWindow == 0 {
-		c.MinWindow = DefaultMinWindow
-	}
-	if c.Lookback == 0 {
-		c.Lookback = DefaultLookback
-	}
-	if c.RecoverHold == 0 {
-		c.RecoverHold = DefaultRecoverHold
-	}
+	c.MinWindow = cmp.Or(c.MinWindow, DefaultMinWindow)
+	c.EventWindow = cmp.Or(c.EventWindow, DefaultEventWindow)
+	c.Lookback = cmp.Or(c.Lookback, DefaultLookback)
+	c.RecoverHold = cmp.Or(c.RecoverHold, DefaultRecoverHold)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -112,9 +122,11 @@ func (c Config) withDefaults() Config {
 }
 
 // Collect queries Prometheus for every scenario of m that finished at least
-// its stabilization phase and returns the run's results. Scenarios cut short
-// before that are skipped; if none is left, the error wraps ErrManifest. A
-// phase without any sample is an error wrapping ErrNoSamples, never a figure.
+// its stabilization phase and returns the run's results, one value per arm
+// of each side. Scenarios cut short before that are skipped; if none is
+// left, the error wraps ErrManifest. A scenario without any data is left
+// out and named in a *MissingError returned with the results of the others;
+// a missing value is NaN ("no data") with a note, never an error.
 func Collect(ctx context.Context, q Querier, m *manifest.Manifest, cfg Config) (*results.Run, error) {
 	cfg = cfg.withDefaults()
 	c := &collector{q: q, cfg: cfg}
@@ -141,32 +153,48 @@ func Collect(ctx context.Context, q Querier, m *manifest.Manifest, cfg Config) (
 	if len(done) == 0 {
 		return nil, fmt.Errorf("%w: run %s has no scenario with a finished phase", ErrManifest, m.RunID)
 	}
+	first, lastPh := done[0].Phases[0].Start, done[len(done)-1].Phases
+	end := cmp.Or(lastPh[len(lastPh)-1].End, lastPh[len(lastPh)-1].Start)
+	if err := c.sides(ctx, m, run, first, end); err != nil {
+		return nil, err
+	}
+	c.layout = run.Sides
+	var missing []string
 	for i, s := range done {
 		fmt.Fprintf(cfg.Progress, "collect: scenario %d/%d %s\n", i+1, len(done), s.Name)
 		rs, err := c.scenario(ctx, s)
+		if errors.Is(err, ErrNoSamples) {
+			missing = append(missing, s.Name)
+			fmt.Fprintf(cfg.Progress, "collect: %s: %v\n", s.Name, err)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
 		run.Scenarios = append(run.Scenarios, *rs)
 	}
-	if err := c.info(ctx, run, done); err != nil {
-		return nil, err
-	}
 	// Integrity over the whole run, between scenarios too: any violation
 	// fails the run, wherever it falls.
-	first, last := done[0].Phases[0].Start, run.Scenarios[len(run.Scenarios)-1].Phases
-	end := last[len(last)-1].WindowEnd
-	iv, _, err := c.scalar(ctx, countDelta(mIntegrity, "", end.Sub(first)+c.cfg.Lookback), end)
+	iv, err := c.perArm(ctx, countDelta(mIntegrity, "", end.Sub(first)+c.cfg.Lookback), end, "", true)
 	if err != nil {
 		return nil, err
 	}
-	run.IntegrityViolations = math.Round(iv)
+	run.IntegrityViolations = iv[""]
+	if len(missing) > 0 {
+		e := &MissingError{RunID: m.RunID, Scenarios: missing,
+			Reason: fmt.Sprintf("Prometheus has no %s samples in their windows; was loadgen running and scraped (up{job=\"loadgen\"}), and is the data still retained?", mOps)}
+		if len(run.Scenarios) == 0 {
+			return nil, e
+		}
+		return run, e
+	}
 	return run, nil
 }
 
 type collector struct {
-	q   Querier
-	cfg Config
+	q      Querier
+	cfg    Config
+	layout []results.Side
 }
 
 // point is one value of a per-second series.
@@ -182,6 +210,104 @@ func (w window) dur() time.Duration { return w.end.Sub(w.start) }
 
 func (w window) contains(t time.Time) bool { return t.After(w.start) && !t.After(w.end) }
 
+// armID is one arm of one side.
+type armID struct {
+	side string
+	arm  int
+}
+
+func (a armID) String() string { return fmt.Sprintf("%s arm %d", a.side, a.arm) }
+
+// armOf reads the side and arm labels of a series; a series without them
+// (a run before arms) is head arm 1.
+func armOf(m model.Metric) (armID, bool) {
+	side := cmp.Or(string(m[lSide]), results.SideHead)
+	n, err := strconv.Atoi(cmp.Or(string(m[lArm]), "1"))
+	return armID{side, n}, err == nil && n >= 1
+}
+
+// arms lists every arm of the run, head first.
+func (c *collector) arms() []armID {
+	var out []armID
+	for _, s := range c.layout {
+		for i := 1; i <= s.Arms; i++ {
+			out = append(out, armID{s.Name, i})
+		}
+	}
+	return out
+}
+
+// blank returns per side a slice of NaN, one per arm.
+func (c *collector) blank() map[string]results.Values {
+	out := map[string]results.Values{}
+	for _, s := range c.layout {
+		v := make(results.Values, s.Arms)
+		for i := range v {
+			v[i] = math.NaN()
+		}
+		out[s.Name] = v
+	}
+	return out
+}
+
+// set stores v for arm a in vals when the run has that arm.
+func set(vals map[string]results.Values, a armID, v float64) bool {
+	vs, ok := vals[a.side]
+	if !ok || a.arm > len(vs) {
+		return false
+	}
+	vs[a.arm-1] = v
+	return true
+}
+
+// sides fills the run's sides from the manifest (or, for a manifest without
+// them, from loadgen_info) and each side's client from loadgen_info.
+func (c *collector) sides(ctx context.Context, m *manifest.Manifest, run *results.Run, first, end time.Time) error {
+	r := end.Sub(first) + time.Minute
+	vec, err := c.instant(ctx, fmt.Sprintf("last_over_time(%s[%s])", mInfo, promDuration(r)), end)
+	if err != nil {
+		return err
+	}
+	for _, s := range m.Sides {
+		run.Sides = append(run.Sides, results.Side{Name: s.Name, Arms: s.Arms, Client: s.Client, Ref: s.Ref, Commit: s.Commit, Args: s.Args})
+	}
+	if len(run.Sides) == 0 {
+		seen := map[string]int{}
+		for _, s := range vec {
+			if a, ok := armOf(s.Metric); ok {
+				seen[a.side] = max(seen[a.side], a.arm)
+			}
+		}
+		for _, name := range []string{results.SideHead, results.SideBase} {
+			if seen[name] > 0 {
+				run.Sides = append(run.Sides, results.Side{Name: name, Arms: seen[name]})
+			}
+		}
+		if len(run.Sides) == 0 {
+			run.Sides = []results.Side{{Name: results.SideHead, Arms: 1}}
+		}
+	}
+	sort.SliceStable(run.Sides, func(i, j int) bool {
+		return run.Sides[i].Name == results.SideHead && run.Sides[j].Name != results.SideHead
+	})
+	// loadgen_info names the client as the process saw it; the manifest's
+	// client (the -client flag) is the fallback.
+	for i := range run.Sides {
+		sd := &run.Sides[i]
+		for _, s := range vec {
+			if a, ok := armOf(s.Metric); ok && a.side == sd.Name {
+				sd.Client = cmp.Or(string(s.Metric["client"]), sd.Client)
+				sd.ClientVersion = cmp.Or(string(s.Metric["client_version"]), sd.ClientVersion)
+				run.Workload = cmp.Or(run.Workload, string(s.Metric["workload"]))
+				run.Mode = cmp.Or(run.Mode, string(s.Metric["mode"]))
+			}
+		}
+	}
+	head, _ := run.Side(results.SideHead)
+	run.Client, run.ClientVersion = cmp.Or(head.Client, "unknown (no loadgen_info)"), head.ClientVersion
+	return nil
+}
+
 func (c *collector) scenario(ctx context.Context, s manifest.Scenario) (*results.Scenario, error) {
 	rs := &results.Scenario{
 		Name:        s.Name,
@@ -196,44 +322,61 @@ func (c *collector) scenario(ctx context.Context, s manifest.Scenario) (*results
 			rs.Notes = append(rs.Notes, fmt.Sprintf("phase %s did not finish (run cut short): not collected", p.Name))
 			continue
 		}
-		w := window{p.Start, p.End}
-		extended := false
-		if w.dur() < c.cfg.MinWindow {
-			w.end = w.start.Add(c.cfg.MinWindow)
-			extended = true
-			rs.Notes = append(rs.Notes, fmt.Sprintf("phase %s lasted %s, shorter than the minimum window: evaluated over its first %s (from the phase start)",
-				p.Name, p.End.Sub(p.Start).Round(time.Millisecond), c.cfg.MinWindow))
-		}
-		wins = append(wins, w)
-		rs.Phases = append(rs.Phases, results.Phase{
-			Name: p.Name, Start: p.Start, End: p.End,
-			WindowStart: w.start, WindowEnd: w.end, Extended: extended,
-			BlockSeconds: c.blockSeconds(w.dur()),
-		})
+		wins = append(wins, window{p.Start, p.End})
+		rs.Phases = append(rs.Phases, results.Phase{Name: p.Name, Start: p.Start, End: p.End, WindowStart: p.Start, WindowEnd: p.End, Metrics: []results.Metric{}})
 	}
-	span := window{wins[0].start.Truncate(time.Second), wins[0].end}
-	for _, w := range wins {
-		if w.end.After(span.end) {
-			span.end = w.end
-		}
-	}
-	span.end = span.end.Add(time.Second).Truncate(time.Second)
+	span := window{wins[0].start.Truncate(time.Second), wins[len(wins)-1].end.Add(time.Second).Truncate(time.Second)}
 
-	for _, sp := range specs() {
-		series, err := c.series(ctx, sp, span)
+	// Which arms ran: an arm without throughput in a phase has no data
+	// there, and says so.
+	alive := make([]map[armID]bool, len(wins))
+	anyData := false
+	for i, w := range wins {
+		if w.dur() < c.cfg.MinWindow {
+			continue
+		}
+		vals, err := c.perArm(ctx, specs()[0].windowQuery(w.dur()), w.end, "", false)
 		if err != nil {
 			return nil, err
 		}
-		for i := range rs.Phases {
-			ms, err := c.phaseMetrics(ctx, sp, wins[i], rs.Phases[i].BlockSeconds, series)
+		alive[i] = map[armID]bool{}
+		for _, a := range c.arms() {
+			if v := vals[""][a.side]; a.arm <= len(v) && !math.IsNaN(v[a.arm-1]) {
+				alive[i][a] = true
+				anyData = true
+			}
+		}
+	}
+	if !anyData {
+		return nil, fmt.Errorf("%w: scenario %s [%s, %s]: no arm has %s samples", ErrNoSamples, s.Name,
+			span.start.Format(time.RFC3339), span.end.Format(time.RFC3339), mOps)
+	}
+	for i := range rs.Phases {
+		ph := &rs.Phases[i]
+		w := wins[i]
+		if w.dur() < c.cfg.MinWindow {
+			note := fmt.Sprintf("phase lasted %s, shorter than the %s minimum window: no phase figures (rates need several scrapes); the fault event figures measure it",
+				w.dur().Round(time.Millisecond), c.cfg.MinWindow)
+			rs.Notes = append(rs.Notes, "phase "+ph.Name+": "+note)
+			continue
+		}
+		var dead []string
+		for _, a := range c.arms() {
+			if !alive[i][a] {
+				dead = append(dead, a.String())
+			}
+		}
+		for _, sp := range specs() {
+			ms, err := c.phaseMetrics(ctx, sp, w, alive[i])
 			if err != nil {
-				return nil, fmt.Errorf("phase %s: %w", rs.Phases[i].Name, err)
+				return nil, fmt.Errorf("phase %s: %w", ph.Name, err)
 			}
-			if sp.name == "throughput" && (len(ms) == 0 || len(ms[0].Samples) == 0) {
-				return nil, fmt.Errorf("%w: phase %s [%s, %s]: Prometheus has no %s samples in the window; was loadgen running and scraped (up{job=\"loadgen\"}), and is the data still retained?",
-					ErrNoSamples, rs.Phases[i].Name, wins[i].start.Format(time.RFC3339), wins[i].end.Format(time.RFC3339), mOps)
+			if len(dead) > 0 {
+				for j := range ms {
+					ms[j].Notes = append(ms[j].Notes, "no data from "+strings.Join(dead, ", ")+" (no operations in the window: was its loadgen running?)")
+				}
 			}
-			rs.Phases[i].Metrics = append(rs.Phases[i].Metrics, ms...)
+			ph.Metrics = append(ph.Metrics, ms...)
 		}
 	}
 	for _, sp := range chartSpecs() {
@@ -241,7 +384,10 @@ func (c *collector) scenario(ctx context.Context, s manifest.Scenario) (*results
 		if err != nil {
 			return nil, err
 		}
-		rs.Series = append(rs.Series, toSeries(sp, span, series[""]))
+		rs.Series = append(rs.Series, c.toSeries(sp, span, series))
+	}
+	if err := c.event(ctx, s, rs); err != nil {
+		return nil, err
 	}
 	figs, err := c.resilience(ctx, s, rs, wins)
 	if err != nil {
@@ -251,18 +397,9 @@ func (c *collector) scenario(ctx context.Context, s manifest.Scenario) (*results
 	return rs, nil
 }
 
-// blockSeconds is the block length for a window of length d.
-func (c *collector) blockSeconds(d time.Duration) int {
-	if c.cfg.BlockSeconds > 0 {
-		return c.cfg.BlockSeconds
-	}
-	b := int(math.Round(d.Seconds())) / MinBlocks
-	return max(1, min(b, MaxBlockSeconds))
-}
-
-// series runs the range query of sp over span and returns the points by
-// label value of sp.by ("" for a single series).
-func (c *collector) series(ctx context.Context, sp spec, span window) (map[string][]point, error) {
+// series runs the range query of sp over span and returns the points per
+// arm ("" key: sp has no by).
+func (c *collector) series(ctx context.Context, sp spec, span window) (map[armID][]point, error) {
 	q := sp.seriesQuery(c.cfg.Lookback)
 	v, _, _, err := c.q.QueryRange(ctx, q, v1.Range{Start: span.start, End: span.end, Step: time.Second})
 	if err != nil {
@@ -272,11 +409,14 @@ func (c *collector) series(ctx context.Context, sp spec, span window) (map[strin
 	if !ok {
 		return nil, fmt.Errorf("%w: query_range %s: got %s, want a matrix", ErrPrometheus, q, v.Type())
 	}
-	out := map[string][]point{}
+	out := map[armID][]point{}
 	for _, ss := range mat {
-		key := string(ss.Metric[model.LabelName(sp.by)])
+		a, ok := armOf(ss.Metric)
+		if !ok {
+			continue
+		}
 		for _, p := range ss.Values {
-			out[key] = append(out[key], point{p.Timestamp.Time(), float64(p.Value)})
+			out[a] = append(out[a], point{p.Timestamp.Time(), float64(p.Value)})
 		}
 	}
 	return out, nil
@@ -297,66 +437,105 @@ func (c *collector) instant(ctx context.Context, q string, ts time.Time) (model.
 	return nil, fmt.Errorf("%w: query %s: got %s, want a vector", ErrPrometheus, q, v.Type())
 }
 
-// scalar runs an instant query expected to give at most one value; ok is
-// false when it gives none or NaN.
-func (c *collector) scalar(ctx context.Context, q string, ts time.Time) (float64, bool, error) {
+// perArm runs an instant query grouped by side, arm and by, and returns
+// the values by label value of by ("" for none), per side, one per arm;
+// NaN where the query gave nothing. zero fills every arm with 0 first (a
+// count with no series is 0).
+func (c *collector) perArm(ctx context.Context, q string, ts time.Time, by string, zero bool) (map[string]map[string]results.Values, error) {
 	vec, err := c.instant(ctx, q, ts)
-	if err != nil || len(vec) == 0 {
-		return 0, false, err
-	}
-	v := float64(vec[0].Value)
-	return v, !math.IsNaN(v) && !math.IsInf(v, 0), nil
-}
-
-// phaseMetrics computes the metrics of sp over w: the value from one
-// instant query over the whole window, the samples from the per-second
-// series.
-func (c *collector) phaseMetrics(ctx context.Context, sp spec, w window, block int, series map[string][]point) ([]results.Metric, error) {
-	vec, err := c.instant(ctx, sp.windowQuery(w.dur()), w.end)
 	if err != nil {
 		return nil, err
 	}
-	var out []results.Metric
-	seen := map[string]bool{}
-	for _, s := range vec {
-		v := float64(s.Value)
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			continue // undefined: no operations of this kind in the window
-		}
-		key := string(s.Metric[model.LabelName(sp.by)])
-		if sp.by != "" && key == "" {
-			continue
-		}
-		seen[key] = true
-		if sp.count {
-			v = math.Round(v)
-		}
-		out = append(out, c.metric(sp, key, v, results.BlockMeans(inWindow(series[key], w), block)))
-	}
-	if len(out) > 0 || sp.by == "" {
-		n := 0
-		if len(out) > 0 {
-			n = len(out[0].Samples)
-		}
-		for _, f := range sp.fill {
-			if !seen[f] {
-				out = append(out, c.metric(sp, f, 0, make(results.Values, n)))
+	out := map[string]map[string]results.Values{}
+	get := func(key string) map[string]results.Values {
+		if out[key] == nil {
+			out[key] = c.blank()
+			if zero {
+				for _, vs := range out[key] {
+					for i := range vs {
+						vs[i] = 0
+					}
+				}
 			}
 		}
+		return out[key]
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
+	if by == "" {
+		get("")
+	}
+	for _, s := range vec {
+		a, ok := armOf(s.Metric)
+		if !ok {
+			continue
+		}
+		key := string(s.Metric[model.LabelName(by)])
+		if by != "" && key == "" {
+			continue
+		}
+		v := float64(s.Value)
+		if math.IsInf(v, 0) {
+			v = math.NaN()
+		}
+		set(get(key), a, v)
+	}
 	return out, nil
 }
 
-func (c *collector) metric(sp spec, key string, v float64, samples results.Values) results.Metric {
-	m := results.Metric{Name: sp.name, Unit: sp.unit, Direction: sp.dir, Value: v, Samples: samples}
-	switch {
-	case sp.by != "":
-		m.Labels = map[string]string{sp.by: key}
-	case sp.labels != nil:
-		m.Labels = sp.labels
+// phaseMetrics computes the metrics of sp over w, one value per arm.
+func (c *collector) phaseMetrics(ctx context.Context, sp spec, w window, alive map[armID]bool) ([]results.Metric, error) {
+	vals, err := c.perArm(ctx, sp.windowQuery(w.dur()), w.end, sp.by, false)
+	if err != nil {
+		return nil, err
 	}
-	return m
+	if sp.count || sp.state {
+		// A count or a state with no series on an arm that ran is 0.
+		for _, byKey := range vals {
+			for side, vs := range byKey {
+				for i := range vs {
+					if math.IsNaN(vs[i]) && alive[armID{side, i + 1}] {
+						vs[i] = 0
+					}
+				}
+			}
+		}
+	}
+	for _, f := range sp.fill {
+		if _, ok := vals[f]; !ok {
+			vals[f] = c.blank()
+		}
+		for side, vs := range vals[f] {
+			for i := range vs {
+				if math.IsNaN(vs[i]) && alive[armID{side, i + 1}] {
+					vs[i] = 0
+				}
+			}
+		}
+	}
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []results.Metric
+	for _, key := range keys {
+		byKey := vals[key]
+		if sp.count {
+			for _, vs := range byKey {
+				for i := range vs {
+					vs[i] = math.Round(vs[i])
+				}
+			}
+		}
+		m := results.Metric{Name: sp.name, Unit: sp.unit, Direction: sp.dir, Arms: byKey}
+		switch {
+		case sp.by != "":
+			m.Labels = map[string]string{sp.by: key}
+		case sp.labels != nil:
+			m.Labels = sp.labels
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // inWindow returns the defined values of pts inside w.
@@ -370,41 +549,25 @@ func inWindow(pts []point, w window) []float64 {
 	return out
 }
 
-func toSeries(sp spec, span window, pts []point) results.Series {
-	n := int(span.dur() / time.Second)
-	vals := make(results.Values, n+1)
-	for i := range vals {
-		vals[i] = math.NaN()
-	}
-	for _, p := range pts {
-		i := int(p.t.Sub(span.start).Round(time.Second) / time.Second)
-		if i >= 0 && i < len(vals) {
-			vals[i] = p.v
+func (c *collector) toSeries(sp spec, span window, pts map[armID][]point) results.Series {
+	n := int(span.dur()/time.Second) + 1
+	s := results.Series{Name: sp.name, Unit: sp.unit, Start: span.start.UTC(), StepS: 1, Arms: map[string][]results.Values{}}
+	for _, sd := range c.layout {
+		for arm := 1; arm <= sd.Arms; arm++ {
+			vals := make(results.Values, n)
+			for i := range vals {
+				vals[i] = math.NaN()
+			}
+			for _, p := range pts[armID{sd.Name, arm}] {
+				i := int(p.t.Sub(span.start).Round(time.Second) / time.Second)
+				if i >= 0 && i < n && !math.IsInf(p.v, 0) {
+					vals[i] = p.v
+				}
+			}
+			s.Arms[sd.Name] = append(s.Arms[sd.Name], vals)
 		}
 	}
-	return results.Series{Name: sp.name, Unit: sp.unit, Start: span.start.UTC(), StepS: 1, Values: vals}
-}
-
-// info fills the client metadata from loadgen_info.
-func (c *collector) info(ctx context.Context, run *results.Run, done []manifest.Scenario) error {
-	last := done[len(done)-1].Phases
-	end := last[len(last)-1].End
-	if end.IsZero() {
-		end = last[len(last)-1].Start
-	}
-	r := end.Sub(done[0].Phases[0].Start) + time.Minute
-	vec, err := c.instant(ctx, fmt.Sprintf("last_over_time(%s[%s])", mInfo, promDuration(r)), end)
-	if err != nil {
-		return err
-	}
-	if len(vec) == 0 {
-		run.Client = "unknown (no loadgen_info)"
-		return nil
-	}
-	l := vec[0].Metric
-	run.Client, run.ClientVersion = string(l["client"]), string(l["client_version"])
-	run.Workload, run.Mode = string(l["workload"]), string(l["mode"])
-	return nil
+	return s
 }
 
 // Fidelity summarises the fidelity of a scenario's faults: the distinct

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"hash/fnv"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,23 +32,41 @@ type fakeQuerier struct {
 	empty bool  // range queries return no series
 }
 
+// fakeArms are the arms the fake querier answers for: 2 per side.
+var fakeArms = []model.Metric{{"side": "head", "arm": "1"}, {"side": "head", "arm": "2"}, {"side": "base", "arm": "1"}, {"side": "base", "arm": "2"}}
+
 func labelSets(q string) []model.Metric {
+	var sets []model.Metric
 	switch {
-	case strings.Contains(q, "by (class)"):
-		return []model.Metric{{"class": "timeout"}, {"class": "circuit_open"}}
-	case strings.Contains(q, "by (server)"), strings.Contains(q, "by (le, server)"):
-		return []model.Metric{{"server": "mc1"}, {"server": "mc2"}, {"server": "mc3"}}
-	case strings.Contains(q, "by (le, op)"):
-		return []model.Metric{{"op": "get"}, {"op": "set"}}
+	case strings.Contains(q, "arm, class)"):
+		sets = []model.Metric{{"class": "timeout"}, {"class": "circuit_open"}}
+	case strings.Contains(q, "arm, server)"), strings.Contains(q, "arm, le, server)"):
+		sets = []model.Metric{{"server": "mc1"}, {"server": "mc2"}, {"server": "mc3"}}
+	case strings.Contains(q, "arm, le, op)"):
+		sets = []model.Metric{{"op": "get"}, {"op": "set"}}
 	case strings.Contains(q, "loadgen_info"):
-		return []model.Metric{{"client": "mcchaos", "client_version": "v1.2.3", "workload": "mixed", "mode": "closed"}}
+		sets = []model.Metric{{"client": "mcchaos", "client_version": "v1.2.3", "workload": "mixed", "mode": "closed"}}
+	default:
+		sets = []model.Metric{{}}
 	}
-	return []model.Metric{{}}
+	var out []model.Metric
+	for _, a := range fakeArms {
+		for _, s := range sets {
+			m := s.Clone()
+			m["side"], m["arm"] = a["side"], a["arm"]
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
+// hashValue depends on the query, the labels other than the side and on
+// the arm, not on the side: both sides of the fake run are equal.
 func hashValue(q string, m model.Metric, i int64) model.SampleValue {
 	h := fnv.New32a()
-	h.Write([]byte(q + m.String()))
+	l := m.Clone()
+	delete(l, "side")
+	h.Write([]byte(q + l.String()))
 	base := float64(h.Sum32()%1000) / 1000
 	if strings.Contains(q, mIntegrity) {
 		return 0 // no violations: TestRunRepeatedRuns expects a passing run
@@ -61,6 +80,9 @@ func hashValue(q string, m model.Metric, i int64) model.SampleValue {
 func (f fakeQuerier) Query(_ context.Context, q string, ts time.Time, _ ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
 	if f.err != nil {
 		return nil, nil, nil, f.err
+	}
+	if f.empty && q != "vector(1)" {
+		return model.Vector{}, nil, nil, nil
 	}
 	var vec model.Vector
 	for _, m := range labelSets(q) {
@@ -94,9 +116,12 @@ func testManifest() *manifest.Manifest {
 	}
 	s := time.Second
 	return &manifest.Manifest{SchemaVersion: manifest.SchemaVersion, RunID: "golden", Profile: "smoke", Stack: "local", Start: t0, End: t0.Add(60 * s), Status: manifest.StatusPassed,
+		Sides: []manifest.Side{{Name: manifest.SideHead, Arms: 2, Client: "ours"}, {Name: manifest.SideBase, Arms: 2, Client: "ours", Ref: "HEAD~1"}},
 		Scenarios: []manifest.Scenario{
 			{Name: "packet-loss-100-pct", Status: manifest.StatusPassed, Phases: ph(0, 8*s, 18*s, 26*s),
-				Faults: []manifest.Fault{{Kind: "packet_loss", Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 100}, Injector: manifest.InjectorNetfilter, Fidelity: manifest.FidelityPerPacket, Applied: t0.Add(8 * s), Removed: t0.Add(18 * s)}}},
+				Faults: []manifest.Fault{{Kind: "packet_loss", Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 100}, Injector: manifest.InjectorNetfilter, Fidelity: manifest.FidelityPerPacket, Applied: t0.Add(8 * s), Removed: t0.Add(18 * s),
+					Arms: []manifest.ArmFault{{Side: "head", Arm: 1, Applied: t0.Add(8 * s), Removed: t0.Add(18 * s)}, {Side: "head", Arm: 2, Applied: t0.Add(8*s + 3*time.Millisecond), Removed: t0.Add(18*s + 2*time.Millisecond)},
+						{Side: "base", Arm: 1, Applied: t0.Add(8*s + time.Millisecond), Removed: t0.Add(18 * s)}, {Side: "base", Arm: 2, Applied: t0.Add(8*s + 2*time.Millisecond), Removed: t0.Add(18*s + time.Millisecond)}}}}},
 			{Name: "latency-200ms-100ms", Status: manifest.StatusPassed, Phases: ph(27*s, 35*s, 35*s+100*time.Millisecond, 43*s+100*time.Millisecond),
 				Faults: []manifest.Fault{{Kind: "latency", Targets: []string{"mc2"}, Params: map[string]float64{"latency_ms": 200}, Injector: manifest.InjectorToxiproxy, Fidelity: manifest.FidelityExact}}},
 			// Cut short during stabilization: skipped.
@@ -153,29 +178,32 @@ func TestCollectFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := run.Scenarios[0]
-	if run.Client != "mcchaos" || run.ClientVersion != "v1.2.3" || sc.Fidelity != "per-packet" {
-		t.Errorf("client %q %q fidelity %q", run.Client, run.ClientVersion, sc.Fidelity)
+	if run.Client != "mcchaos" || run.ClientVersion != "v1.2.3" || sc.Fidelity != "per-packet" || len(run.Sides) != 2 || run.Sides[0].Name != "head" {
+		t.Errorf("client %q %q fidelity %q sides %+v", run.Client, run.ClientVersion, sc.Fidelity, run.Sides)
 	}
-	// Every DESIGN.md error class has a row, zero when absent.
+	// Every DESIGN.md error class has a row, zero on every arm when absent.
 	p, _ := sc.Phase("testing")
 	for _, c := range ErrorClasses {
 		if _, ok := p.Metric("error_ratio{class=" + c + "}"); !ok {
 			t.Errorf("no error_ratio for class %s", c)
 		}
 	}
-	if m, _ := p.Metric("error_ratio{class=protocol}"); m.Value != 0 || len(m.Samples) == 0 {
-		t.Errorf("absent class: value %g, %d samples; want 0 with samples", m.Value, len(m.Samples))
+	if m, _ := p.Metric("error_ratio{class=protocol}"); len(m.Arms["head"]) != 2 || m.Arms["head"][1] != 0 || m.Arms["base"][0] != 0 {
+		t.Errorf("absent class: %v; want 0 on every arm", m.Arms)
 	}
-	// 10 s testing phase → 1 s blocks (10/6 = 1): 10 samples.
-	if m, _ := p.Metric("throughput"); len(m.Samples) != 10 || p.BlockSeconds != 1 {
-		t.Errorf("testing: %d samples of %d s blocks, want 10 of 1 s", len(m.Samples), p.BlockSeconds)
+	if m, _ := p.Metric("throughput"); len(m.Arms["head"]) != 2 || len(m.Arms["base"]) != 2 || m.Arms["head"][0] != m.Arms["base"][0] {
+		t.Errorf("throughput per arm: %v", m.Arms)
 	}
-	short, _ := run.Scenarios[1].Phase("testing")
-	if !short.Extended || short.WindowEnd.Sub(short.WindowStart) != DefaultMinWindow {
-		t.Errorf("100 ms phase: extended %v, window %s", short.Extended, short.WindowEnd.Sub(short.WindowStart))
+	// The 100 ms fault: no testing-phase figures, an event instead.
+	short := run.Scenarios[1]
+	if tp, _ := short.Phase("testing"); len(tp.Metrics) != 0 {
+		t.Errorf("100 ms phase has %d figures, want none", len(tp.Metrics))
 	}
-	if d, ok := sc.Figure(FigTimeToDetect); !ok || d.Value == nil {
-		t.Errorf("time to detect missing: %+v", d)
+	if short.Event == nil || short.Event.WindowEnd.Sub(short.Event.WindowStart) != DefaultEventWindow || len(short.Event.Metrics) != 2 {
+		t.Fatalf("100 ms fault event: %+v", short.Event)
+	}
+	if d, ok := sc.Figure(FigTimeToDetect); !ok || len(d.Arms["head"]) != 2 || math.IsNaN(d.Arms["head"][0]) {
+		t.Errorf("time to detect: %+v", d)
 	}
 }
 
@@ -192,7 +220,7 @@ func TestCollectErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unreachable", fakeQuerier{err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}, m, ErrPrometheus, "connection refused"},
-		{"no samples", fakeQuerier{empty: true}, m, ErrNoSamples, "phase stabilization"},
+		{"no samples", fakeQuerier{empty: true}, m, ErrNoSamples, "no data for 2 scenario(s): packet-loss-100-pct, latency-200ms-100ms"},
 		{"nothing finished", fakeQuerier{}, &cut, ErrManifest, "no scenario with a finished phase"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,23 +229,5 @@ func TestCollectErrors(t *testing.T) {
 				t.Errorf("err = %v, want %v mentioning %q", err, tc.want, tc.msg)
 			}
 		})
-	}
-}
-
-func TestBlockSeconds(t *testing.T) {
-	c := &collector{}
-	for _, tc := range []struct {
-		d    time.Duration
-		want int
-	}{
-		{5 * time.Second, 1},   // minimum window: raw seconds
-		{10 * time.Second, 1},  // smoke testing phase
-		{15 * time.Second, 2},  // pr recovery
-		{30 * time.Second, 5},  // pr testing: 6 blocks of 5 s
-		{120 * time.Second, 5}, // capped
-	} {
-		if got := c.blockSeconds(tc.d); got != tc.want {
-			t.Errorf("blockSeconds(%s) = %d, want %d", tc.d, got, tc.want)
-		}
 	}
 }

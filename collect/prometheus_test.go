@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -177,7 +178,11 @@ func TestCollectRealPrometheus(t *testing.T) {
 	start := time.Now().Add(time.Hour) // set below, once Prometheus scrapes
 	exp := &exporter{p: plan{t0: start, faultStart: start, faultEnd: start, breakerOpenAt: start}}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(exp)
+	// Four arms, two per side, each labelled as Prometheus target labels
+	// would label it; every arm follows the same plan.
+	for _, a := range []prometheus.Labels{{"side": "head", "arm": "1"}, {"side": "head", "arm": "2"}, {"side": "base", "arm": "1"}, {"side": "base", "arm": "2"}} {
+		prometheus.WrapRegistererWith(a, reg).MustRegister(exp)
+	}
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 	st := stacktest.Start(t, stacktest.Options{Prometheus: true, ScrapeTargets: map[string]string{"loadgen": strings.TrimPrefix(srv.URL, "http://")}})
@@ -201,6 +206,7 @@ func TestCollectRealPrometheus(t *testing.T) {
 		breakerOpenAt: a[1].Add(500 * time.Millisecond), breakerCloseAt: a[2].Add(time.Second), violationAt: b[1].Add(time.Second)})
 
 	m := &manifest.Manifest{SchemaVersion: manifest.SchemaVersion, RunID: "real-prom", Profile: "smoke", Stack: "local", Start: t0, End: b[3], Status: manifest.StatusPassed,
+		Sides:     []manifest.Side{{Name: "head", Arms: 2}, {Name: "base", Arms: 2}},
 		Scenarios: []manifest.Scenario{scenario("packet-loss-100-pct", a), scenario("latency-200ms-100ms", b)}}
 	c, err := api.NewClient(api.Config{Address: st.PrometheusURL})
 	if err != nil {
@@ -239,63 +245,80 @@ func TestCollectRealPrometheus(t *testing.T) {
 	}
 	for _, c := range checks {
 		got := metric(t, sa, c.phase, c.key)
-		if math.Abs(got.Value-c.want) > c.tol {
-			t.Errorf("%s %s = %g, want %g ± %g", c.phase, c.key, got.Value, c.want, c.tol)
+		for side, v := range armValues(got) {
+			if math.Abs(v-c.want) > c.tol {
+				t.Errorf("%s %s %s = %g, want %g ± %g", c.phase, c.key, side, v, c.want, c.tol)
+			}
 		}
-		if len(got.Samples) == 0 {
-			t.Errorf("%s %s: no samples", c.phase, c.key)
+	}
+	for side, p := range armValues(metric(t, sa, "stabilization", "latency_p99{op=all}")) {
+		if p > 0.001 {
+			t.Errorf("stabilization p99 %s = %g, want ≤ 1 ms", side, p)
 		}
 	}
-	if p := metric(t, sa, "stabilization", "latency_p99{op=all}").Value; p > 0.001 {
-		t.Errorf("stabilization p99 = %g, want ≤ 1 ms", p)
+	for side, p := range armValues(metric(t, sa, "testing", "latency_p99{op=all}")) {
+		if p < 0.1 || p > 0.5 {
+			t.Errorf("testing p99 %s = %g, want in the timeout bucket (0.1, 0.5]", side, p)
+		}
 	}
-	if p := metric(t, sa, "testing", "latency_p99{op=all}").Value; p < 0.1 || p > 0.5 {
-		t.Errorf("testing p99 = %g, want in the timeout bucket (0.1, 0.5]", p)
+	fig := func(sc *results.Scenario, name string) map[string]float64 {
+		f, ok := sc.Figure(name)
+		if !ok {
+			t.Fatalf("%s: no figure %s", sc.Name, name)
+		}
+		return armValues(*f)
 	}
-	if p := metric(t, sa, "testing", "throughput"); len(p.Samples) != 6 || sa.Phases[1].BlockSeconds != 1 {
-		t.Errorf("testing throughput samples = %d with %d s blocks, want 6 with 1 s", len(p.Samples), sa.Phases[1].BlockSeconds)
+	for side, d := range fig(sa, FigTimeToDetect) {
+		if math.Abs(d-0.5) > 0.01 {
+			t.Errorf("time to detect %s = %g, want 0.5 s from the exact transition timestamp", side, d)
+		}
 	}
-	figs := map[string]*float64{}
-	for _, f := range sa.Resilience {
-		figs[f.Name] = f.Value
+	for side, r := range fig(sa, FigTimeToRecover) {
+		if r > 2 {
+			t.Errorf("time to recover %s = %g, want ≤ 2 s", side, r)
+		}
 	}
-	if d := figs[FigTimeToDetect]; d == nil || math.Abs(*d-0.5) > 0.01 {
-		t.Errorf("time to detect = %v, want 0.5 s from the exact transition timestamp", ptr(d))
+	for side, e := range fig(sa, FigErrorsDuringFault) {
+		if math.Abs(e-6*faultErr) > faultErr*1.5 {
+			t.Errorf("errors during fault %s = %g, want ≈ %g", side, e, 6*faultErr)
+		}
 	}
-	if r := figs[FigTimeToRecover]; r == nil || *r > 2 {
-		t.Errorf("time to recover = %v, want ≤ 2 s", ptr(r))
-	}
-	if e := figs[FigErrorsDuringFault]; e == nil || math.Abs(*e-6*faultErr) > faultErr*1.5 {
-		t.Errorf("errors during fault = %v, want ≈ %g", ptr(e), 6*faultErr)
-	}
-	if br := figs[FigBlastErrorRatio]; br == nil || *br != 0 {
-		t.Errorf("blast radius error ratio = %v, want 0 (mc2, mc3 untouched)", ptr(br))
+	for side, br := range fig(sa, FigBlastErrorRatio) {
+		if br != 0 {
+			t.Errorf("blast radius error ratio %s = %g, want 0 (mc2, mc3 untouched)", side, br)
+		}
 	}
 
 	sb := &run.Scenarios[1]
-	tp, _ := sb.Phase("testing")
-	if !tp.Extended || tp.WindowEnd.Sub(tp.WindowStart) != DefaultMinWindow {
-		t.Errorf("100 ms testing phase: extended=%v window %s, want extended to %s", tp.Extended, tp.WindowEnd.Sub(tp.WindowStart), DefaultMinWindow)
+	if tp, _ := sb.Phase("testing"); len(tp.Metrics) != 0 {
+		t.Errorf("100 ms testing phase has %d figures, want none (its event is measured instead)", len(tp.Metrics))
 	}
-	if got := metric(t, sb, "testing", "throughput"); math.Abs(got.Value-normal) > normal*0.05 || len(got.Samples) < 4 {
-		t.Errorf("100 ms testing phase throughput = %g with %d samples, want ≈ %g with ≥ 4", got.Value, len(got.Samples), normal)
+	if sb.Event == nil || len(sb.Event.Metrics) != 2 {
+		t.Fatalf("100 ms fault: event %+v", sb.Event)
 	}
-	// The integrity counter born at 1 during B's testing window counts:
+	// The integrity counter born at 1 during B's recovery counts:
 	// increase() would have said 0.
-	if got := metric(t, sb, "testing", "integrity_violations"); got.Value != 1 {
-		t.Errorf("B testing integrity violations = %g, want 1 from a counter born at 1", got.Value)
+	for side, v := range armValues(metric(t, sb, "recovery", "integrity_violations")) {
+		if v != 1 {
+			t.Errorf("B recovery integrity violations %s = %g, want 1 from a counter born at 1", side, v)
+		}
 	}
-	if got := metric(t, sa, "recovery", "integrity_violations"); got.Value != 0 {
-		t.Errorf("A recovery integrity violations = %g, want 0", got.Value)
+	for side, v := range armValues(metric(t, sa, "recovery", "integrity_violations")) {
+		if v != 0 {
+			t.Errorf("A recovery integrity violations %s = %g, want 0", side, v)
+		}
 	}
-	if run.IntegrityViolations != 1 {
-		t.Errorf("run integrity violations = %g, want 1", run.IntegrityViolations)
+	for side, vs := range run.IntegrityViolations {
+		for _, v := range vs {
+			if v != 1 {
+				t.Errorf("run integrity violations %s = %v, want 1 per arm", side, vs)
+			}
+		}
 	}
-	if f, _ := sb.Figure(FigIntegrity); f == nil || f.Value == nil || *f.Value != 1 {
-		t.Errorf("B integrity figure = %+v, want 1", f)
-	}
-	if len(sb.Notes) == 0 || !strings.Contains(sb.Notes[0], "shorter than the minimum window") {
-		t.Errorf("notes = %q, want the extension said", sb.Notes)
+	for side, v := range fig(sb, FigIntegrity) {
+		if v != 1 {
+			t.Errorf("B integrity figure %s = %g, want 1", side, v)
+		}
 	}
 
 	// The Grafana snapshot's queries (the real dashboard's PromQL, variables
@@ -350,11 +373,19 @@ func metric(t *testing.T, s *results.Scenario, phase, key string) results.Metric
 	return *m
 }
 
-func ptr(v *float64) any {
-	if v == nil {
-		return "nil"
+// armValues returns every arm's value of m by "side arm", failing on a
+// missing arm.
+func armValues(m results.Metric) map[string]float64 {
+	out := map[string]float64{}
+	for side, vs := range m.Arms {
+		for i, v := range vs {
+			out[fmt.Sprintf("%s arm %d", side, i+1)] = v
+		}
 	}
-	return *v
+	if len(out) != 4 {
+		out["missing arms"] = math.NaN()
+	}
+	return out
 }
 
 // waitScrapedPast polls Prometheus until it holds a loadgen scrape taken

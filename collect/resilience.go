@@ -12,6 +12,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	stats "github.com/mcchaos/mcchaos/collect/internal/robust"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
@@ -25,6 +26,15 @@ const (
 	FigErrorsDuringFault = "errors_during_fault"
 	FigBreakerFlaps      = "breaker_flaps"
 	FigIntegrity         = "integrity_violations"
+)
+
+// Event figure names: a short fault measured from its start to a few
+// seconds after it.
+const (
+	EventFailedOps = "failed_operations"
+	EventPeakP99   = "peak_latency_p99"
+	// PhaseEvent is the name of a scenario's event window.
+	PhaseEvent = "fault_event"
 )
 
 // faultWindow is when the fault was on: the manifest's applied and removed
@@ -52,6 +62,33 @@ func faultWindow(s manifest.Scenario) (window, bool) {
 	return w, true
 }
 
+// armFault is the fault window of one arm: its own applied and removed
+// times from the manifest (the latest applied and removed over the
+// scenario's faults), or fw when the manifest has none for it.
+func armFault(s manifest.Scenario, a armID, fw window) window {
+	w := fw
+	var applied, removed time.Time
+	for _, f := range s.Faults {
+		for _, af := range f.Arms {
+			if af.Side == a.side && af.Arm == a.arm {
+				if af.Applied.After(applied) {
+					applied = af.Applied
+				}
+				if af.Removed.After(removed) {
+					removed = af.Removed
+				}
+			}
+		}
+	}
+	if !applied.IsZero() {
+		w.start = applied
+	}
+	if removed.After(w.start) {
+		w.end = removed
+	}
+	return w
+}
+
 func targets(s manifest.Scenario) []string {
 	var out []string
 	for _, f := range s.Faults {
@@ -65,223 +102,314 @@ func targets(s manifest.Scenario) []string {
 	return out
 }
 
-func fig(name, unit string, dir results.Direction, v float64) results.Figure {
-	return results.Figure{Name: name, Unit: unit, Direction: dir, Value: &v}
+func (c *collector) figure(name, unit string, dir results.Direction) results.Metric {
+	return results.Metric{Name: name, Unit: unit, Direction: dir, Arms: c.blank()}
 }
 
-func missing(name, unit string, dir results.Direction, note string) results.Figure {
-	return results.Figure{Name: name, Unit: unit, Direction: dir, Note: note}
+// event measures a short fault (a testing phase shorter than MinWindow)
+// from its start to EventWindow after it, cut at the scenario's end: the
+// operations that failed and the peak per-second p99, per arm. The
+// per-second p99 uses irate, whose points each cover one scrape interval,
+// so only the first point can hold operations from before the fault.
+func (c *collector) event(ctx context.Context, s manifest.Scenario, rs *results.Scenario) error {
+	tp, ok := s.Phase(manifest.PhaseTesting)
+	if !ok || tp.End.IsZero() || tp.End.Sub(tp.Start) >= c.cfg.MinWindow {
+		return nil
+	}
+	fw, _ := faultWindow(s)
+	last := s.Phases[len(s.Phases)-1]
+	end := fw.start.Add(c.cfg.EventWindow)
+	if !last.End.IsZero() && last.End.Before(end) {
+		end = last.End
+	}
+	w := window{fw.start, end}
+	ev := &results.Phase{Name: PhaseEvent, Start: fw.start, End: fw.end, WindowStart: w.start, WindowEnd: w.end}
+
+	failed, err := c.perArm(ctx, countDelta(mErrors, "", w.dur()), w.end, "", true)
+	if err != nil {
+		return err
+	}
+	m := c.figure(EventFailedOps, "count", results.LowerIsBetter)
+	m.Arms = failed[""]
+	for _, vs := range m.Arms {
+		for i := range vs {
+			vs[i] = math.Round(vs[i])
+		}
+	}
+	ev.Metrics = append(ev.Metrics, m)
+
+	q := fmt.Sprintf("max_over_time((%s)[%s:1s])", expand(quantile(0.99, mOpDuration), "irate", promDuration(c.cfg.Lookback)), promDuration(w.dur()))
+	peak, err := c.perArm(ctx, q, w.end, "", false)
+	if err != nil {
+		return err
+	}
+	m = c.figure(EventPeakP99, "s", results.LowerIsBetter)
+	m.Arms = peak[""]
+	ev.Metrics = append(ev.Metrics, m)
+	rs.Event = ev
+	rs.Notes = append(rs.Notes, fmt.Sprintf("the fault lasted %s: measured as an event from its start over %s (failed operations, peak p99), besides time to recover",
+		fw.dur().Round(time.Millisecond), w.dur().Round(time.Millisecond)))
+	return nil
 }
 
-// resilience derives the scenario's resilience figures (see the report's
-// glossary for their definitions).
-func (c *collector) resilience(ctx context.Context, s manifest.Scenario, rs *results.Scenario, wins []window) ([]results.Figure, error) {
+// resilience derives the scenario's resilience figures per arm (see the
+// report's glossary for their definitions).
+func (c *collector) resilience(ctx context.Context, s manifest.Scenario, rs *results.Scenario, wins []window) ([]results.Metric, error) {
 	fw, ok := faultWindow(s)
 	if !ok || len(wins) < 2 {
 		return nil, nil
 	}
 	testWin := wins[1]
-	dw := fw // detection window: the fault, at least MinWindow long
-	if dw.dur() < c.cfg.MinWindow {
-		dw.end = dw.start.Add(c.cfg.MinWindow)
-	}
 	tgts := targets(s)
-	var figs []results.Figure
+	var figs []results.Metric
 
-	d, err := c.timeToDetect(ctx, tgts, dw)
+	d, err := c.timeToDetect(ctx, s, tgts, fw)
 	if err != nil {
 		return nil, err
 	}
-	figs = append(figs, d)
-	figs = append(figs, c.timeToRecover(rs, wins, fw))
+	figs = append(figs, d, c.timeToRecover(s, rs, wins, fw))
 
-	blast, err := c.blastRadius(ctx, rs, tgts, wins[0], testWin)
+	blast, err := c.blastRadius(ctx, tgts, wins[0], testWin)
 	if err != nil {
 		return nil, err
 	}
 	figs = append(figs, blast...)
 
-	errs, _, err := c.scalar(ctx, countDelta(mErrors, "", testWin.dur()), testWin.end)
+	errs, err := c.perArm(ctx, countDelta(mErrors, "", testWin.dur()), testWin.end, "", true)
 	if err != nil {
 		return nil, err
 	}
-	figs = append(figs, fig(FigErrorsDuringFault, "count", results.LowerIsBetter, math.Round(errs)))
+	m := c.figure(FigErrorsDuringFault, "count", results.LowerIsBetter)
+	m.Arms = errs[""]
+	figs = append(figs, m)
 
 	last := wins[len(wins)-1].end
-	vec, err := c.instant(ctx, countDelta(mTransitions+`{to="open"}`, "server", last.Sub(fw.start)), last)
+	opens, err := c.perArm(ctx, countDelta(mTransitions+`{to="open"}`, "server", last.Sub(fw.start)), last, "server", false)
 	if err != nil {
 		return nil, err
 	}
-	flaps := 0.0
-	for _, v := range vec {
-		flaps += max(0, math.Round(float64(v.Value))-1)
-	}
-	figs = append(figs, fig(FigBreakerFlaps, "count", results.LowerIsBetter, flaps))
-
-	iv, _, err := c.scalar(ctx, countDelta(mIntegrity, "", last.Sub(wins[0].start)), last)
-	if err != nil {
-		return nil, err
-	}
-	figs = append(figs, fig(FigIntegrity, "count", results.LowerIsBetter, math.Round(iv)))
-	return figs, nil
-}
-
-// timeToDetect: fault applied → the breaker of every faulted server has
-// opened, from the exact transition timestamps the client exports.
-func (c *collector) timeToDetect(ctx context.Context, tgts []string, fw window) (results.Figure, error) {
-	const name, unit = FigTimeToDetect, "s"
-	if len(tgts) == 0 {
-		return missing(name, unit, results.LowerIsBetter, "no faulted server"), nil
-	}
-	q := fmt.Sprintf(`max by (server)(%s{to="open",server=~"%s"})`, mLastTransit, strings.Join(tgts, "|"))
-	v, _, _, err := c.q.QueryRange(ctx, q, v1.Range{Start: fw.start, End: fw.end.Add(c.cfg.Lookback), Step: time.Second})
-	if err != nil {
-		return results.Figure{}, fmt.Errorf("%w: query_range %s: %v", ErrPrometheus, q, err)
-	}
-	mat, _ := v.(model.Matrix)
-	first := map[string]float64{}
-	from, to := float64(fw.start.UnixNano())/1e9, float64(fw.end.UnixNano())/1e9
-	for _, ss := range mat {
-		srv := string(ss.Metric["server"])
-		for _, p := range ss.Values {
-			t := float64(p.Value)
-			if t >= from && t <= to {
-				if f, ok := first[srv]; !ok || t < f {
-					first[srv] = t
+	m = c.figure(FigBreakerFlaps, "count", results.Informational)
+	for side, vs := range m.Arms {
+		for i := range vs {
+			vs[i] = 0
+			for _, bySrv := range opens {
+				if v := bySrv[side][i]; !math.IsNaN(v) {
+					vs[i] += max(0, math.Round(v)-1)
 				}
 			}
 		}
 	}
-	worst := 0.0
-	for _, t := range tgts {
-		f, ok := first[t]
-		if !ok {
-			return missing(name, unit, results.LowerIsBetter, fmt.Sprintf("the breaker of %s did not open during the fault", t)), nil
-		}
-		worst = max(worst, f-from)
-	}
-	return fig(name, unit, results.LowerIsBetter, round3(worst)), nil
-}
+	figs = append(figs, m)
 
-// timeToRecover: fault removed → the per-second error ratio and throughput
-// are back inside the stabilization band and stay there for RecoverHold.
-func (c *collector) timeToRecover(rs *results.Scenario, wins []window, fw window) results.Figure {
-	const name, unit = FigTimeToRecover, "s"
-	if len(wins) < 3 {
-		return missing(name, unit, results.LowerIsBetter, "no recovery phase")
+	iv, err := c.perArm(ctx, countDelta(mIntegrity, "", last.Sub(wins[0].start)), last, "", true)
+	if err != nil {
+		return nil, err
 	}
-	thr, er := seriesPoints(rs, "throughput"), seriesPoints(rs, "error_ratio")
-	stab := wins[0]
-	thrBand := results.Median(inWindow(thr, stab))
-	thrLow := thrBand - max(3*mad(inWindow(thr, stab)), 0.05*thrBand)
-	erStab := inWindow(er, stab)
-	erHigh := results.Median(erStab) + max(3*mad(erStab), 0.001)
-
-	removed := fw.end
-	rec := window{removed, wins[2].end}
-	hold := min(c.cfg.RecoverHold, rec.dur().Truncate(time.Second))
-	inBand := map[int64]bool{}
-	var ts []time.Time
-	for i, p := range thr {
-		if !rec.contains(p.t) {
-			continue
-		}
-		ok := p.v >= thrLow && i < len(er) && er[i].t.Equal(p.t) && !math.IsNaN(er[i].v) && er[i].v <= erHigh
-		inBand[p.t.Unix()] = ok
-		ts = append(ts, p.t)
-	}
-	need := int(hold / time.Second)
-	for i := range ts {
-		if i+need > len(ts) {
-			break
-		}
-		all := true
-		for _, t := range ts[i : i+need] {
-			all = all && inBand[t.Unix()]
-		}
-		if all {
-			// The sample at ts[i] covers the second before it.
-			d := max(0, ts[i].Add(-time.Second).Sub(removed).Seconds())
-			return fig(name, unit, results.LowerIsBetter, round3(d))
-		}
-	}
-	note := fmt.Sprintf("not back in the stabilization band for %s before the recovery phase ended (%s after the fault)", hold, rec.dur().Round(time.Second))
-	// Say when it got back, if it did but too late to hold for long enough.
-	tail := len(ts)
-	for tail > 0 && inBand[ts[tail-1].Unix()] {
-		tail--
-	}
-	if tail < len(ts) {
-		note += fmt.Sprintf("; in the band from %s after the fault to the end", max(0, ts[tail].Add(-time.Second).Sub(removed)).Round(time.Second))
-	}
-	return missing(name, unit, results.LowerIsBetter, note)
-}
-
-// blastRadius: the error ratio (testing − stabilization) and the p99
-// (testing / stabilization) on the servers without a fault.
-func (c *collector) blastRadius(ctx context.Context, rs *results.Scenario, tgts []string, stab, test window) ([]results.Figure, error) {
-	var others []string
-	if p, ok := rs.Phase(manifest.PhaseStabilization); ok {
-		for _, m := range p.Metrics {
-			if srv := m.Labels["server"]; m.Name == "server_error_ratio" && !slices.Contains(tgts, srv) {
-				others = append(others, srv)
+	m = c.figure(FigIntegrity, "count", results.LowerIsBetter)
+	m.Arms = iv[""]
+	figs = append(figs, m)
+	for _, f := range figs {
+		for _, vs := range f.Arms {
+			for i := range vs {
+				if f.Unit == "count" && !math.IsInf(vs[i], 0) {
+					vs[i] = math.Round(vs[i])
+				}
 			}
 		}
-	}
-	if len(others) == 0 {
-		note := "every server was faulted"
-		return []results.Figure{
-			missing(FigBlastErrorRatio, "ratio", results.LowerIsBetter, note),
-			missing(FigBlastP99, "x", results.LowerIsBetter, note),
-		}, nil
-	}
-	sel := fmt.Sprintf(`{server=~"%s"}`, strings.Join(others, "|"))
-	var er, p99 [2]float64
-	var okP [2]bool
-	for i, w := range []window{stab, test} {
-		r := promDuration(w.dur())
-		num := fmt.Sprintf("sum(rate(%s%s[%s]))", mErrors, sel, r)
-		den := fmt.Sprintf("sum(rate(%s%s[%s]))", mOps, sel, r)
-		v, _, err := c.scalar(ctx, fmt.Sprintf("(%s / %s) or (%s * 0)", num, den, den), w.end)
-		if err != nil {
-			return nil, err
-		}
-		er[i] = v
-		p99[i], okP[i], err = c.scalar(ctx, fmt.Sprintf("histogram_quantile(0.99, sum by (le)(rate(%s%s[%s])))", mSrvDuration, sel, r), w.end)
-		if err != nil {
-			return nil, err
-		}
-	}
-	figs := []results.Figure{fig(FigBlastErrorRatio, "ratio", results.LowerIsBetter, round6(er[1]-er[0]))}
-	if okP[0] && okP[1] && p99[0] > 0 {
-		figs = append(figs, fig(FigBlastP99, "x", results.LowerIsBetter, round3(p99[1]/p99[0])))
-	} else {
-		figs = append(figs, missing(FigBlastP99, "x", results.LowerIsBetter, "no latency observed on the servers without a fault"))
 	}
 	return figs, nil
 }
 
-func seriesPoints(rs *results.Scenario, name string) []point {
-	for _, s := range rs.Series {
-		if s.Name == name {
-			pts := make([]point, len(s.Values))
-			for i, v := range s.Values {
-				pts[i] = point{s.Start.Add(time.Duration(i) * time.Second), v}
+// timeToDetect: the arm's fault applied → the breaker of every faulted
+// server has opened on that arm, from the exact transition timestamps the
+// client exports. Looked for until the fault is removed, and at least
+// MinWindow after it was applied; not reached (+Inf) otherwise.
+func (c *collector) timeToDetect(ctx context.Context, s manifest.Scenario, tgts []string, fw window) (results.Metric, error) {
+	m := c.figure(FigTimeToDetect, "s", results.LowerIsBetter)
+	if len(tgts) == 0 {
+		m.Notes = append(m.Notes, "no faulted server")
+		return m, nil
+	}
+	end := fw.end
+	if end.Sub(fw.start) < c.cfg.MinWindow {
+		end = fw.start.Add(c.cfg.MinWindow)
+	}
+	q := fmt.Sprintf(`max %s (%s{to="open",server=~"%s"})`, arms("server"), mLastTransit, strings.Join(tgts, "|"))
+	v, _, _, err := c.q.QueryRange(ctx, q, v1.Range{Start: fw.start.Truncate(time.Second), End: end.Add(c.cfg.Lookback), Step: time.Second})
+	if err != nil {
+		return m, fmt.Errorf("%w: query_range %s: %v", ErrPrometheus, q, err)
+	}
+	mat, _ := v.(model.Matrix)
+	stamps := map[armID]map[string][]float64{}
+	for _, ss := range mat {
+		a, ok := armOf(ss.Metric)
+		if !ok {
+			continue
+		}
+		if stamps[a] == nil {
+			stamps[a] = map[string][]float64{}
+		}
+		srv := string(ss.Metric["server"])
+		for _, p := range ss.Values {
+			stamps[a][srv] = append(stamps[a][srv], float64(p.Value))
+		}
+	}
+	var notOpen []string
+	for _, a := range c.arms() {
+		aw := armFault(s, a, fw)
+		from := float64(aw.start.UnixNano()) / 1e9
+		until := aw.end
+		if until.Sub(aw.start) < c.cfg.MinWindow {
+			until = aw.start.Add(c.cfg.MinWindow)
+		}
+		to := float64(until.UnixNano()) / 1e9
+		worst := 0.0
+		for _, t := range tgts {
+			first := math.Inf(1)
+			for _, ts := range stamps[a][t] {
+				if ts >= from && ts <= to {
+					first = min(first, ts)
+				}
 			}
-			return pts
+			worst = max(worst, first-from)
+		}
+		if math.IsInf(worst, 1) {
+			notOpen = append(notOpen, a.String())
+		} else {
+			worst = round3(worst)
+		}
+		set(m.Arms, a, worst)
+	}
+	if len(notOpen) > 0 {
+		m.Notes = append(m.Notes, fmt.Sprintf("not reached on %s: the breaker of %s did not open during the fault", strings.Join(notOpen, ", "), strings.Join(tgts, ", ")))
+	}
+	return m, nil
+}
+
+// timeToRecover: the arm's fault removed → the arm's per-second error
+// ratio and throughput are back inside its own stabilization band and stay
+// there for RecoverHold; not reached (+Inf) if that did not happen before
+// the recovery phase ended.
+func (c *collector) timeToRecover(s manifest.Scenario, rs *results.Scenario, wins []window, fw window) results.Metric {
+	m := c.figure(FigTimeToRecover, "s", results.LowerIsBetter)
+	if len(wins) < 3 {
+		m.Notes = append(m.Notes, "no recovery phase")
+		return m
+	}
+	thrS, erS := findSeries(rs, SeriesThroughput), findSeries(rs, SeriesErrorRatio)
+	var notRec []string
+	for _, a := range c.arms() {
+		thr, er := armPoints(thrS, a), armPoints(erS, a)
+		stab := inWindow(thr, wins[0])
+		if len(stab) == 0 {
+			continue // no data: NaN
+		}
+		thrMed := stats.Median(stab)
+		thrLow := thrMed - max(3*stats.MAD(stab), 0.05*thrMed)
+		erStab := inWindow(er, wins[0])
+		erHigh := stats.Median(erStab) + max(3*stats.MAD(erStab), 0.001)
+		removed := armFault(s, a, fw).end
+		rec := window{removed, wins[2].end}
+		hold := min(c.cfg.RecoverHold, rec.dur().Truncate(time.Second))
+		need := int(hold / time.Second)
+		var ts []time.Time
+		inBand := map[int64]bool{}
+		for i, p := range thr {
+			if !rec.contains(p.t) {
+				continue
+			}
+			ok := !math.IsNaN(p.v) && p.v >= thrLow && i < len(er) && !math.IsNaN(er[i].v) && er[i].v <= erHigh
+			inBand[p.t.Unix()] = ok
+			ts = append(ts, p.t)
+		}
+		d := math.Inf(1)
+		for i := range ts {
+			if i+need > len(ts) {
+				break
+			}
+			all := true
+			for _, t := range ts[i : i+need] {
+				all = all && inBand[t.Unix()]
+			}
+			if all {
+				// The point at ts[i] covers the scrape interval before it.
+				d = round3(max(0, ts[i].Add(-time.Second).Sub(removed).Seconds()))
+				break
+			}
+		}
+		if math.IsInf(d, 1) {
+			notRec = append(notRec, a.String())
+		}
+		set(m.Arms, a, d)
+	}
+	if len(notRec) > 0 {
+		m.Notes = append(m.Notes, fmt.Sprintf("not reached on %s: not back in its stabilization band for %s before the recovery phase ended", strings.Join(notRec, ", "), c.cfg.RecoverHold))
+	}
+	return m
+}
+
+// blastRadius: per arm, the error ratio (testing − stabilization) and the
+// p99 (testing / stabilization) on the servers without a fault.
+func (c *collector) blastRadius(ctx context.Context, tgts []string, stab, test window) ([]results.Metric, error) {
+	er := c.figure(FigBlastErrorRatio, "ratio", results.LowerIsBetter)
+	p99 := c.figure(FigBlastP99, "x", results.LowerIsBetter)
+	var others []string
+	for _, s := range []string{"mc1", "mc2", "mc3"} {
+		if !slices.Contains(tgts, s) {
+			others = append(others, s)
+		}
+	}
+	if len(others) == 0 {
+		er.Notes = append(er.Notes, "every server was faulted")
+		p99.Notes = er.Notes
+		return []results.Metric{er, p99}, nil
+	}
+	sel := fmt.Sprintf(`{server=~"%s"}`, strings.Join(others, "|"))
+	var ers, ps [2]map[string]results.Values
+	for i, w := range []window{stab, test} {
+		r := promDuration(w.dur())
+		v, err := c.perArm(ctx, expand(ratio(mErrors+sel, mOps+sel), "rate", r), w.end, "", false)
+		if err != nil {
+			return nil, err
+		}
+		ers[i] = v[""]
+		v, err = c.perArm(ctx, expand(quantile(0.99, mSrvDuration+sel), "rate", r), w.end, "", false)
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = v[""]
+	}
+	for side, vs := range er.Arms {
+		for i := range vs {
+			vs[i] = round6(ers[1][side][i] - ers[0][side][i])
+			if b := ps[0][side][i]; b > 0 {
+				p99.Arms[side][i] = round3(ps[1][side][i] / b)
+			}
+		}
+	}
+	return []results.Metric{er, p99}, nil
+}
+
+func findSeries(rs *results.Scenario, name string) *results.Series {
+	for i := range rs.Series {
+		if rs.Series[i].Name == name {
+			return &rs.Series[i]
 		}
 	}
 	return nil
 }
 
-// mad is the median absolute deviation from the median.
-func mad(vs []float64) float64 {
-	m := results.Median(vs)
-	dev := make([]float64, len(vs))
-	for i, v := range vs {
-		dev[i] = math.Abs(v - m)
+// armPoints returns arm a's points of s.
+func armPoints(s *results.Series, a armID) []point {
+	if s == nil || a.arm > len(s.Arms[a.side]) {
+		return nil
 	}
-	return results.Median(dev)
+	vals := s.Arms[a.side][a.arm-1]
+	pts := make([]point, len(vals))
+	for i, v := range vals {
+		pts[i] = point{s.Start.Add(time.Duration(i) * time.Second), v}
+	}
+	return pts
 }
 
 func round3(v float64) float64 { return math.Round(v*1e3) / 1e3 }

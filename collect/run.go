@@ -29,6 +29,9 @@ import (
 const (
 	DefaultPrometheusURL = "http://127.0.0.1:9091"
 	DefaultBaselineDir   = "baselines"
+	// DefaultCalibrationDir holds the calibrations, one per profile and
+	// host class: <dir>/<profile>-<host class>.json.
+	DefaultCalibrationDir = "baselines/calibration"
 	// DefaultSince: see Options.Since.
 	DefaultSince = time.Hour
 	// BaselineAuto as a baseline path means baselines/<profile>.json when it
@@ -93,7 +96,15 @@ type Options struct {
 	// BaselineDir: if empty, DefaultBaselineDir.
 	BaselineDir string
 	// CompareOld and CompareNew are results files for an offline comparison.
+	// CompareNew may be a paired run alone (CompareOld empty).
 	CompareOld, CompareNew []string
+	// Calibration is the calibration file giving the gating floors. If
+	// empty, CalibrationDir/<profile>-<host class>.json when it exists
+	// (the host class of the stored baseline, when there is one);
+	// without one the floors are the uncalibrated defaults.
+	Calibration string
+	// CalibrationDir: if empty, DefaultCalibrationDir.
+	CalibrationDir string
 	// Since is how far back to look for scenariod's metrics when a run
 	// directory has no manifest.json. If zero, DefaultSince.
 	Since time.Duration
@@ -118,10 +129,17 @@ type Options struct {
 	querier Querier
 }
 
-// Outcome is what Run produced.
+// Outcome is what Run produced, for bench to print and act on.
 type Outcome struct {
+	// Dir holds the outputs; Report is report.md in it.
 	Dir    string
 	Report string
+	// Verdict is the one-line verdict: "no regression in 14 scenarios
+	// compared", "2 regressions in 14 scenarios compared: ...".
+	Verdict string
+	// Failed is true when the verdict triggered FailOn (Run's error then
+	// wraps ErrFailed: exit 1).
+	Failed bool
 	Diff   *compare.Diff
 }
 
@@ -149,8 +167,8 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		q    = opt.querier
 	)
 	if offline {
-		if len(opt.CompareOld) == 0 || len(opt.CompareNew) == 0 {
-			return nil, fmt.Errorf("%w: -compare needs two results files: OLD.json NEW.json", ErrUsage)
+		if len(opt.CompareNew) == 0 {
+			return nil, fmt.Errorf("%w: -compare needs two results files: OLD.json NEW.json (or one paired run: -compare - NEW.json)", ErrUsage)
 		}
 		opt.Baselines = opt.CompareOld
 		if newF, err = results.ReadAll(opt.CompareNew...); err != nil {
@@ -158,6 +176,14 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		}
 		if out == "" {
 			out = filepath.Dir(opt.CompareNew[0])
+			if exists(filepath.Join(out, ReportFile)) {
+				// Never overwrite the report collect wrote for NEW's run.
+				out = filepath.Join(out, "compare")
+				fmt.Fprintf(stderr, "collect: %s already has a report: writing to %s (pass -out DIR to choose)\n", filepath.Dir(out), out)
+			}
+		}
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return nil, err
 		}
 	} else {
 		if q == nil {
@@ -167,15 +193,27 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 			}
 			q = v1.NewAPI(c)
 		}
-		if newF, out, err = collectRuns(ctx, q, opt, out); err != nil {
+		if newF, out, err = collectRuns(ctx, q, opt, out); err != nil && newF == nil {
 			return nil, err
 		}
 	}
+	missing := err // some scenarios had no data: report the others, then exit 2
 	oldF, basePath, err := baseline(opt, newF)
 	if err != nil {
 		return nil, err
 	}
-	d, err := compare.Compare(oldF, newF, opt.Compare)
+	ccfg := opt.Compare
+	if ccfg.Calibration == nil {
+		cal, note, err := calibration(opt, newF, oldF)
+		if err != nil {
+			return nil, err
+		}
+		ccfg.Calibration = cal
+		if note != "" {
+			fmt.Fprintf(stderr, "collect: %s\n", note)
+		}
+	}
+	d, err := compare.Compare(oldF, newF, ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
@@ -205,9 +243,48 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		}
 		fmt.Fprintf(stderr, "collect: baseline written to %s\n", p)
 	}
-	o := &Outcome{Dir: out, Report: filepath.Join(out, ReportFile), Diff: d}
-	fmt.Fprintf(stderr, "collect: %s: %s\n", o.Report, d.Verdict)
-	return o, failOn(opt.FailOn, d)
+	o := &Outcome{Dir: out, Report: filepath.Join(out, ReportFile), Diff: d, Verdict: d.Summary}
+	fmt.Fprintf(stderr, "collect: %s: %s\n", o.Report, d.Summary)
+	switch {
+	case missing != nil:
+		return o, fmt.Errorf("%w: %v; the report covers the others", ErrInput, missing)
+	case d.Verdict == compare.VerdictInvalid:
+		return o, fmt.Errorf("%w: %s", ErrInput, d.Summary)
+	}
+	err = failOn(opt.FailOn, d)
+	o.Failed = err != nil
+	return o, err
+}
+
+// calibration loads the calibration of the comparison: opt.Calibration, or
+// the file of the profile and host class (the stored baseline's class when
+// there is one) when it exists.
+func calibration(opt Options, newF, oldF *results.File) (*compare.Calibration, string, error) {
+	if opt.Calibration != "" {
+		c, err := compare.ReadCalibration(opt.Calibration)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		return c, "", nil
+	}
+	cls := newF.Runs[0].Host.Class()
+	if oldF != nil && !newF.Runs[0].Paired() {
+		cls = oldF.Runs[0].Host.Class()
+	}
+	p := filepath.Join(cmp.Or(opt.CalibrationDir, DefaultCalibrationDir), newF.Profile()+"-"+cls+".json")
+	if !exists(p) {
+		return nil, fmt.Sprintf("no calibration %s: gating floors are the uncalibrated defaults (make calibrate)", p), nil
+	}
+	c, err := compare.ReadCalibration(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	return c, "floors from " + p, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func collectRuns(ctx context.Context, q Querier, opt Options, out string) (*results.File, string, error) {
@@ -216,6 +293,7 @@ func collectRuns(ctx context.Context, q Querier, opt Options, out string) (*resu
 		paths = append(paths, filepath.Join(d, "manifest.json"))
 	}
 	f := &results.File{SchemaVersion: results.SchemaVersion}
+	var missing []string
 	for i, p := range paths {
 		m, err := manifest.Read(p)
 		var notes []string
@@ -235,6 +313,11 @@ func collectRuns(ctx context.Context, q Querier, opt Options, out string) (*resu
 		if run != nil {
 			run.Notes = append(run.Notes, notes...)
 		}
+		var me *MissingError
+		if errors.As(err, &me) && run != nil {
+			missing = append(missing, me.Error())
+			err = nil
+		}
 		if err != nil {
 			if errors.Is(err, ErrPrometheus) {
 				return nil, "", fmt.Errorf("%w (is Prometheus running at %s? start the stack or pass -prometheus URL)", err, cmp.Or(opt.PrometheusURL, DefaultPrometheusURL))
@@ -251,6 +334,9 @@ func collectRuns(ctx context.Context, q Querier, opt Options, out string) (*resu
 	}
 	if err := results.Write(filepath.Join(out, ResultsFile), f); err != nil {
 		return nil, "", err
+	}
+	if len(missing) > 0 {
+		return f, out, fmt.Errorf("%w: %s", ErrNoSamples, strings.Join(missing, "; "))
 	}
 	return f, out, nil
 }
@@ -285,8 +371,14 @@ func baseline(opt Options, newF *results.File) (*results.File, string, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, "", fmt.Errorf("%w: baseline: %v (record one with `make baseline` or collect -update-baseline, or pass -baseline auto to go without)", ErrInput, err)
 	}
+	if errors.Is(err, results.ErrSchema) {
+		return nil, "", fmt.Errorf("%w: baseline: %v", ErrInput, err)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: baseline: %v", ErrInput, err)
+	}
+	if len(f.ScenarioNames()) == 0 {
+		return nil, "", fmt.Errorf("%w: baseline %s holds no scenario: record it again with `make baseline`", ErrInput, strings.Join(paths, ", "))
 	}
 	return f, strings.Join(paths, ", "), nil
 }
@@ -352,4 +444,45 @@ func GitCommit(ctx context.Context) string {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// Calibrate reads paired A/A results files (bench -aa, one per pass),
+// measures the A/A spread of every gating figure, derives the floors and
+// the leave-one-out false-alarm rate (compare.Calibrate), and writes the
+// calibration to out; an empty out means
+// DefaultCalibrationDir/<profile>-<host class>.json. It prints the rate.
+func Calibrate(out string, paths []string, multiple float64, cfg compare.Config, stdout io.Writer) (*compare.Calibration, string, error) {
+	if len(paths) == 0 {
+		return nil, "", fmt.Errorf("%w: -calibrate needs the results.json of paired A/A runs (bench -aa -count N)", ErrUsage)
+	}
+	var files []*results.File
+	for _, p := range paths {
+		f, err := results.Read(p)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		files = append(files, f)
+	}
+	cal, err := compare.Calibrate(files, cfg, multiple)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	if out == "" {
+		out = filepath.Join(DefaultCalibrationDir, cal.Profile+"-"+cal.HostClass+".json")
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, "", err
+	}
+	if err := compare.WriteCalibration(out, cal); err != nil {
+		return nil, "", err
+	}
+	fa := cal.FalseAlarms
+	fmt.Fprintf(stdout, "calibration %s: profile %s, host class %s, %d A/A runs, %d gating figures, floors = max(%g × spread, resolution)\n",
+		out, cal.Profile, cal.HostClass, len(cal.Runs), len(cal.Figures), cal.Multiple)
+	fmt.Fprintf(stdout, "measured false-alarm rate (leave-one-out): %d of %d A/A runs flagged a regression (%.0f %%); %d flagged any gating change\n",
+		fa.Flagged, fa.Runs, fa.Rate*100, fa.Changed)
+	for _, f := range fa.Flags {
+		fmt.Fprintf(stdout, "  false alarm: %s\n", f)
+	}
+	return cal, out, nil
 }

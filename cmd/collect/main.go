@@ -5,6 +5,8 @@
 //
 //	collect -run-dir reports/<run> [-prometheus URL] [-baseline FILE|auto] [-fail-on regression|integrity|never] [-grafana-url URL]
 //	collect -compare OLD.json[,OLD2.json] NEW.json[,NEW2.json] [-out DIR]
+//	collect -compare - PAIRED.json [-out DIR]
+//	collect -calibrate OUT.json RUN1/results.json RUN2/results.json ...
 //
 // Exit codes: 0 ran and found no regression (or was not asked to fail), 1 a
 // regression or integrity violation with -fail-on, 2 could not run.
@@ -85,10 +87,13 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	cmpMode := fs.Bool("compare", false, "compare two results files offline: -compare OLD.json NEW.json (each may be a comma-separated list)")
 	fs.StringVar(&opt.OutDir, "out", "", "output directory (default: the run directory, or the directory of NEW.json)")
 	failOn := fs.String("fail-on", string(collect.FailOnNever), "exit 1 on: regression (or integrity), integrity, never")
-	fs.Float64Var(&opt.Compare.Alpha, "alpha", compare.DefaultAlpha, "significance level of the U test")
-	fs.IntVar(&opt.Compare.MinRuns, "min-runs", compare.DefaultMinRuns, "runs per side needed to use per-run values as samples")
-	fs.DurationVar(&opt.Collect.MinWindow, "min-window", collect.DefaultMinWindow, "shortest evaluation window of a phase")
-	fs.IntVar(&opt.Collect.BlockSeconds, "block", 0, "block length in seconds of the samples (0: adaptive)")
+	fs.Float64Var(&opt.Compare.Alpha, "alpha", compare.DefaultAlpha, "level of each U test")
+	fs.StringVar(&opt.Calibration, "calibration", "", "calibration file of the gating floors (default: <calibration-dir>/<profile>-<host class>.json when it exists)")
+	fs.StringVar(&opt.CalibrationDir, "calibration-dir", collect.DefaultCalibrationDir, "directory of the calibrations")
+	calibrate := fs.String("calibrate", "", "measure the A/A spread of the gating figures from the paired A/A results files given as arguments and write the calibration to this file (\"auto\": <calibration-dir>/<profile>-<host class>.json)")
+	multiple := fs.Float64("multiple", compare.DefaultMultiple, "with -calibrate: floors are this many spreads")
+	fs.DurationVar(&opt.Collect.MinWindow, "min-window", collect.DefaultMinWindow, "shortest phase evaluated as a phase; a shorter fault is measured as an event")
+	fs.DurationVar(&opt.Collect.EventWindow, "event-window", collect.DefaultEventWindow, "how long after a short fault's start its event figures look")
 	fs.StringVar(&opt.Collect.GitCommit, "git-commit", "", "commit benchmarked (default: $GITHUB_SHA or git rev-parse HEAD)")
 	fs.StringVar(&opt.Collect.Stack, "stack", "", "stack name for the metadata (default: the manifest's)")
 	fs.StringVar(&opt.Grafana.URL, "grafana-url", "", "Grafana base URL; when set, one snapshot per scenario")
@@ -115,11 +120,26 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	}
 	opt.FailOn = f
 	opt.RunDirs, opt.Manifests, opt.Baselines = runDirs, manifests, baselines
+	if *calibrate != "" {
+		out := *calibrate
+		if out == "auto" {
+			out = ""
+		}
+		var paths []string
+		for _, p := range pos {
+			paths = append(paths, split(p)...)
+		}
+		_, _, err := collect.Calibrate(out, paths, *multiple, opt.Compare, stdout)
+		return err
+	}
 	if *cmpMode {
 		if len(pos) != 2 {
-			return fmt.Errorf("%w: -compare needs two results files: collect -compare OLD.json NEW.json", collect.ErrUsage)
+			return fmt.Errorf("%w: -compare needs two results files: collect -compare OLD.json NEW.json (or - PAIRED.json for a paired run)", collect.ErrUsage)
 		}
-		opt.CompareOld, opt.CompareNew = split(pos[0]), split(pos[1])
+		if pos[0] != "-" {
+			opt.CompareOld = split(pos[0])
+		}
+		opt.CompareNew = split(pos[1])
 	} else if len(pos) > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q (did you mean -compare?)", collect.ErrUsage, pos)
 	}
@@ -132,7 +152,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	}
 	o, err := collect.Run(ctx, opt)
 	if o != nil {
-		fmt.Fprintf(stdout, "%s\t%s\n", o.Report, o.Diff.Verdict)
+		fmt.Fprintf(stdout, "%s\t%s\n", o.Report, o.Verdict)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,6 +55,8 @@ func TestCompareOffline(t *testing.T) {
 	same := writeResults(t, dir, "same.json", resultstest.File(resultstest.Options{Seed: 2, Scenarios: few}))
 	planted := writeResults(t, dir, "planted.json", resultstest.File(resultstest.Options{Seed: 3, Planted: true, Scenarios: few}))
 	integ := writeResults(t, dir, "integrity.json", resultstest.File(resultstest.Options{Seed: 4, IntegrityIn: "packet-loss-2-pct", Scenarios: few}))
+	pairedAA := writeResults(t, dir, "paired-aa.json", resultstest.File(resultstest.Options{Seed: 5, Paired: true, Scenarios: few}))
+	pairedPlanted := writeResults(t, dir, "paired-planted.json", resultstest.File(resultstest.Options{Seed: 6, Paired: true, Planted: true, Scenarios: few}))
 	summary := filepath.Join(dir, "step-summary.md")
 	for _, tc := range []struct {
 		name    string
@@ -62,7 +65,10 @@ func TestCompareOffline(t *testing.T) {
 		verdict string
 	}{
 		// A/A: no regression, exit 0 even when failing on regressions.
-		{"aa", []string{"-fail-on", "regression", "-compare", old, same}, 0, "no regression"},
+		{"aa", []string{"-fail-on", "regression", "-compare", old, same}, 0, "no regression in 3 scenarios compared"},
+		// A paired run alone: its base side against its head side.
+		{"paired aa", []string{"-fail-on", "regression", "-compare", "-", pairedAA}, 0, "no regression in 3 scenarios compared"},
+		{"paired planted", []string{"-fail-on", "regression", "-compare", "-", pairedPlanted}, 1, "regressions in 3 scenarios compared: packet-loss-2-pct"},
 		// Planted regression: exit 1 with -fail-on regression...
 		{"planted", []string{"-fail-on", "regression", "-compare", old, planted}, 1, "regression"},
 		// ...but 0 when only integrity fails the run, or never.
@@ -80,7 +86,7 @@ func TestCompareOffline(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, stderr)
 			}
-			if !strings.HasSuffix(strings.TrimSpace(stdout), "\t"+tc.verdict) {
+			if !strings.Contains(stdout, "\t") || !strings.Contains(stdout, tc.verdict) {
 				t.Errorf("stdout %q, want the verdict %q", stdout, tc.verdict)
 			}
 			for _, f := range []string{"report.md", "summary.md", "diff.json", "charts/packet-loss-100-pct.png"} {
@@ -106,8 +112,14 @@ func TestBadInput(t *testing.T) {
 	}
 	otherProfile := writeResults(t, dir, "smoke.json", smoke)
 	otherFidelity := writeResults(t, dir, "per-packet.json", resultstest.File(resultstest.Options{Seed: 2, Fidelity: manifest.FidelityPerPacket}))
-	malformed := writeFile(t, dir, "malformed.json", `{"schema_version": 1, "runs": [`)
-	newer := writeFile(t, dir, "newer.json", `{"schema_version": 2, "runs": []}`)
+	malformed := writeFile(t, dir, "malformed.json", `{"schema_version": 2, "runs": [`)
+	newer := writeFile(t, dir, "newer.json", `{"schema_version": 3, "runs": []}`)
+	older := writeFile(t, dir, "older.json", `{"schema_version": 1, "runs": []}`)
+	empty := resultstest.File(resultstest.Options{Seed: 3})
+	empty.Runs[0].Scenarios = nil
+	zero := writeResults(t, dir, "zero.json", empty)
+	disjoint := writeResults(t, dir, "disjoint.json", resultstest.File(resultstest.Options{Seed: 3, Scenarios: []string{"packet-loss-2-pct"}}))
+	onlyOther := writeResults(t, dir, "only-other.json", resultstest.File(resultstest.Options{Seed: 4, Scenarios: []string{"latency-200ms-1s"}}))
 	noVersion := writeFile(t, dir, "noversion.json", `{"runs": []}`)
 
 	// A run directory whose manifest is fine, for the Prometheus cases.
@@ -138,7 +150,10 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"missing baseline", []string{"-compare", filepath.Join(dir, "nope.json"), good}, "no such file"},
 		{"malformed baseline", []string{"-compare", malformed, good}, "invalid file"},
-		{"newer schema", []string{"-compare", newer, good}, "unsupported schema_version 2"},
+		{"newer schema", []string{"-compare", newer, good}, "unsupported schema_version 3"},
+		{"old schema baseline", []string{"-compare", older, good}, "re-record it with `make baseline`"},
+		{"zero-scenario baseline", []string{"-compare", zero, good}, "holds no scenario"},
+		{"nothing in common", []string{"-compare", disjoint, onlyOther}, "no scenario ran on both sides: nothing compared"},
 		{"no schema", []string{"-compare", noVersion, good}, "has no schema_version"},
 		{"profile mismatch", []string{"-compare", good, otherProfile}, `baseline profile "pr", new profile "smoke"`},
 		{"fidelity mismatch", []string{"-compare", good, otherFidelity}, "fault fidelity differs"},
@@ -147,7 +162,7 @@ func TestBadInput(t *testing.T) {
 		{"nothing to do", nil, "give -run-dir"},
 		{"missing manifest", []string{"-run-dir", filepath.Join(dir, "nowhere")}, "no such file"},
 		{"prometheus unreachable", []string{"-run-dir", runDir, "-prometheus", "http://127.0.0.1:1"}, "is Prometheus running at http://127.0.0.1:1"},
-		{"phase with no samples", []string{"-run-dir", runDir, "-prometheus", emptyProm.URL}, "no samples"},
+		{"phase with no samples", []string{"-run-dir", runDir, "-prometheus", emptyProm.URL}, "no data for 1 scenario(s): packet-loss-100-pct"},
 		{"baseline missing with run", []string{"-run-dir", runDir, "-prometheus", "http://127.0.0.1:1", "-baseline", filepath.Join(dir, "nope.json")}, "Prometheus"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +177,7 @@ func TestBadInput(t *testing.T) {
 			if strings.Contains(stdout, "no regression") {
 				t.Errorf("stdout says no regression: %q", stdout)
 			}
-			if _, err := os.Stat(filepath.Join(out, "report.md")); err == nil {
+			if _, err := os.Stat(filepath.Join(out, "report.md")); err == nil && tc.name != "nothing in common" {
 				t.Error("a report was written for bad input")
 			}
 		})
@@ -181,5 +196,50 @@ func TestUpdateBaselineAndAuto(t *testing.T) {
 	f, err := results.Read(filepath.Join(baseDir, "pr.json"))
 	if err != nil || f.Runs[0].RunID != "synthetic-2" {
 		t.Fatalf("baseline: %v %v", f, err)
+	}
+}
+
+// TestCompareKeepsNewReport: -compare without -out never overwrites the
+// report.md collect wrote next to NEW's results.
+func TestCompareKeepsNewReport(t *testing.T) {
+	dir := t.TempDir()
+	runDir := filepath.Join(dir, "run")
+	os.MkdirAll(runDir, 0o755)
+	old := writeResults(t, dir, "old.json", resultstest.File(resultstest.Options{Seed: 1, Scenarios: few}))
+	newer := writeResults(t, runDir, "results.json", resultstest.File(resultstest.Options{Seed: 2, Scenarios: few}))
+	writeFile(t, runDir, "report.md", "the run's own report\n")
+	if code, stdout, stderr := runCLI(t, nil, "-compare", old, newer); code != 0 || !strings.Contains(stdout, filepath.Join(runDir, "compare", "report.md")) {
+		t.Fatalf("exit %d, stdout %q: %s", code, stdout, stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(runDir, "report.md")); string(b) != "the run's own report\n" {
+		t.Errorf("NEW's report.md was overwritten")
+	}
+}
+
+// TestCalibrateCLI: -calibrate writes the calibration and prints the
+// measured false-alarm rate; the calibration then gives the floors.
+func TestCalibrateCLI(t *testing.T) {
+	dir := t.TempDir()
+	var args []string
+	for seed := uint64(1); seed <= 5; seed++ {
+		f := resultstest.File(resultstest.Options{Seed: seed, Paired: true, Scenarios: few})
+		args = append(args, writeResults(t, dir, fmt.Sprintf("aa%d.json", seed), f))
+	}
+	cal := filepath.Join(dir, "calibration", "pr-linux-amd64-2cpu.json")
+	code, stdout, stderr := runCLI(t, nil, append([]string{"-calibrate", cal}, args...)...)
+	if code != 0 || !strings.Contains(stdout, "measured false-alarm rate (leave-one-out): 0 of 5 A/A runs") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	planted := writeResults(t, dir, "planted.json", resultstest.File(resultstest.Options{Seed: 9, Paired: true, Planted: true, Scenarios: few}))
+	out := filepath.Join(dir, "out")
+	code, _, stderr = runCLI(t, nil, "-q", "-out", out, "-calibration-dir", filepath.Dir(cal), "-fail-on", "regression", "-compare", "-", planted)
+	if code != 1 {
+		t.Fatalf("planted with calibration: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "report.md")); !strings.Contains(string(b), "(calibrated)") || !strings.Contains(string(b), "5 A/A runs") {
+		t.Errorf("the report does not use the calibrated floors")
+	}
+	if code, _, stderr := runCLI(t, nil, "-calibrate", cal, args[0]); code != 2 || !strings.Contains(stderr, "need at least 3") {
+		t.Errorf("one run: exit %d: %s", code, stderr)
 	}
 }

@@ -1,15 +1,25 @@
-// Package compare decides, metric by metric, whether a run differs from a
-// baseline, with the statistics of golang.org/x/perf/benchmath (Mann–Whitney
-// U, as benchstat) and minimum effects per metric kept as data
-// (DefaultThresholds). Parsing (collect/results), statistics (here) and
-// formatting (collect/report) never mix.
+// Package compare decides, figure by figure, whether the head side of a run
+// differs from its base side (the base side of a paired run, or the head
+// arms of a stored baseline). The samples are per-arm values: one value per
+// arm per side, each arm a whole client instance run under the same faults
+// at the same instant. The test is benchmath's Mann–Whitney U test (as
+// benchstat); the effect is the Hodges–Lehmann estimate (the median of the
+// head−base differences of all arm pairs) with its distribution-free
+// confidence interval, from the same values.
 //
-// A change is a regression only when it is significant (p < alpha) and
-// larger than the metric's minimum effect, in the worse direction. An
-// integrity violation fails the run whatever the statistics say.
+// Only a small gating family (Family, as data) can fail a run; a gating row
+// is a regression when the U test is significant at Alpha and the effect is
+// beyond the figure's floor, which comes from calibration (A/A runs on this
+// host class: a multiple of the measured spread) or, without one, from
+// DefaultFloors. Every other row is informational (worse, better, changed),
+// never gating. An integrity violation fails the run whatever the
+// statistics say. Parsing (collect/results), statistics (here) and
+// formatting (collect/report) never mix.
 package compare
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -18,100 +28,153 @@ import (
 
 	"golang.org/x/perf/benchmath"
 
+	"github.com/mcchaos/mcchaos/collect/internal/robust"
+	"github.com/mcchaos/mcchaos/collect/internal/units"
 	"github.com/mcchaos/mcchaos/collect/results"
 )
 
 // Defaults of Config.
 const (
+	// DefaultAlpha is the level of each U test. It is not corrected for
+	// the number of tests (see Config.Alpha): the floors from calibration
+	// bound the false alarms of a whole run, and calibration measures them.
 	DefaultAlpha = 0.05
-	// DefaultMinRuns is the number of runs each side needs for the per-run
-	// values to be the samples. With fewer, the samples are the block means
-	// of the per-second series of all runs (a U test of 4 against 4 values
-	// can barely reach p < 0.05; of 2 against 2, never).
-	DefaultMinRuns = 5
+	// DefaultConfidence is the level of the effect's interval.
+	DefaultConfidence = 0.95
 )
 
 // ErrIncompatible is returned (wrapped) when two results must not be
 // compared: other profile, other fault fidelity.
 var ErrIncompatible = errors.New("compare: results not comparable")
 
-// Threshold is the policy of a metric: a significant change is reported
-// only when |new-old| is at least max(Rel*|old|, Abs), and it counts toward
-// the verdict only when Gate is set.
-type Threshold struct {
-	// Rel is the relative floor: 0.05 is 5 %.
+// Phase names of rows that are not phases.
+const (
+	PhaseResilience = "resilience"
+	PhaseEvent      = "fault_event"
+)
+
+// Key identifies a row of a scenario: a figure of a phase, of the
+// resilience figures or of the fault event.
+type Key struct {
+	Phase  string `json:"phase"`
+	Name   string `json:"name"`
+	Labels string `json:"labels,omitempty"` // canonical "k=v,k=v" (results.LabelString)
+}
+
+// Metric is the figure's name with its labels: "latency_p99{op=all}".
+func (k Key) Metric() string {
+	if k.Labels == "" {
+		return k.Name
+	}
+	return k.Name + "{" + k.Labels + "}"
+}
+
+func (k Key) String() string { return k.Phase + " " + k.Metric() }
+
+// Gate is a member of the gating family: a figure whose worse change fails
+// the run.
+type Gate struct {
+	Key Key `json:"key"`
+	// Resolution is the smallest change the measurement can resolve, in
+	// the figure's unit: a floor is never below it.
+	Resolution float64 `json:"resolution"`
+}
+
+// DefaultFamily is the gating family, per scenario: the critical figures of
+// the testing phase and the resilience figures. A short fault (no testing
+// phase figures) is judged by its event figures instead. Integrity is not
+// here: any violation fails the run.
+var DefaultFamily = []Gate{
+	{Key: Key{Phase: "testing", Name: "throughput"}, Resolution: 1},                         // ops/s
+	{Key: Key{Phase: "testing", Name: "error_ratio"}, Resolution: 0.0005},                   // 0.05 pp
+	{Key: Key{Phase: "testing", Name: "latency_p99", Labels: "op=all"}, Resolution: 0.0005}, // s
+	{Key: Key{Phase: PhaseResilience, Name: "time_to_detect"}, Resolution: 0.01},            // s
+	{Key: Key{Phase: PhaseResilience, Name: "time_to_recover"}, Resolution: 1},              // s: 1 s series
+	{Key: Key{Phase: PhaseEvent, Name: "failed_operations"}, Resolution: 1},                 // count
+	{Key: Key{Phase: PhaseEvent, Name: "peak_latency_p99"}, Resolution: 0.0005},             // s
+}
+
+// Floor is a minimum effect without calibration: a change must be at least
+// max(Rel×|base median|, Abs) to be reported.
+type Floor struct {
 	Rel float64 `json:"rel"`
-	// Abs is the absolute floor, in the metric's unit.
 	Abs float64 `json:"abs"`
-	// Gate: a worse change is a Regression that counts toward the verdict.
-	// Without it, and always for breakdowns (by class, by server, by
-	// operation other than "all"), a worse change is shown as Worse. A
-	// report of ~100 rows per scenario would otherwise raise false alarms
-	// by sheer number of tests; the gating set is small on purpose.
-	Gate bool `json:"gate"`
 }
 
-// DefaultThresholds are the minimum effects by metric or figure name.
-// Names not listed use FallbackThreshold.
-//
-// The floors are set from A/A runs of the smoke profile on a shared 2-CPU
-// host, where two runs of the same code differed by up to +27 % in p50
-// (0.26 ms) and 6× in stabilization p99 (4 → 26 ms): tail latency moves
-// under 100 ms are host noise there, not client regressions. The faults
-// themselves move latency by 200 ms to seconds.
-var DefaultThresholds = map[string]Threshold{
-	"throughput":               {Rel: 0.10, Abs: 20, Gate: true},    // ops/s
-	"error_ratio":              {Rel: 0.10, Abs: 0.005, Gate: true}, // 0.5 percentage points
-	"latency_p50":              {Rel: 0.25, Abs: 0.005, Gate: true}, // 5 ms
-	"latency_p90":              {Rel: 0.25, Abs: 0.02},              // 20 ms
-	"latency_p99":              {Rel: 0.25, Abs: 0.1, Gate: true},   // 100 ms
-	"latency_p999":             {Rel: 0.30, Abs: 0.2, Gate: true},   // 200 ms
-	"server_error_ratio":       {Rel: 0.10, Abs: 0.005},             //
-	"server_latency_p99":       {Rel: 0.25, Abs: 0.1},               //
-	"breaker_transitions":      {Rel: 0.50, Abs: 2},                 // count
-	"breaker_open":             {Rel: 0.20, Abs: 1},                 // seconds
-	"connections_created":      {Rel: 0.50, Abs: 50},                // count; churn, not gating
-	"integrity_violations":     {Rel: 0, Abs: 0.5, Gate: true},      // any; fails anyway
-	"dropped_operations":       {Rel: 0.50, Abs: 100, Gate: true},   // count
-	"time_to_detect":           {Rel: 0.25, Abs: 0.5, Gate: true},   // seconds
-	"time_to_recover":          {Rel: 0.25, Abs: 1, Gate: true},     // seconds
-	"blast_radius_error_ratio": {Rel: 0.25, Abs: 0.005, Gate: true}, //
-	"blast_radius_p99":         {Rel: 0.25, Abs: 0.5, Gate: true},   // × stabilization
-	"errors_during_fault":      {Rel: 0.25, Abs: 100, Gate: true},   // count
-	"breaker_flaps":            {Rel: 0.50, Abs: 2, Gate: true},     // count
+// DefaultFloors are the minimum effects by figure name when no calibration
+// covers a row (informational rows always; gating rows on a host class
+// never calibrated, and the report says so). Names not listed use
+// FallbackFloor.
+var DefaultFloors = map[string]Floor{
+	"throughput":               {Rel: 0.10, Abs: 20},
+	"error_ratio":              {Rel: 0.10, Abs: 0.005},
+	"latency_p50":              {Rel: 0.25, Abs: 0.005},
+	"latency_p90":              {Rel: 0.25, Abs: 0.02},
+	"latency_p99":              {Rel: 0.25, Abs: 0.1},
+	"latency_p999":             {Rel: 0.30, Abs: 0.2},
+	"server_error_ratio":       {Rel: 0.10, Abs: 0.005},
+	"server_latency_p99":       {Rel: 0.25, Abs: 0.1},
+	"breaker_transitions":      {Rel: 0.50, Abs: 2},
+	"breaker_open":             {Rel: 0.20, Abs: 1},
+	"connections_created":      {Rel: 0.50, Abs: 50},
+	"integrity_violations":     {Rel: 0, Abs: 0.5},
+	"dropped_operations":       {Rel: 0.50, Abs: 100},
+	"time_to_detect":           {Rel: 0.25, Abs: 0.5},
+	"time_to_recover":          {Rel: 0.25, Abs: 2},
+	"blast_radius_error_ratio": {Rel: 0.25, Abs: 0.005},
+	"blast_radius_p99":         {Rel: 0.25, Abs: 0.5},
+	"errors_during_fault":      {Rel: 0.25, Abs: 100},
+	"breaker_flaps":            {Rel: 0.50, Abs: 2},
+	"failed_operations":        {Rel: 0.25, Abs: 50},
+	"peak_latency_p99":         {Rel: 0.25, Abs: 0.1},
 }
 
-// FallbackThreshold is the minimum effect of a metric not in the thresholds.
-var FallbackThreshold = Threshold{Rel: 0.10}
+// FallbackFloor is the floor of a figure not in DefaultFloors.
+var FallbackFloor = Floor{Rel: 0.10}
 
 // Config says how to compare. The zero value uses the defaults.
 type Config struct {
-	// Alpha is the significance level. If zero, DefaultAlpha.
+	// Alpha is the level of each U test. If zero, DefaultAlpha.
+	//
+	// Why not Holm: a run has about 14 scenarios × 6 gating figures. With
+	// k = 5 arms per side the smallest two-sided p of a U test is 2/252 =
+	// 0.0079, while Holm's first step needs 0.05/84 = 0.0006: Holm could
+	// never fire. Instead a gating row needs p < Alpha AND an effect
+	// beyond a floor derived from the A/A spread of that very figure; the
+	// family-wise false-alarm rate is then measured, not assumed (see
+	// Calibrate).
 	Alpha float64
-	// Thresholds are the minimum effects by name. If nil, DefaultThresholds.
-	Thresholds map[string]Threshold
-	// MinRuns: see DefaultMinRuns. If zero, DefaultMinRuns.
-	MinRuns int
+	// Confidence of the effect's interval. If zero, DefaultConfidence.
+	Confidence float64
+	// Family is the gating family. If nil, DefaultFamily.
+	Family []Gate
+	// Floors are the uncalibrated minimum effects. If nil, DefaultFloors.
+	Floors map[string]Floor
+	// Calibration gives the floors of the gating family, measured by A/A
+	// runs on a host class. If nil, the gating rows use Floors too and
+	// the report says the floors are not calibrated.
+	Calibration *Calibration
 }
 
 func (c Config) withDefaults() Config {
-	if c.Alpha == 0 {
-		c.Alpha = DefaultAlpha
+	c.Alpha = cmp.Or(c.Alpha, DefaultAlpha)
+	c.Confidence = cmp.Or(c.Confidence, DefaultConfidence)
+	if c.Family == nil {
+		c.Family = DefaultFamily
 	}
-	if c.Thresholds == nil {
-		c.Thresholds = DefaultThresholds
-	}
-	if c.MinRuns == 0 {
-		c.MinRuns = DefaultMinRuns
+	if c.Floors == nil {
+		c.Floors = DefaultFloors
 	}
 	return c
 }
 
-func (c Config) threshold(name string) Threshold {
-	if t, ok := c.Thresholds[name]; ok {
-		return t
+func (c Config) gate(k Key) (Gate, bool) {
+	for _, g := range c.Family {
+		if g.Key == k {
+			return g, true
+		}
 	}
-	return FallbackThreshold
+	return Gate{}, false
 }
 
 // Verdict is the outcome of one row.
@@ -119,61 +182,108 @@ type Verdict string
 
 // Verdicts.
 const (
-	// Same: no significant change larger than the minimum effect.
-	Same        Verdict = "~"
+	// Same: not significant, or not beyond the floor.
+	Same Verdict = "~"
+	// Regression and Improvement are significant changes beyond the floor
+	// of a gating figure.
 	Regression  Verdict = "regression"
 	Improvement Verdict = "improvement"
-	// Worse: significant and beyond the minimum effect, worse, on a metric
-	// that does not gate the verdict (see Threshold.Gate).
-	Worse Verdict = "worse"
-	// Changed: a significant change of an informational metric.
+	// Worse, Better: the same on an informational figure; never gating.
+	Worse  Verdict = "worse"
+	Better Verdict = "better"
+	// Changed: a significant change of a figure without a direction.
 	Changed Verdict = "changed"
-	// NotTested: shown, not tested (no baseline, a single value per run,
-	// no samples on a side).
+	// NotTested: no values on either side, or no comparison.
 	NotTested Verdict = "n/a"
-	// Added, Removed: the metric exists on one side only.
+	// Added, Removed: the figure has values on one side only.
 	Added   Verdict = "new"
 	Removed Verdict = "gone"
 )
 
-// PhaseResilience is the Row.Phase of resilience figures.
-const PhaseResilience = "resilience"
+// Num is a number written to JSON with NaN as null and ±Inf as "+Inf" or
+// "-Inf" (a median of "not reached" values is +Inf).
+type Num float64
 
-// Row is one metric of one phase (or one resilience figure) compared.
+// MarshalJSON writes NaN as null and infinities as strings.
+func (n Num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	switch {
+	case math.IsNaN(f):
+		return []byte("null"), nil
+	case math.IsInf(f, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return json.Marshal(f)
+}
+
+// Side summarises one side's arm values of a row.
+type Side struct {
+	// Arms are the values, one per arm (of every run of the side).
+	Arms results.Values `json:"arms"`
+	// N counts the values that are not "no data".
+	N      int `json:"n"`
+	Median Num `json:"median"`
+	Min    Num `json:"min"`
+	Max    Num `json:"max"`
+}
+
+func summarise(vals results.Values) Side {
+	d := vals.Defined()
+	s := Side{Arms: vals, N: len(d), Median: Num(math.NaN()), Min: Num(math.NaN()), Max: Num(math.NaN())}
+	if len(d) > 0 {
+		lo, hi := robust.Bounds(d)
+		s.Median, s.Min, s.Max = Num(robust.Median(d)), Num(lo), Num(hi)
+	}
+	return s
+}
+
+// Row is one figure of one scenario compared.
 type Row struct {
-	Metric    string            `json:"metric"` // the key, e.g. "latency_p99{op=all}"
-	Name      string            `json:"name"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Phase     string            `json:"phase"`
+	Key       Key               `json:"key"`
 	Unit      string            `json:"unit"`
 	Direction results.Direction `json:"direction"`
-	Old       *float64          `json:"old"`
-	New       *float64          `json:"new"`
-	// Delta is (new-old)/|old|; nil when old is zero or a side is missing.
-	Delta *float64 `json:"delta"`
+	Gating    bool              `json:"gating"`
+	Base      Side              `json:"base"`
+	Head      Side              `json:"head"`
+	// Effect is the Hodges–Lehmann estimate of head − base, in the unit,
+	// and EffectLo, EffectHi its Confidence interval.
+	Effect   Num `json:"effect"`
+	EffectLo Num `json:"effect_lo"`
+	EffectHi Num `json:"effect_hi"`
+	// Rel is Effect / |base median|; NaN when that is 0 or undefined.
+	Rel Num `json:"rel"`
 	// P is the U test's p-value; nil when not tested.
-	P         *float64  `json:"p"`
-	N1        int       `json:"n_old"`
-	N2        int       `json:"n_new"`
-	Verdict   Verdict   `json:"verdict"`
-	Note      string    `json:"note,omitempty"`
-	Warnings  []string  `json:"warnings,omitempty"`
-	Threshold Threshold `json:"min_effect"`
+	P *float64 `json:"p"`
+	// Floor is the minimum effect applied, from FloorFrom ("calibrated",
+	// "default").
+	Floor     Num     `json:"floor"`
+	FloorFrom string  `json:"floor_from,omitempty"`
+	Verdict   Verdict `json:"verdict"`
+	// Reason says in one line why a gating row got its verdict.
+	Reason string   `json:"reason,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
 }
 
 // Scenario is the comparison of one scenario.
 type Scenario struct {
 	Name     string `json:"name"`
 	Fidelity string `json:"fidelity"`
-	// InBaseline and InNew say where the scenario ran.
-	InBaseline bool `json:"in_baseline"`
-	InNew      bool `json:"in_new"`
-	// Status is the scenario status in the new run (passed, failed, interrupted).
-	Status       string  `json:"status,omitempty"`
-	Regressions  int     `json:"regressions"`
-	Improvements int     `json:"improvements"`
-	Integrity    float64 `json:"integrity_violations"`
-	Rows         []Row   `json:"rows"`
+	// InBase and InHead say which sides have the scenario; only a
+	// scenario both have is compared.
+	InBase   bool   `json:"in_base"`
+	InHead   bool   `json:"in_head"`
+	Compared bool   `json:"compared"`
+	Status   string `json:"status,omitempty"`
+	// FaultSpread is the largest spread of the arms' fault applied and
+	// removed times (manifest), in seconds; the goal is ≤ 10 ms.
+	FaultSpread  *float64 `json:"fault_spread_s,omitempty"`
+	Regressions  int      `json:"regressions"`
+	Improvements int      `json:"improvements"`
+	// Integrity is the largest integrity-violation count of a head arm.
+	Integrity float64 `json:"integrity_violations"`
+	Rows      []Row   `json:"rows"`
 }
 
 // Overall verdicts of a Diff.
@@ -182,108 +292,224 @@ const (
 	VerdictRegression = "regression"
 	VerdictIntegrity  = "integrity failure"
 	VerdictNoBaseline = "no baseline"
+	// VerdictInvalid: the comparison could not be made (see Problems).
+	VerdictInvalid = "not compared"
+)
+
+// Comparison modes.
+const (
+	ModePaired = "paired"
+	ModeStored = "stored baseline"
+	ModeNone   = "none"
 )
 
 // Diff is the whole comparison, written as diff.json.
 type Diff struct {
-	SchemaVersion int     `json:"schema_version"`
-	Verdict       string  `json:"verdict"`
-	Regressions   int     `json:"regressions"`
-	Alpha         float64 `json:"alpha"`
-	// Samples says what the samples of the U test are.
-	Samples    string               `json:"samples"`
-	PerRun     bool                 `json:"per_run"`
-	Baseline   *RunSet              `json:"baseline,omitempty"`
-	New        RunSet               `json:"new"`
-	Warnings   []string             `json:"warnings,omitempty"`
-	Integrity  []string             `json:"integrity_failures,omitempty"`
-	Scenarios  []Scenario           `json:"scenarios"`
-	MinEffects map[string]Threshold `json:"min_effects"`
+	SchemaVersion int    `json:"schema_version"`
+	Verdict       string `json:"verdict"`
+	// Summary is the one-line verdict: "no regression in 14 scenarios
+	// compared".
+	Summary     string  `json:"summary"`
+	Compared    int     `json:"scenarios_compared"`
+	Regressions int     `json:"regressions"`
+	Mode        string  `json:"mode"`
+	Alpha       float64 `json:"alpha"`
+	Confidence  float64 `json:"confidence"`
+	// Calibration says where the gating floors came from.
+	Calibration string   `json:"calibration"`
+	Base        *RunSet  `json:"base,omitempty"`
+	Head        RunSet   `json:"head"`
+	Warnings    []string `json:"warnings,omitempty"`
+	// Problems make the comparison untrustworthy: a gating figure on one
+	// side only, every arm of a side without data, nothing compared. Any
+	// problem is exit 2, never "no regression".
+	Problems  []string   `json:"problems,omitempty"`
+	Integrity []string   `json:"integrity_failures,omitempty"`
+	Scenarios []Scenario `json:"scenarios"`
+	Family    []Gate     `json:"gating_family"`
 }
 
 // RunSet describes the runs of one side.
 type RunSet struct {
-	Runs    []results.Run `json:"-"`
-	RunIDs  []string      `json:"run_ids"`
-	Commits []string      `json:"git_commits,omitempty"`
-	Profile string        `json:"profile"`
-	Client  string        `json:"client,omitempty"`
-	Version string        `json:"client_version,omitempty"`
-	Stack   string        `json:"stack,omitempty"`
-	Host    results.Host  `json:"host"`
-	Start   string        `json:"start"`
+	Side    string       `json:"side"`
+	RunIDs  []string     `json:"run_ids"`
+	Commits []string     `json:"git_commits,omitempty"`
+	Profile string       `json:"profile"`
+	Client  string       `json:"client,omitempty"`
+	Version string       `json:"client_version,omitempty"`
+	Arms    int          `json:"arms"`
+	Stack   string       `json:"stack,omitempty"`
+	Host    results.Host `json:"host"`
+	Start   string       `json:"start"`
 }
 
-func runSet(f *results.File) RunSet {
-	r0 := f.Runs[0]
-	rs := RunSet{Runs: f.Runs, Profile: r0.Profile, Client: r0.Client, Version: r0.ClientVersion, Stack: r0.Stack, Host: r0.Host,
+// source is one side of the comparison: the arms of one side of the runs
+// of a file.
+type source struct {
+	f    *results.File
+	side string
+}
+
+func (s source) runSet() RunSet {
+	r0 := s.f.Runs[0]
+	rs := RunSet{Side: s.side, Profile: r0.Profile, Stack: r0.Stack, Host: r0.Host,
 		Start: r0.Start.UTC().Format("2006-01-02 15:04:05 UTC")}
-	for _, r := range f.Runs {
+	for _, r := range s.f.Runs {
 		rs.RunIDs = append(rs.RunIDs, r.RunID)
-		if r.GitCommit != "" && !slices.Contains(rs.Commits, r.GitCommit) {
-			rs.Commits = append(rs.Commits, r.GitCommit)
+		sd, _ := r.Side(s.side)
+		rs.Client, rs.Version = cmp.Or(rs.Client, sd.Client), cmp.Or(rs.Version, sd.ClientVersion)
+		rs.Arms += sd.Arms
+		c := cmp.Or(sd.Commit, r.GitCommit)
+		if s.side == results.SideBase {
+			c = sd.Commit
+		}
+		if c != "" && !slices.Contains(rs.Commits, c) {
+			rs.Commits = append(rs.Commits, c)
 		}
 	}
 	return rs
 }
 
-// Compare compares new against old. With old nil there is no baseline:
-// every row is NotTested, and integrity is still checked. It returns an
-// error wrapping ErrIncompatible for different profiles or fidelities.
+// Sides returns what Compare compares: the base and head sides of new when
+// its runs are paired, otherwise old's head arms against new's head arms
+// (nil base without old).
+func sides(old, new *results.File) (base *source, head source, mode string) {
+	head = source{new, results.SideHead}
+	paired := true
+	for _, r := range new.Runs {
+		paired = paired && r.Paired()
+	}
+	switch {
+	case paired:
+		return &source{new, results.SideBase}, head, ModePaired
+	case old != nil:
+		return &source{old, results.SideHead}, head, ModeStored
+	}
+	return nil, head, ModeNone
+}
+
+// Compare compares the head side of new with its base side (paired run) or
+// with the head side of old (stored baseline). With neither, every row is
+// NotTested and integrity is still checked. It returns an error wrapping
+// ErrIncompatible for different profiles or fidelities; problems that make
+// the verdict untrustworthy are in Diff.Problems.
 func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 	cfg = cfg.withDefaults()
-	d := &Diff{SchemaVersion: results.SchemaVersion, Alpha: cfg.Alpha, New: runSet(new), MinEffects: cfg.Thresholds}
-	names := new.ScenarioNames()
-	if old != nil {
-		if err := compatible(old, new); err != nil {
+	base, head, mode := sides(old, new)
+	d := &Diff{SchemaVersion: results.SchemaVersion, Alpha: cfg.Alpha, Confidence: cfg.Confidence, Mode: mode,
+		Head: head.runSet(), Family: cfg.Family}
+	if mode == ModePaired && old != nil {
+		d.Warnings = append(d.Warnings, "the run is paired: base and head of this run are compared, the stored baseline is not used")
+	}
+	if base != nil {
+		if err := compatible(base.f, new); err != nil {
 			return nil, err
 		}
-		bs := runSet(old)
-		d.Baseline = &bs
-		d.Warnings = hostWarnings(old.Runs[0], new.Runs[0])
-		d.PerRun = len(old.Runs) >= cfg.MinRuns && len(new.Runs) >= cfg.MinRuns
-		for _, n := range old.ScenarioNames() {
+		bs := base.runSet()
+		d.Base = &bs
+		if mode == ModeStored {
+			d.Warnings = append(d.Warnings, hostWarnings(base.f.Runs[0], new.Runs[0])...)
+		}
+	}
+	d.Calibration, d.Warnings = calibrationNote(cfg.Calibration, new, base, d.Warnings)
+	if n := min(d.Head.Arms, armsOf(d.Base)); base != nil && minP(n, n) >= cfg.Alpha {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%d arms per side: the U test's smallest p is %.3f, not below alpha %.2f, so no gating figure can be flagged; run more arms", n, minP(n, n), cfg.Alpha))
+	}
+	names := new.ScenarioNames()
+	if base != nil && base.f != new {
+		for _, n := range base.f.ScenarioNames() {
 			if !slices.Contains(names, n) {
 				names = append(names, n)
 			}
 		}
 	}
-	switch {
-	case old == nil:
-		d.Samples = "no baseline: nothing tested"
-	case d.PerRun:
-		d.Samples = fmt.Sprintf("per-run values (%d baseline runs, %d new runs)", len(old.Runs), len(new.Runs))
-	default:
-		d.Samples = fmt.Sprintf("block means of the per-second series (%d baseline run(s), %d new run(s); fewer than %d runs on a side)", len(old.Runs), len(new.Runs), cfg.MinRuns)
-	}
 	for _, name := range names {
-		sd := compareScenario(cfg, d.PerRun, name, old, new)
+		sd := compareScenario(cfg, name, base, head, &d.Problems)
 		if sd.Integrity > 0 {
-			d.Integrity = append(d.Integrity, fmt.Sprintf("%s: %g integrity violation(s)", name, sd.Integrity))
+			d.Integrity = append(d.Integrity, fmt.Sprintf("%s: %g integrity violation(s) on a head arm", name, sd.Integrity))
+		}
+		if sd.Compared {
+			d.Compared++
 		}
 		d.Regressions += sd.Regressions
 		d.Scenarios = append(d.Scenarios, sd)
 	}
 	for _, r := range new.Runs {
-		var inScenarios float64
-		for _, s := range d.Scenarios {
-			inScenarios += s.Integrity
+		for side, vs := range r.IntegrityViolations {
+			if n := maxDefined(vs); n > 0 {
+				msg := fmt.Sprintf("run %s: %g integrity violation(s) on a %s arm over the run", r.RunID, n, side)
+				if side == results.SideHead {
+					if len(d.Integrity) == 0 {
+						d.Integrity = append(d.Integrity, msg)
+					}
+				} else {
+					d.Warnings = append(d.Warnings, msg+": the base side's client returned wrong values")
+				}
+			}
 		}
-		if r.IntegrityViolations > inScenarios {
-			d.Integrity = append(d.Integrity, fmt.Sprintf("run %s: %g integrity violation(s) over the run, outside the scenario windows too", r.RunID, r.IntegrityViolations))
-		}
+	}
+	if base != nil && d.Compared == 0 {
+		d.Problems = append(d.Problems, "no scenario ran on both sides: nothing compared")
+	}
+	d.Verdict, d.Summary = verdict(d, base != nil)
+	return d, nil
+}
+
+func armsOf(r *RunSet) int {
+	if r == nil {
+		return 0
+	}
+	return r.Arms
+}
+
+func verdict(d *Diff, compared bool) (string, string) {
+	n := fmt.Sprintf("%d scenario(s) compared", d.Compared)
+	if d.Compared == 1 {
+		n = "1 scenario compared"
+	} else if d.Compared > 1 {
+		n = fmt.Sprintf("%d scenarios compared", d.Compared)
 	}
 	switch {
 	case len(d.Integrity) > 0:
-		d.Verdict = VerdictIntegrity
-	case old == nil:
-		d.Verdict = VerdictNoBaseline
+		return VerdictIntegrity, "integrity failure: " + strings.Join(d.Integrity, "; ")
+	case len(d.Problems) > 0:
+		return VerdictInvalid, "not compared: " + d.Problems[0]
+	case !compared:
+		measured := 0
+		for _, s := range d.Scenarios {
+			if s.InHead {
+				measured++
+			}
+		}
+		return VerdictNoBaseline, fmt.Sprintf("no baseline: %d scenario(s) measured, nothing compared, no integrity violation", measured)
 	case d.Regressions > 0:
-		d.Verdict = VerdictRegression
-	default:
-		d.Verdict = VerdictOK
+		var where []string
+		for _, s := range d.Scenarios {
+			if s.Regressions > 0 {
+				var figs []string
+				for _, r := range s.Rows {
+					if r.Verdict == Regression {
+						figs = append(figs, r.Key.Metric())
+					}
+				}
+				where = append(where, s.Name+" ("+strings.Join(figs, ", ")+")")
+			}
+		}
+		word := "regressions"
+		if d.Regressions == 1 {
+			word = "regression"
+		}
+		return VerdictRegression, fmt.Sprintf("%d %s in %s: %s", d.Regressions, word, n, strings.Join(where, "; "))
 	}
-	return d, nil
+	return VerdictOK, "no regression in " + n
+}
+
+func maxDefined(vs results.Values) float64 {
+	m := 0.0
+	for _, v := range vs.Defined() {
+		m = max(m, v)
+	}
+	return m
 }
 
 func compatible(old, new *results.File) error {
@@ -308,8 +534,8 @@ func compatible(old, new *results.File) error {
 
 func hostWarnings(old, new results.Run) []string {
 	var w []string
-	if old.Host.CPUs != new.Host.CPUs {
-		w = append(w, fmt.Sprintf("baseline host had %d CPUs, this one %d", old.Host.CPUs, new.Host.CPUs))
+	if oc, nc := old.Host.Class(), new.Host.Class(); oc != nc {
+		w = append(w, fmt.Sprintf("**the baseline was recorded on another host class (%s; this run: %s)**: machine differences show up as changes; prefer a paired run (bench -base REF)", oc, nc))
 	}
 	if old.Host.GoVersion != new.Host.GoVersion {
 		w = append(w, fmt.Sprintf("baseline built with %s, this run with %s", old.Host.GoVersion, new.Host.GoVersion))
@@ -323,225 +549,299 @@ func hostWarnings(old, new results.Run) []string {
 	return w
 }
 
-// side gathers one scenario's values across the runs of one side.
-type side struct {
-	runs   int
-	values map[string][]float64 // key: phase + "\x00" + metric key
-	pooled map[string][]float64
-	meta   map[string]results.Metric
-	figs   map[string]results.Figure
-	order  []string
-	notes  map[string]string
-	sc     *results.Scenario
+// gathered is one scenario's rows on one side: per key, the arm values of
+// every run, in first-seen order.
+type gathered struct {
+	sc    *results.Scenario
+	order []Key
+	vals  map[Key]results.Values
+	meta  map[Key]results.Metric
 }
 
-func gather(f *results.File, name string) *side {
-	if f == nil {
+func gather(src *source, name string) *gathered {
+	if src == nil {
 		return nil
 	}
-	s := &side{values: map[string][]float64{}, pooled: map[string][]float64{}, meta: map[string]results.Metric{},
-		figs: map[string]results.Figure{}, notes: map[string]string{}}
-	for _, r := range f.Runs {
+	g := &gathered{vals: map[Key]results.Values{}, meta: map[Key]results.Metric{}}
+	add := func(phase string, m results.Metric) {
+		vs, ok := m.Arms[src.side]
+		if !ok {
+			return
+		}
+		k := Key{Phase: phase, Name: m.Name, Labels: results.LabelString(m.Labels)}
+		if _, seen := g.meta[k]; !seen {
+			g.order = append(g.order, k)
+			g.meta[k] = m
+		}
+		g.vals[k] = append(g.vals[k], vs...)
+	}
+	for _, r := range src.f.Runs {
 		sc, ok := r.Scenario(name)
 		if !ok {
 			continue
 		}
-		s.runs++
-		if s.sc == nil {
-			s.sc = sc
+		if _, ok := r.Side(src.side); !ok {
+			continue
+		}
+		if g.sc == nil {
+			g.sc = sc
 		}
 		for _, p := range sc.Phases {
 			for _, m := range p.Metrics {
-				k := p.Name + "\x00" + m.Key()
-				if _, ok := s.meta[k]; !ok {
-					s.order = append(s.order, k)
-					s.meta[k] = m
-				}
-				s.values[k] = append(s.values[k], m.Value)
-				s.pooled[k] = append(s.pooled[k], m.Samples...)
+				add(p.Name, m)
 			}
 		}
-		for _, fg := range sc.Resilience {
-			k := PhaseResilience + "\x00" + fg.Name
-			if _, ok := s.figs[k]; !ok {
-				s.order = append(s.order, k)
-				s.figs[k] = fg
+		if sc.Event != nil {
+			for _, m := range sc.Event.Metrics {
+				add(PhaseEvent, m)
 			}
-			if fg.Value != nil {
-				s.values[k] = append(s.values[k], *fg.Value)
-			} else {
-				s.notes[k] = fg.Note
-			}
+		}
+		for _, m := range sc.Resilience {
+			add(PhaseResilience, m)
 		}
 	}
-	if s.runs == 0 {
+	if g.sc == nil {
 		return nil
 	}
-	return s
+	return g
 }
 
-func compareScenario(cfg Config, perRun bool, name string, oldF, newF *results.File) Scenario {
-	o, n := gather(oldF, name), gather(newF, name)
-	sd := Scenario{Name: name, InBaseline: o != nil, InNew: n != nil}
-	ref := n
-	if n != nil {
-		sd.Fidelity, sd.Status = n.sc.Fidelity, n.sc.Status
-	} else {
-		sd.Fidelity, ref = o.sc.Fidelity, o
+func compareScenario(cfg Config, name string, base *source, head source, problems *[]string) Scenario {
+	b, h := gather(base, name), gather(&head, name)
+	sd := Scenario{Name: name, InBase: b != nil, InHead: h != nil}
+	ref := h
+	if h == nil {
+		ref = b
 	}
+	sd.Fidelity, sd.Status = ref.sc.Fidelity, ref.sc.Status
+	sd.FaultSpread = faultSpread(ref.sc)
+	sd.Compared = b != nil && h != nil
 	keys := slices.Clone(ref.order)
-	if o != nil && n != nil {
-		for _, k := range o.order {
+	if sd.Compared {
+		for _, k := range b.order {
 			if !slices.Contains(keys, k) {
 				keys = append(keys, k)
 			}
 		}
+		for sideName, g := range map[string]*gathered{"base": b, "head": h} {
+			if th := g.vals[Key{Phase: "stabilization", Name: "throughput"}]; len(th) > 0 && len(th.Defined()) == 0 {
+				*problems = append(*problems, fmt.Sprintf("%s: every %s arm has no data (no operations in stabilization): its loadgen processes did not run", name, sideName))
+			}
+		}
 	}
 	for _, k := range keys {
-		row := makeRow(cfg, perRun, k, o, n)
+		var bv, hv results.Values
+		var meta results.Metric
+		if b != nil {
+			bv = b.vals[k]
+			meta = b.meta[k]
+		}
+		if h != nil {
+			hv = h.vals[k]
+			if m, ok := h.meta[k]; ok {
+				meta = m
+			}
+		}
+		_, gating := cfg.gate(k)
+		row := compareRow(cfg, name, k, meta, bv, hv, sd.Compared)
+		if gating && sd.Compared && (row.Verdict == Added || row.Verdict == Removed) {
+			where := "head"
+			if row.Verdict == Removed {
+				where = "base"
+			}
+			*problems = append(*problems, fmt.Sprintf("%s: gating figure %s has values on the %s side only", name, k, where))
+		}
 		switch row.Verdict {
 		case Regression:
 			sd.Regressions++
 		case Improvement:
 			sd.Improvements++
 		}
-		if row.Name == "integrity_violations" && n != nil {
-			// Any run counts, not the median: one violation is a failure.
-			for _, v := range n.values[k] {
-				sd.Integrity = max(sd.Integrity, v)
-			}
+		if k.Name == "integrity_violations" {
+			// Any arm counts, not the median: one violation is a failure.
+			sd.Integrity = max(sd.Integrity, maxDefined(hv))
 		}
 		sd.Rows = append(sd.Rows, row)
 	}
 	return sd
 }
 
-func describe(k string, s *side) (phase string, m results.Metric, isFig bool) {
-	phase, _, _ = strings.Cut(k, "\x00")
-	if fg, ok := s.figs[k]; ok {
-		return phase, results.Metric{Name: fg.Name, Unit: fg.Unit, Direction: fg.Direction}, true
+// faultSpread is the largest applied or removed spread of the scenario's
+// faults over the arms, nil when the manifest has no per-arm times.
+func faultSpread(sc *results.Scenario) *float64 {
+	var worst float64
+	found := false
+	for i := range sc.Faults {
+		f := &sc.Faults[i]
+		if len(f.Arms) < 2 {
+			continue
+		}
+		a, r := f.Spread()
+		worst = max(worst, a.Seconds(), r.Seconds())
+		found = true
 	}
-	return phase, s.meta[k], false
+	if !found {
+		return nil
+	}
+	return &worst
 }
 
-func makeRow(cfg Config, perRun bool, k string, o, n *side) Row {
-	ref := n
-	if n == nil || (n.meta[k].Name == "" && n.figs[k].Name == "") {
-		ref = o
-	}
-	phase, m, isFig := describe(k, ref)
-	row := Row{Metric: m.Key(), Name: m.Name, Labels: m.Labels, Phase: phase, Unit: m.Unit, Direction: m.Direction,
-		Threshold: cfg.threshold(m.Name)}
-	var ov, nv []float64
-	if o != nil {
-		ov = o.values[k]
-		row.Old = center(ov)
-	}
-	if n != nil {
-		nv = n.values[k]
-		row.New = center(nv)
-		if row.New == nil {
-			row.Note = n.notes[k]
-		}
-	}
-	if row.Old != nil && row.New != nil && *row.Old != 0 {
-		d := (*row.New - *row.Old) / math.Abs(*row.Old)
-		row.Delta = &d
-	}
+// compareRow compares one figure. compared is false when only one side has
+// the scenario (or there is no base): the row is shown, not tested.
+func compareRow(cfg Config, scenario string, k Key, meta results.Metric, bv, hv results.Values, compared bool) Row {
+	g, gating := cfg.gate(k)
+	row := Row{Key: k, Unit: meta.Unit, Direction: meta.Direction, Gating: gating,
+		Base: summarise(bv), Head: summarise(hv), Notes: meta.Notes,
+		Effect: Num(math.NaN()), EffectLo: Num(math.NaN()), EffectHi: Num(math.NaN()), Rel: Num(math.NaN()), Floor: Num(math.NaN())}
+	row.Floor, row.FloorFrom = floor(cfg, scenario, k, g, float64(row.Base.Median))
 	switch {
-	case o == nil:
+	case !compared:
 		row.Verdict = NotTested
 		return row
-	case row.Old == nil && row.New == nil:
+	case row.Base.N == 0 && row.Head.N == 0:
 		row.Verdict = NotTested
 		return row
-	case row.Old == nil:
+	case row.Base.N == 0:
 		row.Verdict = Added
-		if isFig && o.notes[k] != "" {
-			row.Verdict, row.Note = NotTested, "baseline: "+o.notes[k]
-		}
 		return row
-	case row.New == nil:
+	case row.Head.N == 0:
 		row.Verdict = Removed
-		if isFig {
-			// Reached in the baseline, not now (the breaker no longer
-			// opens, the client no longer recovers): shown, not gating,
-			// since a single value per run cannot be tested.
-			row.Verdict = Worse
-		}
 		return row
 	}
-	s1, s2 := ov, nv
-	if !perRun {
-		if isFig {
-			row.Verdict, row.Note = NotTested, "one value per run: repeat the runs (bench -count) to test it"
-			return row
-		}
-		s1, s2 = o.pooled[k], n.pooled[k]
+	b, h := bv.Defined(), hv.Defined()
+	est, lo, hi := HodgesLehmann(b, h, cfg.Confidence)
+	row.Effect, row.EffectLo, row.EffectHi = Num(est), Num(lo), Num(hi)
+	if m := float64(row.Base.Median); m != 0 && !math.IsInf(m, 0) && !math.IsNaN(m) {
+		row.Rel = Num(est / math.Abs(m))
 	}
-	row.N1, row.N2 = len(s1), len(s2)
-	if len(s1) == 0 || len(s2) == 0 {
-		row.Verdict, row.Note = NotTested, "no samples on one side"
-		return row
-	}
-	th := &benchmath.Thresholds{CompareAlpha: cfg.Alpha}
-	c := benchmath.AssumeNothing.Compare(benchmath.NewSample(s1, th), benchmath.NewSample(s2, th))
-	p := c.P
+	p := UTest(b, h, cfg.Alpha)
 	row.P = &p
-	for _, w := range c.Warnings {
-		if !strings.Contains(w.Error(), "all samples are equal") {
-			row.Warnings = append(row.Warnings, w.Error())
-		}
+	row.Verdict = judge(row, p, cfg.Alpha)
+	if gating {
+		row.Reason = reason(row, b, h, cfg.Alpha)
 	}
-	row.Verdict = judge(row, *row.Old, *row.New, results.Median(s1), results.Median(s2), p, cfg.Alpha)
 	return row
 }
 
-// judge applies significance, minimum effect and direction.
-func judge(row Row, old, new, oldMed, newMed, p, alpha float64) Verdict {
-	diff := new - old
-	floor := max(row.Threshold.Rel*math.Abs(old), row.Threshold.Abs)
-	// The samples must move the same way as the values.
-	agree := math.Signbit(diff) == math.Signbit(newMed-oldMed) && newMed != oldMed
-	if p >= alpha || math.Abs(diff) < floor || !agree {
+// floor returns the minimum effect of a row: the calibrated floor of a
+// gating figure when the calibration has it, else DefaultFloors relative
+// to the base median; never below the gate's resolution.
+func floor(cfg Config, scenario string, k Key, g Gate, baseMedian float64) (Num, string) {
+	if cfg.Calibration != nil {
+		if f, ok := cfg.Calibration.Floor(scenario, k); ok {
+			return Num(max(f, g.Resolution)), "calibrated"
+		}
+	}
+	fl, ok := cfg.Floors[k.Name]
+	if !ok {
+		fl = FallbackFloor
+	}
+	m := baseMedian
+	if math.IsNaN(m) || math.IsInf(m, 0) {
+		m = 0
+	}
+	return Num(max(fl.Rel*math.Abs(m), fl.Abs, g.Resolution)), "default"
+}
+
+// judge applies significance, floor and direction.
+func judge(row Row, p, alpha float64) Verdict {
+	e := float64(row.Effect)
+	if p >= alpha || math.IsNaN(e) || math.Abs(e) < float64(row.Floor) || e == 0 {
 		return Same
 	}
 	var worse bool
 	switch row.Direction {
 	case results.LowerIsBetter:
-		worse = diff > 0
+		worse = e > 0
 	case results.HigherIsBetter:
-		worse = diff < 0
+		worse = e < 0
 	default:
 		return Changed
 	}
 	switch {
-	case !worse:
-		return Improvement
-	case gates(row):
+	case worse && row.Gating:
 		return Regression
+	case worse:
+		return Worse
+	case row.Gating:
+		return Improvement
 	}
-	return Worse
+	return Better
 }
 
-// gates reports whether a worse change of the row counts toward the verdict.
-func gates(r Row) bool {
-	if !r.Threshold.Gate {
-		return false
+// UTest returns the two-sided p-value of benchmath's Mann–Whitney U test
+// of a against b (1 when every value is equal). +Inf ("not reached")
+// ranks above every value reached.
+func UTest(a, b []float64, alpha float64) float64 {
+	th := &benchmath.Thresholds{CompareAlpha: alpha}
+	c := benchmath.AssumeNothing.Compare(benchmath.NewSample(slices.Clone(a), th), benchmath.NewSample(slices.Clone(b), th))
+	if math.IsNaN(c.P) {
+		return 1
 	}
-	for k, v := range r.Labels {
-		if k != "op" || v != "all" {
-			return false
-		}
-	}
-	return true
+	return c.P
 }
 
-// center is the median of vs, nil for none.
-func center(vs []float64) *float64 {
-	if len(vs) == 0 {
-		return nil
+// minP is the smallest two-sided p-value a U test of n1 against n2
+// distinct values can give: 2 / C(n1+n2, n1).
+func minP(n1, n2 int) float64 {
+	if n1 == 0 || n2 == 0 {
+		return 1
 	}
-	m := results.Median(vs)
-	return &m
+	c := 1.0
+	for i := 1; i <= n1; i++ {
+		c = c * float64(n2+i) / float64(i)
+	}
+	return min(1, 2/c)
+}
+
+// sub is h − b with "not reached" (+Inf) handled as ranks: two not reached
+// differ by 0.
+func sub(h, b float64) float64 {
+	if math.IsInf(h, 1) && math.IsInf(b, 1) {
+		return 0
+	}
+	return h - b
+}
+
+// reason says in one line why a gating row got its verdict.
+func reason(r Row, b, h []float64, alpha float64) string {
+	name := strings.ReplaceAll(r.Key.Name, "_", " ")
+	if r.Key.Labels != "" && r.Key.Labels != "op=all" {
+		name += " {" + r.Key.Labels + "}"
+	}
+	if r.Key.Phase != PhaseResilience {
+		name += " in " + strings.ReplaceAll(r.Key.Phase, "_", " ")
+	}
+	ch := fmt.Sprintf("%s %s → %s", name, units.Value(float64(r.Base.Median), r.Unit), units.Value(float64(r.Head.Median), r.Unit))
+	bl, bh := robust.Bounds(b)
+	hl, hh := robust.Bounds(h)
+	var sep string
+	switch {
+	case hl > bh:
+		sep = fmt.Sprintf("all %d head arms %s than every base arm", len(h), unitWordDir(r, true))
+	case hh < bl:
+		sep = fmt.Sprintf("all %d head arms %s than every base arm", len(h), unitWordDir(r, false))
+	default:
+		sep = "the arms overlap"
+	}
+	switch r.Verdict {
+	case Regression, Improvement:
+		return fmt.Sprintf("%s, %s (p = %.3f, effect %s beyond the %s floor %s)", ch, sep, *r.P, units.Signed(float64(r.Effect), r.Unit), r.FloorFrom, units.Value(float64(r.Floor), r.Unit))
+	}
+	if *r.P >= alpha || math.IsNaN(float64(r.Effect)) {
+		return fmt.Sprintf("%s: not significant (p = %.2f)", ch, *r.P)
+	}
+	return fmt.Sprintf("%s, %s, but the effect %s is within the %s floor %s", ch, sep, units.Signed(float64(r.Effect), r.Unit), r.FloorFrom, units.Value(float64(r.Floor), r.Unit))
+}
+
+func unitWordDir(r Row, up bool) string {
+	switch {
+	case r.Unit == "s" && up:
+		return "slower"
+	case r.Unit == "s":
+		return "faster"
+	case up:
+		return "higher"
+	}
+	return "lower"
 }

@@ -2,9 +2,8 @@ package compare_test
 
 import (
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,112 +16,101 @@ import (
 // lossScenarios are where a disabled breaker must show.
 var lossScenarios = []string{"packet-loss-100-pct", "multi-failure-2-servers-packet-loss"}
 
-// TestAASynthetic: runs of the same (synthetic) client never show a
-// regression, over many seed pairs.
+func flagged(d *compare.Diff, v compare.Verdict) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range d.Scenarios {
+		for _, r := range s.Rows {
+			if r.Verdict == v {
+				out[s.Name] = append(out[s.Name], r.Key.String())
+			}
+		}
+	}
+	return out
+}
+
+// TestAASynthetic: paired runs of the same (synthetic) client never show a
+// regression, over many seeds, and neither does a stored baseline of the
+// same client.
 func TestAASynthetic(t *testing.T) {
-	for seed := uint64(1); seed <= 10; seed++ {
-		old := resultstest.File(resultstest.Options{Seed: seed})
-		new := resultstest.File(resultstest.Options{Seed: seed + 100})
-		d, err := compare.Compare(old, new, compare.Config{})
+	for seed := uint64(1); seed <= 20; seed++ {
+		d, err := compare.Compare(nil, resultstest.File(resultstest.Options{Seed: seed, Paired: true}), compare.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Verdict != compare.VerdictOK {
-			for _, s := range d.Scenarios {
-				for _, r := range s.Rows {
-					if r.Verdict == compare.Regression {
-						t.Logf("seed %d: %s %s %s: %v → %v p=%v", seed, s.Name, r.Phase, r.Metric, *r.Old, *r.New, *r.P)
-					}
-				}
-			}
-			t.Errorf("seed %d: verdict %q, want %q", seed, d.Verdict, compare.VerdictOK)
+		if d.Verdict != compare.VerdictOK || d.Mode != compare.ModePaired || d.Compared != 14 {
+			t.Errorf("seed %d: %s (%s, %d compared); flagged %v", seed, d.Summary, d.Mode, d.Compared, flagged(d, compare.Regression))
 		}
 	}
-}
-
-// TestPlantedSynthetic: a client with its breaker disabled is flagged on the
-// 100 %-loss scenarios with p below alpha, and not on the latency ones.
-func TestPlantedSynthetic(t *testing.T) {
-	old := resultstest.File(resultstest.Options{Seed: 1})
-	new := resultstest.File(resultstest.Options{Seed: 2, Planted: true})
-	d, err := compare.Compare(old, new, compare.Config{})
+	d, err := compare.Compare(resultstest.File(resultstest.Options{Seed: 1}), resultstest.File(resultstest.Options{Seed: 2}), compare.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPlanted(t, d, false)
+	if d.Verdict != compare.VerdictOK || d.Mode != compare.ModeStored || d.Summary != "no regression in 14 scenarios compared" {
+		t.Errorf("stored baseline: %s (%s)", d.Summary, d.Mode)
+	}
 }
 
-func checkPlanted(t *testing.T, d *compare.Diff, perRun bool) {
-	t.Helper()
-	if d.Verdict != compare.VerdictRegression {
-		t.Fatalf("verdict %q, want %q", d.Verdict, compare.VerdictRegression)
+// TestPlantedSynthetic: a head side with its breaker disabled is flagged on
+// the 100 %-loss scenarios, the breaker that never opens included ("not
+// reached" gates), and nothing is flagged on the latency ones.
+func TestPlantedSynthetic(t *testing.T) {
+	d, err := compare.Compare(nil, resultstest.File(resultstest.Options{Seed: 1, Paired: true, Planted: true}), compare.Config{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d.PerRun != perRun {
-		t.Errorf("per-run samples = %v, want %v", d.PerRun, perRun)
+	if d.Verdict != compare.VerdictRegression || !strings.Contains(d.Summary, "regressions in 14 scenarios compared") {
+		t.Fatalf("summary %q", d.Summary)
+	}
+	got := flagged(d, compare.Regression)
+	for _, s := range lossScenarios {
+		for _, want := range []string{"testing throughput", "testing latency_p99{op=all}", "resilience time_to_detect"} {
+			if !slices.Contains(got[s], want) {
+				t.Errorf("%s: %s not flagged (flagged: %v)", s, want, got[s])
+			}
+		}
+	}
+	for s, f := range got {
+		if strings.HasPrefix(s, "latency-") {
+			t.Errorf("%s: flagged %v, want nothing (the planted change only affects loss)", s, f)
+		}
 	}
 	for _, s := range d.Scenarios {
-		flagged := map[string]bool{}
 		for _, r := range s.Rows {
-			if r.Verdict == compare.Regression {
-				if r.P == nil || *r.P >= d.Alpha {
-					t.Errorf("%s %s %s: regression with p=%v ≥ alpha", s.Name, r.Phase, r.Metric, r.P)
-				}
-				flagged[r.Phase+" "+r.Metric] = true
+			if r.Verdict == compare.Regression && (r.Reason == "" || *r.P >= d.Alpha) {
+				t.Errorf("%s %s: regression with p=%v, reason %q", s.Name, r.Key, *r.P, r.Reason)
+			}
+			if s.Name == "packet-loss-100-pct" && r.Key.Name == "time_to_detect" && !strings.Contains(r.Reason, "→ not reached, all 5 head arms slower than every base arm") {
+				t.Errorf("time to detect reason: %q", r.Reason)
 			}
 		}
-		switch {
-		case contains(lossScenarios, s.Name):
-			for _, want := range []string{"testing throughput", "testing latency_p99{op=all}"} {
-				if !flagged[want] {
-					t.Errorf("%s: %s not flagged (flagged: %v)", s.Name, want, flagged)
-				}
-			}
-		case strings.HasPrefix(s.Name, "latency-"):
-			if len(flagged) > 0 {
-				t.Errorf("%s: flagged %v, want nothing (the planted change only affects loss)", s.Name, flagged)
-			}
-		}
-	}
-}
-
-// TestPlantedPerRun: with five runs a side the per-run values are the
-// samples, and the planted regression is still flagged.
-func TestPlantedPerRun(t *testing.T) {
-	old := resultstest.File(resultstest.Options{RunID: "old"}, 1, 2, 3, 4, 5)
-	new := resultstest.File(resultstest.Options{RunID: "new", Planted: true}, 6, 7, 8, 9, 10)
-	d, err := compare.Compare(old, new, compare.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkPlanted(t, d, true)
-	if !strings.HasPrefix(d.Samples, "per-run values") {
-		t.Errorf("samples = %q", d.Samples)
 	}
 }
 
 func TestIntegrityFailsWhateverTheStatistics(t *testing.T) {
-	old := resultstest.File(resultstest.Options{Seed: 1})
-	new := resultstest.File(resultstest.Options{Seed: 1, IntegrityIn: "latency-200ms-1s"}) // same seed: identical otherwise
-	d, err := compare.Compare(old, new, compare.Config{})
+	new := resultstest.File(resultstest.Options{Seed: 1, Paired: true, IntegrityIn: "latency-200ms-1s"})
+	d, err := compare.Compare(nil, new, compare.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Verdict != compare.VerdictIntegrity || len(d.Integrity) != 1 || !strings.Contains(d.Integrity[0], "latency-200ms-1s") {
+	if d.Verdict != compare.VerdictIntegrity || !strings.Contains(d.Integrity[0], "latency-200ms-1s") {
 		t.Errorf("verdict %q integrity %q, want an integrity failure in latency-200ms-1s", d.Verdict, d.Integrity)
 	}
 	// A violation between scenarios (outside every window) fails too.
-	between := resultstest.File(resultstest.Options{Seed: 1})
-	between.Runs[0].IntegrityViolations = 2
-	if d, err := compare.Compare(old, between, compare.Config{}); err != nil || d.Verdict != compare.VerdictIntegrity {
+	between := resultstest.File(resultstest.Options{Seed: 1, Paired: true})
+	between.Runs[0].IntegrityViolations["head"][2] = 2
+	if d, err := compare.Compare(nil, between, compare.Config{}); err != nil || d.Verdict != compare.VerdictIntegrity {
 		t.Errorf("violation between scenarios: verdict %v, err %v", d.Verdict, err)
 	}
-	// Without a baseline too.
-	d, err = compare.Compare(nil, new, compare.Config{})
-	if err != nil {
-		t.Fatal(err)
+	// On the base side: a loud warning, not the head's failure.
+	onBase := resultstest.File(resultstest.Options{Seed: 1, Paired: true})
+	onBase.Runs[0].IntegrityViolations["base"][0] = 1
+	if d, err := compare.Compare(nil, onBase, compare.Config{}); err != nil || d.Verdict != compare.VerdictOK || len(d.Warnings) == 0 {
+		t.Errorf("violation on base: verdict %v, warnings %q, err %v", d.Verdict, d.Warnings, err)
 	}
-	if d.Verdict != compare.VerdictIntegrity {
-		t.Errorf("no baseline: verdict %q, want %q", d.Verdict, compare.VerdictIntegrity)
+	// Without a baseline too.
+	d, err = compare.Compare(nil, resultstest.File(resultstest.Options{Seed: 1, IntegrityIn: "latency-200ms-1s"}), compare.Config{})
+	if err != nil || d.Verdict != compare.VerdictIntegrity {
+		t.Errorf("no baseline: verdict %q, err %v", d.Verdict, err)
 	}
 }
 
@@ -131,15 +119,60 @@ func TestNoBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Verdict != compare.VerdictNoBaseline || len(d.Scenarios) != 14 {
-		t.Fatalf("verdict %q with %d scenarios, want %q with 14", d.Verdict, len(d.Scenarios), compare.VerdictNoBaseline)
+	if d.Verdict != compare.VerdictNoBaseline || len(d.Scenarios) != 14 || d.Compared != 0 {
+		t.Fatalf("verdict %q with %d scenarios, %d compared", d.Verdict, len(d.Scenarios), d.Compared)
 	}
 	for _, s := range d.Scenarios {
 		for _, r := range s.Rows {
-			if r.Verdict != compare.NotTested || r.New == nil && r.Note == "" {
-				t.Fatalf("%s %s: verdict %q new %v", s.Name, r.Metric, r.Verdict, r.New)
+			if r.Verdict != compare.NotTested {
+				t.Fatalf("%s %s: verdict %q", s.Name, r.Key, r.Verdict)
 			}
 		}
+	}
+}
+
+// TestWhatWasCompared: a scenario counts only when both sides have it;
+// nothing compared, a gating figure on one side only, or a side whose
+// every arm has no data make the comparison invalid (exit 2), never "no
+// regression".
+func TestWhatWasCompared(t *testing.T) {
+	old := resultstest.File(resultstest.Options{Seed: 1, Scenarios: []string{"packet-loss-2-pct", "packet-loss-5-pct"}})
+	new := resultstest.File(resultstest.Options{Seed: 2, Scenarios: []string{"packet-loss-5-pct", "packet-loss-10-pct"}})
+	d, err := compare.Compare(old, new, compare.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Verdict != compare.VerdictOK || d.Compared != 1 || d.Summary != "no regression in 1 scenario compared" {
+		t.Errorf("partly overlapping: %s", d.Summary)
+	}
+
+	disjoint := resultstest.File(resultstest.Options{Seed: 2, Scenarios: []string{"packet-loss-10-pct"}})
+	if d, _ := compare.Compare(old, disjoint, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "nothing compared") {
+		t.Errorf("disjoint: %s", d.Summary)
+	}
+
+	oneSided := resultstest.File(resultstest.Options{Seed: 2, Paired: true, Scenarios: []string{"packet-loss-100-pct"}})
+	for _, m := range oneSided.Runs[0].Scenarios[0].Resilience {
+		if m.Name == "time_to_detect" {
+			for i := range m.Arms["base"] {
+				m.Arms["base"][i] = math.NaN()
+			}
+		}
+	}
+	if d, _ := compare.Compare(nil, oneSided, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "gating figure resilience time_to_detect has values on the head side only") {
+		t.Errorf("gating figure on one side: %s", d.Summary)
+	}
+
+	dead := resultstest.File(resultstest.Options{Seed: 2, Paired: true, Scenarios: []string{"packet-loss-100-pct"}})
+	for i := range dead.Runs[0].Scenarios[0].Phases {
+		for _, m := range dead.Runs[0].Scenarios[0].Phases[i].Metrics {
+			for j := range m.Arms["base"] {
+				m.Arms["base"][j] = math.NaN()
+			}
+		}
+	}
+	if d, _ := compare.Compare(nil, dead, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "every base arm has no data") {
+		t.Errorf("dead side: %s", d.Summary)
 	}
 }
 
@@ -165,58 +198,71 @@ func TestIncompatible(t *testing.T) {
 	}
 }
 
-func TestHostWarnings(t *testing.T) {
+// TestHostClassWarning: a stored baseline of another host class is
+// compared with a loud warning.
+func TestHostClassWarning(t *testing.T) {
 	old := resultstest.File(resultstest.Options{Seed: 1, CPUs: 8})
 	new := resultstest.File(resultstest.Options{Seed: 2})
 	d, err := compare.Compare(old, new, compare.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "8 CPUs") {
-		t.Errorf("warnings = %q, want the CPU count", d.Warnings)
+	if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "another host class (linux-amd64-8cpu; this run: linux-amd64-2cpu)") {
+		t.Errorf("warnings = %q, want the host class", d.Warnings)
 	}
 }
 
-// TestJudge: significance, minimum effect and direction, row by row.
+// TestJudge: significance, floor and direction, row by row, on 5 arms a
+// side.
 func TestJudge(t *testing.T) {
-	low := []float64{100, 101, 99, 100, 102, 98, 100, 101}
+	base := []float64{100, 101, 99, 100, 102}
+	inf := math.Inf(1)
 	for _, tc := range []struct {
-		name     string
-		old, new []float64
-		dir      results.Direction
-		want     compare.Verdict
-		noGate   bool
+		name      string
+		base, new []float64
+		key       compare.Key
+		dir       results.Direction
+		want      compare.Verdict
 	}{
-		// Same distribution: ~.
-		{"same", low, low, results.LowerIsBetter, compare.Same, false},
-		// Significant and 20 % worse (lower is better): regression.
-		{"worse", low, scale(low, 1.2), results.LowerIsBetter, compare.Regression, false},
-		// Significant and 20 % better: improvement.
-		{"better", low, scale(low, 0.8), results.LowerIsBetter, compare.Improvement, false},
+		// Same values: ~.
+		{"same", base, base, gate, results.LowerIsBetter, compare.Same},
+		// Every head arm 20 % worse (lower is better): regression.
+		{"worse", base, scale(base, 1.2), gate, results.LowerIsBetter, compare.Regression},
+		// 20 % better: improvement.
+		{"better", base, scale(base, 0.8), gate, results.LowerIsBetter, compare.Improvement},
 		// Significant but 3 %, under the 10 % floor: ~.
-		{"small", low, scale(low, 1.03), results.LowerIsBetter, compare.Same, false},
+		{"small", base, scale(base, 1.03), gate, results.LowerIsBetter, compare.Same},
 		// Higher is better, and it dropped: regression.
-		{"dropped", low, scale(low, 0.8), results.HigherIsBetter, compare.Regression, false},
-		// Informational: changed, never a regression.
-		{"info", low, scale(low, 1.5), results.Informational, compare.Changed, false},
-		// Worse on a metric that does not gate the verdict: worse.
-		{"not gating", low, scale(low, 1.2), results.LowerIsBetter, compare.Worse, true},
-		// Too few samples to ever be significant: ~.
-		{"few", low[:2], scale(low[:2], 2), results.LowerIsBetter, compare.Same, false},
+		{"dropped", base, scale(base, 0.8), gate, results.HigherIsBetter, compare.Regression},
+		// Worse on a figure outside the gating family: worse, never gating.
+		{"informational", base, scale(base, 1.2), other, results.LowerIsBetter, compare.Worse},
+		// No direction (an error-class share): changed.
+		{"no direction", base, scale(base, 1.5), other, results.Informational, compare.Changed},
+		// Not reached on every head arm: worse than any value, and it gates.
+		{"not reached", base, []float64{inf, inf, inf, inf, inf}, gate, results.LowerIsBetter, compare.Regression},
+		// Not reached on both sides: the same.
+		{"never reached", []float64{inf, inf, inf}, []float64{inf, inf, inf}, gate, results.LowerIsBetter, compare.Same},
+		// 2 arms a side can never reach p < 0.05: ~.
+		{"few", base[:2], scale(base[:2], 2), gate, results.LowerIsBetter, compare.Same},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			th := map[string]compare.Threshold{"m": {Rel: 0.1, Gate: !tc.noGate}}
-			d, err := compare.Compare(one(tc.old, tc.dir), one(tc.new, tc.dir), compare.Config{Thresholds: th})
+			cfg := compare.Config{Family: []compare.Gate{{Key: gate}}, Floors: map[string]compare.Floor{"m": {Rel: 0.1}, "o": {Rel: 0.1}}}
+			d, err := compare.Compare(nil, paired(tc.key, tc.base, tc.new, tc.dir), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			r := d.Scenarios[0].Rows[0]
 			if r.Verdict != tc.want {
-				t.Errorf("verdict %q (p=%v), want %q", r.Verdict, *r.P, tc.want)
+				t.Errorf("verdict %q (p=%v, effect %v, floor %v), want %q", r.Verdict, *r.P, r.Effect, r.Floor, tc.want)
 			}
 		})
 	}
 }
+
+var (
+	gate  = compare.Key{Phase: "testing", Name: "m"}
+	other = compare.Key{Phase: "testing", Name: "o"}
+)
 
 func scale(vs []float64, k float64) []float64 {
 	out := make([]float64, len(vs))
@@ -226,112 +272,62 @@ func scale(vs []float64, k float64) []float64 {
 	return out
 }
 
-// one is a results file with one metric "m" whose value is the samples' mean.
-func one(samples []float64, dir results.Direction) *results.File {
-	sum := 0.0
-	for _, v := range samples {
-		sum += v
-	}
+// paired is a paired run with one figure.
+func paired(k compare.Key, base, head []float64, dir results.Direction) *results.File {
 	return &results.File{SchemaVersion: results.SchemaVersion, Runs: []results.Run{{RunID: "r", Profile: "pr",
-		Scenarios: []results.Scenario{{Name: "s", Fidelity: "exact", Phases: []results.Phase{{Name: "testing",
-			Metrics: []results.Metric{{Name: "m", Unit: "count", Direction: dir, Value: sum / float64(len(samples)), Samples: samples}}}}}}}}}
+		Sides: []results.Side{{Name: "head", Arms: len(head)}, {Name: "base", Arms: len(base)}},
+		Scenarios: []results.Scenario{{Name: "s", Fidelity: "exact", Phases: []results.Phase{{Name: k.Phase,
+			Metrics: []results.Metric{{Name: k.Name, Unit: "count", Direction: dir, Arms: map[string]results.Values{"base": base, "head": head}}}}}}}}}}
 }
 
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
+// TestHodgesLehmann: the estimate and its exact interval on values whose
+// pairwise differences are known.
+func TestHodgesLehmann(t *testing.T) {
+	est, lo, hi := compare.HodgesLehmann([]float64{1, 2, 3, 4, 5}, []float64{11, 12, 13, 14, 15}, 0.95)
+	// Differences 6..14 with counts 1,2,3,4,5,4,3,2,1; P(U ≤ 2) = 4/252 ≤
+	// 0.025 < P(U ≤ 3): the interval is [d(3), d(23)] = [7, 13].
+	if est != 10 || lo != 7 || hi != 13 {
+		t.Errorf("HL = %g [%g, %g], want 10 [7, 13]", est, lo, hi)
 	}
-	return false
-}
-
-// Recorded runs: results.json files of real runs under testdata/recorded/
-// (see its README). The files are committed; a missing one fails the test.
-func recorded(t *testing.T, names ...string) []*results.File {
-	t.Helper()
-	var out []*results.File
-	for _, n := range names {
-		p := filepath.Join("testdata", "recorded", n)
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("recorded run %s is missing: it is committed testdata", p)
-		}
-		f, err := results.Read(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-// bimodal are scenarios whose outcome differs between runs of the same
-// client, so that a single-run A/A cannot pass: with +500 ms latency and the
-// client's 500 ms operation timeout, the breakers tripped in one recorded run
-// and never in the other (a knife edge of the scenario and the client's
-// defaults, not of collect). Repeated runs (bench -count) are the way to
-// compare them. The A/A test logs what it flags there instead of failing.
-var bimodal = map[string]bool{"multi-failure-2-servers-latency": true}
-
-func TestAARecorded(t *testing.T) {
-	fs := recorded(t, "aa-1.json", "aa-2.json")
-	for _, pair := range [][2]*results.File{{fs[0], fs[1]}, {fs[1], fs[0]}} {
-		d, err := compare.Compare(pair[0], pair[1], compare.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range d.Scenarios {
-			for _, r := range s.Rows {
-				if r.Verdict != compare.Regression {
-					continue
-				}
-				msg := fmt.Sprintf("%s %s %s: %s → %s p=%.4f", s.Name, r.Phase, r.Metric, fmtp(r.Old), fmtp(r.New), *r.P)
-				if bimodal[s.Name] {
-					t.Logf("known bimodal scenario: %s", msg)
-				} else {
-					t.Errorf("A/A regression: %s", msg)
-				}
-			}
-		}
+	if p := compare.UTest([]float64{1, 2, 3, 4, 5}, []float64{11, 12, 13, 14, 15}, 0.05); math.Abs(p-2.0/252) > 1e-9 {
+		t.Errorf("U test p = %g, want 2/252 (the smallest for 5 against 5)", p)
 	}
 }
 
-func fmtp(v *float64) string {
-	if v == nil {
-		return "—"
+// TestCalibrate: floors from synthetic A/A runs, a leave-one-out false
+// alarm rate of 0, and a planted regression still flagged with them.
+func TestCalibrate(t *testing.T) {
+	var aa []*results.File
+	for seed := uint64(1); seed <= 10; seed++ {
+		f := resultstest.File(resultstest.Options{Seed: seed, Paired: true})
+		f.Runs[0].RunID = f.Runs[0].RunID + "-aa"
+		aa = append(aa, f)
 	}
-	return fmt.Sprintf("%g", *v)
-}
-
-// TestPlantedRecorded: a run with the breakers disabled is flagged on the
-// 100 %-loss scenario, with p below alpha.
-func TestPlantedRecorded(t *testing.T) {
-	fs := recorded(t, "aa-1.json", "aa-2.json", "planted.json")
-	for _, base := range fs[:2] {
-		d, err := compare.Compare(base, fs[2], compare.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Verdict != compare.VerdictRegression {
-			t.Fatalf("verdict %q, want %q", d.Verdict, compare.VerdictRegression)
-		}
-		for _, s := range d.Scenarios {
-			if s.Name != "packet-loss-100-pct" {
-				continue
-			}
-			r, ok := find(s, "testing", "throughput")
-			if !ok || r.Verdict != compare.Regression || *r.P >= d.Alpha {
-				t.Errorf("%s testing throughput: %+v, want a regression with p < %g", s.Name, r, d.Alpha)
-			}
-		}
+	cal, err := compare.Calibrate(aa, compare.Config{}, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func find(s compare.Scenario, phase, key string) (compare.Row, bool) {
-	for _, r := range s.Rows {
-		if r.Phase == phase && r.Metric == key {
-			return r, true
-		}
+	if cal.HostClass != "linux-amd64-2cpu" || cal.Profile != "pr" || len(cal.Runs) != 10 || cal.FalseAlarms.Runs != 10 {
+		t.Errorf("calibration %s %s, %d runs", cal.Profile, cal.HostClass, len(cal.Runs))
 	}
-	return compare.Row{}, false
+	if cal.FalseAlarms.Flagged != 0 {
+		t.Errorf("A/A false alarms: %d of 10: %q", cal.FalseAlarms.Flagged, cal.FalseAlarms.Flags)
+	}
+	f, ok := cal.Floor("packet-loss-100-pct", compare.Key{Phase: "testing", Name: "throughput"})
+	if !ok || f <= 0 || f > 200 {
+		t.Errorf("throughput floor %g (%v): want the spread of ~700 ops/s with 2 %% noise per arm, times 4", f, ok)
+	}
+	d, err := compare.Compare(nil, resultstest.File(resultstest.Options{Seed: 99, Paired: true, Planted: true}), compare.Config{Calibration: cal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := flagged(d, compare.Regression); len(got["packet-loss-100-pct"]) == 0 || !strings.Contains(d.Calibration, "10 A/A runs") {
+		t.Errorf("planted with calibrated floors: flagged %v, calibration %q", got, d.Calibration)
+	}
+	if _, err := compare.Calibrate(aa[:1], compare.Config{}, 0); !errors.Is(err, compare.ErrCalibration) {
+		t.Errorf("one run: err = %v", err)
+	}
+	if _, err := compare.Calibrate([]*results.File{resultstest.File(resultstest.Options{})}, compare.Config{}, 0); !errors.Is(err, compare.ErrCalibration) || !strings.Contains(err.Error(), "bench -aa") {
+		t.Errorf("unpaired: err = %v", err)
+	}
 }

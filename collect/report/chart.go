@@ -6,7 +6,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -14,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/mcchaos/mcchaos/collect/internal/robust"
 	"github.com/mcchaos/mcchaos/collect/results"
 )
 
@@ -52,12 +55,41 @@ func Charts(dir string, run *results.Run) ([]string, error) {
 	return files, nil
 }
 
+// sideStyle is how each side is drawn: its median line and its arm band.
+var sideStyle = map[string]struct{ line, band color.Color }{
+	results.SideBase: {color.NRGBA{R: 110, G: 110, B: 110, A: 255}, color.NRGBA{R: 110, G: 110, B: 110, A: 60}},
+	results.SideHead: {color.NRGBA{R: 30, G: 80, B: 180, A: 255}, color.NRGBA{R: 30, G: 80, B: 180, A: 60}},
+}
+
+// band is one side's per-second median over its arms, and the range.
+type band struct{ med, lo, hi []float64 }
+
+func sideBand(arms []results.Values) band {
+	n := 0
+	for _, a := range arms {
+		n = max(n, len(a))
+	}
+	bd := band{make([]float64, n), make([]float64, n), make([]float64, n)}
+	for j := 0; j < n; j++ {
+		var xs []float64
+		for _, a := range arms {
+			if j < len(a) && !math.IsNaN(a[j]) && !math.IsInf(a[j], 0) {
+				xs = append(xs, a[j])
+			}
+		}
+		bd.med[j] = robust.Median(xs)
+		bd.lo[j], bd.hi[j] = robust.Bounds(xs)
+	}
+	return bd
+}
+
 func chart(path string, sc *results.Scenario) error {
 	var rows [][]*plot.Plot
 	for i, pn := range panels {
 		p := plot.New()
 		if i == 0 {
-			p.Title.Text = sc.Name + " (" + sc.Fidelity + "): red = fault on, green = recovery"
+			p.Title.Text = sc.Name + " (" + sc.Fidelity + "): lines = median of the arms, bands = their range; grey base, blue head; red = fault on, green = recovery"
+			p.Title.TextStyle.Font.Size = vg.Points(9)
 		}
 		p.Y.Label.Text = pn.title + " (" + pn.unit + ")"
 		if i == len(panels)-1 {
@@ -75,14 +107,22 @@ func chart(path string, sc *results.Scenario) error {
 		case "ms":
 			scale = 1000
 		}
-		var pts plotter.XYs
 		ymax := 0.0
-		for j, v := range s.Values {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				continue
+		type drawn struct {
+			side string
+			bd   band
+		}
+		var sides []drawn
+		for _, side := range []string{results.SideBase, results.SideHead} {
+			if arms, ok := s.Arms[side]; ok {
+				bd := sideBand(arms)
+				for _, v := range bd.hi {
+					if !math.IsNaN(v) {
+						ymax = max(ymax, v*scale)
+					}
+				}
+				sides = append(sides, drawn{side, bd})
 			}
-			pts = append(pts, plotter.XY{X: float64(j) * s.StepS, Y: v * scale})
-			ymax = max(ymax, v*scale)
 		}
 		if ymax == 0 {
 			ymax = 1
@@ -109,12 +149,36 @@ func chart(path string, sc *results.Scenario) error {
 			poly.LineStyle.Width = 0
 			p.Add(poly)
 		}
-		if len(pts) > 0 {
-			l, err := plotter.NewLine(pts)
+		for _, sd := range sides {
+			st := sideStyle[sd.side]
+			var med, upper, lower plotter.XYs
+			for j := range sd.bd.med {
+				if math.IsNaN(sd.bd.med[j]) {
+					continue
+				}
+				x := float64(j) * s.StepS
+				med = append(med, plotter.XY{X: x, Y: sd.bd.med[j] * scale})
+				upper = append(upper, plotter.XY{X: x, Y: sd.bd.hi[j] * scale})
+				lower = append(lower, plotter.XY{X: x, Y: sd.bd.lo[j] * scale})
+			}
+			if len(med) == 0 {
+				continue
+			}
+			if len(med) > 1 {
+				poly := append(slices.Clone(upper), reversed(lower)...)
+				pg, err := plotter.NewPolygon(poly)
+				if err != nil {
+					return err
+				}
+				pg.Color = st.band
+				pg.LineStyle.Width = 0
+				p.Add(pg)
+			}
+			l, err := plotter.NewLine(med)
 			if err != nil {
 				return err
 			}
-			l.Color = color.NRGBA{R: 30, G: 80, B: 180, A: 255}
+			l.Color = st.line
 			l.Width = vg.Points(1.2)
 			p.Add(l)
 		}
@@ -141,6 +205,12 @@ func chart(path string, sc *results.Scenario) error {
 	return f.Close()
 }
 
+func reversed(xs plotter.XYs) plotter.XYs {
+	out := slices.Clone(xs)
+	slices.Reverse(out)
+	return out
+}
+
 func findSeries(sc *results.Scenario, name string) (results.Series, bool) {
 	for _, s := range sc.Series {
 		if s.Name == name {
@@ -154,11 +224,17 @@ func findSeries(sc *results.Scenario, name string) (results.Series, bool) {
 // throughput and errors per second, or "" without series. GitHub renders it
 // in a pull-request comment without any hosting.
 func Mermaid(sc *results.Scenario) string {
-	thr, ok1 := findSeries(sc, "throughput")
-	errs, ok2 := findSeries(sc, "errors")
-	if !ok1 || !ok2 || len(thr.Values) == 0 {
+	thrS, ok1 := findSeries(sc, "throughput")
+	errS, ok2 := findSeries(sc, "errors")
+	if !ok1 || !ok2 || len(thrS.Arms[results.SideHead]) == 0 {
 		return ""
 	}
+	thr := struct {
+		Values []float64
+		Start  time.Time
+		StepS  float64
+	}{sideBand(thrS.Arms[results.SideHead]).med, thrS.Start, thrS.StepS}
+	errs := struct{ Values []float64 }{sideBand(errS.Arms[results.SideHead]).med}
 	// Drop the undefined seconds at the ends (before the first scrape pair).
 	lo, hi := 0, len(thr.Values)
 	for lo < hi && math.IsNaN(thr.Values[lo]) {
@@ -187,7 +263,7 @@ func Mermaid(sc *results.Scenario) string {
 	}
 	var b strings.Builder
 	b.WriteString("```mermaid\nxychart-beta\n")
-	fmt.Fprintf(&b, "    title \"%s: ok ops/s (upper line), errors/s (lower); %s\"\n", sc.Name, strings.Join(ph, ", "))
+	fmt.Fprintf(&b, "    title \"%s, head median of the arms: ok ops/s (upper line), errors/s (lower); %s\"\n", sc.Name, strings.Join(ph, ", "))
 	fmt.Fprintf(&b, "    x-axis \"seconds (%g s per point)\" %.0f --> %.0f\n", step*thr.StepS, float64(lo)*thr.StepS, float64(hi-1)*thr.StepS)
 	fmt.Fprintf(&b, "    y-axis \"per second\" 0 --> %.0f\n", math.Ceil(ymax*1.1))
 	fmt.Fprintf(&b, "    line %s\n", list(a))

@@ -6,64 +6,35 @@ import (
 	"strings"
 
 	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/internal/units"
 )
 
 // Value formats v in unit for a person: durations in µs/ms/s, ratios in
-// percent, rates and counts as integers.
-func Value(v float64, unit string) string {
-	switch {
-	case math.IsNaN(v):
-		return "—"
-	case unit == "s":
-		a := math.Abs(v)
-		switch {
-		case a == 0:
-			return "0"
-		case a < 1e-3:
-			return fmt.Sprintf("%.0f µs", v*1e6)
-		case a < 1:
-			return fmt.Sprintf("%.1f ms", v*1e3)
-		default:
-			return fmt.Sprintf("%.2f s", v)
-		}
-	case unit == "ratio":
-		if v == 0 {
-			return "0 %"
-		}
-		return fmt.Sprintf("%.2f %%", v*100)
-	case unit == "x":
-		return fmt.Sprintf("%.2f×", v)
-	case unit == "ops/s":
-		return fmt.Sprintf("%.0f", v)
-	default:
-		if v == math.Trunc(v) {
-			return fmt.Sprintf("%.0f", v)
-		}
-		return fmt.Sprintf("%.2f", v)
+// percent, rates and counts as integers; "no data" for NaN, "not reached"
+// for +Inf.
+func Value(v float64, unit string) string { return units.Value(v, unit) }
+
+// SideCell formats one side of a row: the median with the arm range,
+// "0.74 s [0.70 s – 0.80 s]".
+func SideCell(s compare.Side, unit string) string {
+	if s.N == 0 {
+		return "no data"
 	}
+	m := Value(float64(s.Median), unit)
+	if s.N == 1 || s.Min == s.Max {
+		return m
+	}
+	return fmt.Sprintf("%s [%s – %s]", m, Value(float64(s.Min), unit), Value(float64(s.Max), unit))
 }
 
-func ptrValue(v *float64, unit string) string {
-	if v == nil {
-		return "—"
-	}
-	return Value(*v, unit)
-}
-
-// Delta formats the change of a row: relative when the baseline is not
-// zero, else absolute in the row's unit.
-func Delta(r compare.Row) string {
-	switch {
-	case r.Old == nil || r.New == nil:
+// Effect formats a row's effect with its interval: "+4.55 s [+3.9 s, +5.1 s]".
+func Effect(r compare.Row) string {
+	if math.IsNaN(float64(r.Effect)) {
 		return ""
-	case r.Delta != nil:
-		return fmt.Sprintf("%+.1f%%", *r.Delta*100)
-	case *r.New == *r.Old:
-		return "0"
 	}
-	s := Value(*r.New-*r.Old, r.Unit)
-	if !strings.HasPrefix(s, "-") {
-		s = "+" + s
+	s := units.Signed(float64(r.Effect), r.Unit)
+	if !math.IsNaN(float64(r.EffectLo)) {
+		s += fmt.Sprintf(" [%s, %s]", units.Signed(float64(r.EffectLo), r.Unit), units.Signed(float64(r.EffectHi), r.Unit))
 	}
 	return s
 }
@@ -85,15 +56,15 @@ func VerdictCell(v compare.Verdict) string {
 	case compare.Regression:
 		return "**regression**"
 	case compare.NotTested:
-		return ""
+		return "not tested"
 	}
 	return string(v)
 }
 
-// Label is the display name of a metric key, e.g. "p99 latency (get)".
-func Label(name string, labels map[string]string) string {
+// Label is the display name of a row, e.g. "p99 latency (get)".
+func Label(k compare.Key) string {
 	base := map[string]string{
-		"throughput":               "throughput (ops/s)",
+		"throughput":               "throughput",
 		"error_ratio":              "error ratio",
 		"latency_p50":              "p50 latency",
 		"latency_p90":              "p90 latency",
@@ -112,13 +83,21 @@ func Label(name string, labels map[string]string) string {
 		"blast_radius_p99":         "blast radius: p99 change",
 		"errors_during_fault":      "errors during the fault",
 		"breaker_flaps":            "breaker flaps",
-	}[name]
+		"failed_operations":        "failed operations",
+		"peak_latency_p99":         "peak p99 latency",
+	}[k.Name]
 	if base == "" {
-		base = name
+		base = k.Name
+	}
+	labels := map[string]string{}
+	for _, kv := range strings.Split(k.Labels, ",") {
+		if a, b, ok := strings.Cut(kv, "="); ok {
+			labels[a] = b
+		}
 	}
 	var qual []string
-	for _, k := range []string{"server", "op", "class"} {
-		if v, ok := labels[k]; ok && !(k == "op" && v == "all") {
+	for _, l := range []string{"server", "op", "class"} {
+		if v, ok := labels[l]; ok && !(l == "op" && v == "all") {
 			qual = append(qual, v)
 		}
 	}

@@ -1,7 +1,8 @@
 // Package report writes what people and machines read after a run: the
-// Markdown report (verdict first, summary of every scenario, a table and a
-// chart per scenario, a glossary), diff.json, PNG charts with gonum/plot and
-// Mermaid xychart-beta charts for pull-request comments.
+// Markdown report (verdict first, summary of every scenario, the gating
+// figures of each scenario with their reasons, the informational changes,
+// a chart, a glossary), diff.json, PNG charts with gonum/plot and Mermaid
+// xychart-beta charts for pull-request comments.
 //
 // A reporter only formats: the figures come from collect/results and the
 // verdicts from collect/compare.
@@ -11,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +31,7 @@ type Input struct {
 	Diff *compare.Diff
 	// New is the run (or runs) reported on.
 	New *results.File
-	// BaselinePath names the baseline file(s); empty without a baseline.
+	// BaselinePath names the stored baseline file(s); empty without one.
 	BaselinePath string
 	// ChartsDir is where the PNG charts are, relative to the report. If
 	// empty, no PNG is linked.
@@ -38,14 +40,6 @@ type Input struct {
 	Links map[string][]Link
 	// Warnings are shown under the verdict (e.g. Grafana unreachable).
 	Warnings []string
-}
-
-// headline are the metric keys shown for the testing phase of every
-// scenario, and always are the first three for every phase; other rows are
-// shown only when their verdict is not "~".
-var headline = []string{
-	"throughput", "error_ratio", "latency_p99{op=all}",
-	"latency_p50{op=all}", "latency_p999{op=all}", "connections_created", "integrity_violations",
 }
 
 // JSON writes d as indented JSON.
@@ -67,13 +61,13 @@ func Markdown(w io.Writer, in Input) error {
 	return err
 }
 
-// Summary writes the head of the report only (verdict, run and baseline,
-// summary table), small enough for a pull-request comment; full points to
-// the full report.
+// Summary writes the head of the report only (verdict, sides, summary
+// table), small enough for a pull-request comment; full points to the
+// full report.
 func Summary(w io.Writer, in Input, full string) error {
 	var b strings.Builder
 	writeHead(&b, in)
-	fmt.Fprintf(&b, "Per-scenario tables, charts and the glossary: %s.\n", full)
+	fmt.Fprintf(&b, "Per-scenario figures, reasons, charts and the glossary: %s.\n", full)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -83,6 +77,9 @@ func writeHead(b *strings.Builder, in Input) {
 	run := in.New.Runs[len(in.New.Runs)-1]
 	fmt.Fprintf(b, "# mcchaos report: %s\n\n", run.RunID)
 	b.WriteString(verdictLine(d) + "\n\n")
+	for _, p := range d.Problems {
+		fmt.Fprintf(b, "> 🛑 %s\n", p)
+	}
 	warns := append(slices.Clone(d.Warnings), in.Warnings...)
 	for _, r := range in.New.Runs {
 		for _, n := range r.Notes {
@@ -92,7 +89,7 @@ func writeHead(b *strings.Builder, in Input) {
 	for _, w := range warns {
 		fmt.Fprintf(b, "> ⚠️ %s\n", w)
 	}
-	if len(warns) > 0 {
+	if len(warns)+len(d.Problems) > 0 {
 		b.WriteString("\n")
 	}
 	writeMeta(b, in)
@@ -100,40 +97,46 @@ func writeHead(b *strings.Builder, in Input) {
 }
 
 func verdictLine(d *compare.Diff) string {
-	n := 0
-	for _, s := range d.Scenarios {
-		if s.InNew {
-			n++
-		}
-	}
 	switch d.Verdict {
 	case compare.VerdictIntegrity:
 		return fmt.Sprintf("**🛑 Integrity failure**: a read returned a value that was not written (%s). This fails the run whatever the statistics say.",
 			strings.Join(d.Integrity, "; "))
+	case compare.VerdictInvalid:
+		return fmt.Sprintf("**🛑 Not compared**: %s. The figures below are shown, but no verdict can be given.", strings.Join(d.Problems, "; "))
 	case compare.VerdictNoBaseline:
-		return fmt.Sprintf("**ℹ️ No baseline**: %d scenario(s) measured, nothing compared (no baseline given or found). No integrity violation.", n)
+		return "**ℹ️ No baseline**: " + d.Summary + "."
 	case compare.VerdictRegression:
-		var names []string
-		for _, s := range d.Scenarios {
-			if s.Regressions > 0 {
-				names = append(names, fmt.Sprintf("`%s` (%d)", s.Name, s.Regressions))
-			}
-		}
-		return fmt.Sprintf("**❌ %d regression(s)** in %s.", d.Regressions, strings.Join(names, ", "))
+		return "**❌ " + d.Summary + ".**"
 	}
-	return fmt.Sprintf("**✅ No regression** in %d scenario(s) compared with the baseline. No integrity violation.", n)
+	return fmt.Sprintf("**✅ No regression in %d scenario(s) compared** (%s). No integrity violation.", d.Compared, modeText(d))
+}
+
+func modeText(d *compare.Diff) string {
+	switch d.Mode {
+	case compare.ModePaired:
+		return "base and head side by side in this run"
+	case compare.ModeStored:
+		return "head against the stored baseline"
+	}
+	return "nothing compared"
 }
 
 func writeMeta(b *strings.Builder, in Input) {
 	d := in.Diff
-	run := d.New
 	b.WriteString("| | |\n|---|---|\n")
-	fmt.Fprintf(b, "| run | %s |\n", runLine(run))
-	if d.Baseline != nil {
-		fmt.Fprintf(b, "| baseline | `%s`: %s |\n", in.BaselinePath, runLine(*d.Baseline))
-		fmt.Fprintf(b, "| samples | %s; U test (benchmath), alpha %g; minimum effects per metric in diff.json |\n", d.Samples, d.Alpha)
-	} else {
-		b.WriteString("| baseline | none |\n")
+	fmt.Fprintf(b, "| head | %s |\n", runLine(d.Head))
+	switch {
+	case d.Base != nil && d.Mode == compare.ModeStored:
+		fmt.Fprintf(b, "| base | stored baseline `%s`: %s |\n", in.BaselinePath, runLine(*d.Base))
+	case d.Base != nil:
+		fmt.Fprintf(b, "| base | %s |\n", runLine(*d.Base))
+	default:
+		b.WriteString("| base | none |\n")
+	}
+	if d.Base != nil {
+		fmt.Fprintf(b, "| method | one value per arm and side (%d base arms, %d head arms); Mann–Whitney U test (benchmath) at alpha %g per figure; effect = Hodges–Lehmann shift head − base with its %g %% interval; only the gating figures can fail the run |\n",
+			d.Base.Arms, d.Head.Arms, d.Alpha, d.Confidence*100)
+		fmt.Fprintf(b, "| floors | %s |\n", d.Calibration)
 	}
 	fmt.Fprintf(b, "| fidelity | %s |\n", fidelities(d))
 	b.WriteString("\n")
@@ -148,8 +151,8 @@ func runLine(r compare.RunSet) string {
 	if r.Version != "" {
 		client += " " + r.Version
 	}
-	return fmt.Sprintf("%s (%d run(s)), %s, %s, profile `%s`, client %s, stack %s, %d CPUs, %s",
-		strings.Join(r.RunIDs, ", "), len(r.RunIDs), commit, r.Start, r.Profile, orDash(client), orDash(r.Stack), r.Host.CPUs, r.Host.GoVersion)
+	return fmt.Sprintf("side %s of %s, %d arm(s), %s, %s, profile `%s`, client %s, stack %s, %s, %s",
+		r.Side, strings.Join(r.RunIDs, ", "), r.Arms, commit, r.Start, r.Profile, orDash(client), orDash(r.Stack), r.Host.Class(), r.Host.GoVersion)
 }
 
 func shorten(s string) string {
@@ -186,47 +189,57 @@ func fidelities(d *compare.Diff) string {
 	return strings.Join(parts, "; ")
 }
 
-// row finds a row by phase and metric key.
-func row(sd compare.Scenario, phase, key string) (compare.Row, bool) {
+// row finds a row by key.
+func row(sd compare.Scenario, k compare.Key) (compare.Row, bool) {
 	for _, r := range sd.Rows {
-		if r.Phase == phase && r.Metric == key {
+		if r.Key == k {
 			return r, true
 		}
 	}
 	return compare.Row{}, false
 }
 
-// cell formats a row's new value with its change when there is a baseline.
-func cell(sd compare.Scenario, phase, key string) string {
-	r, ok := row(sd, phase, key)
-	if !ok {
+// cell formats a row for the summary: "base → head" medians, with `~` when
+// not significant or within the floor.
+func cell(sd compare.Scenario, k compare.Key) string {
+	r, ok := row(sd, k)
+	if !ok || (r.Base.N == 0 && r.Head.N == 0) {
 		return "—"
 	}
-	s := ptrValue(r.New, r.Unit)
-	if r.New == nil && r.Note != "" {
-		s = "not reached"
-		if r.Old != nil {
-			s += " (was " + Value(*r.Old, r.Unit) + ")"
-		}
+	h := Value(float64(r.Head.Median), r.Unit)
+	if r.Head.N == 0 {
+		h = "no data"
 	}
-	if r.Old != nil && r.New != nil {
-		if r.Verdict == compare.Same {
-			s += " ~"
-		} else if dl := Delta(r); dl != "" && r.Verdict != compare.NotTested {
-			s += " (" + dl + ")"
-		}
+	switch r.Verdict {
+	case compare.NotTested, compare.Added:
+		return h
+	case compare.Same:
+		return h + " ~"
 	}
-	return s
+	s := Value(float64(r.Base.Median), r.Unit) + " → " + h
+	if r.Verdict == compare.Regression {
+		return "**" + s + "**"
+	}
+	return s + " (" + string(r.Verdict) + ")"
+}
+
+// summaryKeys are the columns of the summary table.
+var summaryKeys = []compare.Key{
+	{Phase: "testing", Name: "throughput"},
+	{Phase: "testing", Name: "error_ratio"},
+	{Phase: "testing", Name: "latency_p99", Labels: "op=all"},
+	{Phase: compare.PhaseResilience, Name: "time_to_detect"},
+	{Phase: compare.PhaseResilience, Name: "time_to_recover"},
 }
 
 func writeSummary(b *strings.Builder, in Input) {
 	b.WriteString("## Summary\n\n")
-	b.WriteString("Figures of the testing phase (fault on); `~` means no significant change from the baseline.\n\n")
-	b.WriteString("| scenario | fidelity | status | throughput (ops/s) | error ratio | p99 latency | time to detect | time to recover | integrity | verdict |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("Head medians over the arms in the testing phase (fault on); `~` means no significant change beyond the floor, `base → head` a change. A short fault has no testing-phase figures: see its event figures.\n\n")
+	b.WriteString("| scenario | fidelity | throughput | error ratio | p99 latency | time to detect | time to recover | fault spread | verdict |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, sd := range in.Diff.Scenarios {
-		if !sd.InNew {
-			fmt.Fprintf(b, "| `%s` | %s | not run | | | | | | | in the baseline only |\n", sd.Name, sd.Fidelity)
+		if !sd.InHead {
+			fmt.Fprintf(b, "| `%s` | %s | | | | | | | base only: not compared |\n", sd.Name, sd.Fidelity)
 			continue
 		}
 		v := "~"
@@ -235,29 +248,38 @@ func writeSummary(b *strings.Builder, in Input) {
 			v = "**integrity failure**"
 		case sd.Regressions > 0:
 			v = fmt.Sprintf("**%d regression(s)**", sd.Regressions)
-		case !sd.InBaseline && in.Diff.Baseline != nil:
-			v = "new (not in baseline)"
-		case in.Diff.Baseline == nil:
+		case in.Diff.Base == nil:
 			v = "no baseline"
+		case !sd.InBase:
+			v = "head only: not compared"
 		case sd.Improvements > 0:
 			v = fmt.Sprintf("%d improvement(s)", sd.Improvements)
 		}
-		integ := "0"
-		if sd.Integrity > 0 {
-			integ = fmt.Sprintf("**%g**", sd.Integrity)
+		cells := make([]string, len(summaryKeys))
+		for i, k := range summaryKeys {
+			cells[i] = cell(sd, k)
 		}
-		fmt.Fprintf(b, "| [`%s`](#%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			sd.Name, sd.Name, sd.Fidelity, orDash(sd.Status),
-			cell(sd, "testing", "throughput"), cell(sd, "testing", "error_ratio"), cell(sd, "testing", "latency_p99{op=all}"),
-			cell(sd, compare.PhaseResilience, "time_to_detect"), cell(sd, compare.PhaseResilience, "time_to_recover"), integ, v)
+		fmt.Fprintf(b, "| [`%s`](#%s) | %s | %s | %s | %s |\n", sd.Name, sd.Name, sd.Fidelity, strings.Join(cells, " | "), spread(sd), v)
 	}
 	b.WriteString("\n")
 }
 
+// spread formats the per-arm fault-time spread, flagged beyond 10 ms.
+func spread(sd compare.Scenario) string {
+	if sd.FaultSpread == nil {
+		return "—"
+	}
+	s := Value(*sd.FaultSpread, "s")
+	if *sd.FaultSpread > 0.010 {
+		s += " ⚠️"
+	}
+	return s
+}
+
 func writeScenario(b *strings.Builder, in Input, sd compare.Scenario) {
 	fmt.Fprintf(b, "## %s\n\n", sd.Name)
-	if !sd.InNew {
-		b.WriteString("In the baseline, not run this time.\n\n")
+	if !sd.InHead {
+		b.WriteString("On the base side only: not run on the head side, not compared.\n\n")
 		return
 	}
 	var sc *results.Scenario
@@ -271,27 +293,32 @@ func writeScenario(b *strings.Builder, in Input, sd compare.Scenario) {
 		b.WriteString(sc.Description + "\n\n")
 	}
 	for _, f := range sc.Faults {
-		fmt.Fprintf(b, "- fault: %s %s on %s, injected by %s (%s fidelity)\n", f.Kind, params(f.Params), strings.Join(f.Targets, ", "), f.Injector, f.Fidelity)
+		fmt.Fprintf(b, "- fault: %s %s on %s, injected by %s (%s fidelity)", f.Kind, params(f.Params), strings.Join(f.Targets, ", "), f.Injector, f.Fidelity)
+		if len(f.Arms) > 1 {
+			a, r := f.Spread()
+			fmt.Fprintf(b, "; applied to %d arm paths within %s, removed within %s (goal ≤ 10 ms)", len(f.Arms), a.Round(time.Microsecond), r.Round(time.Microsecond))
+		}
+		b.WriteString("\n")
 	}
 	for _, p := range sc.Phases {
-		ext := ""
-		if p.Extended {
-			ext = fmt.Sprintf(", evaluated over %s (minimum window)", p.WindowEnd.Sub(p.WindowStart).Round(time.Millisecond))
-		}
-		fmt.Fprintf(b, "- %s: %s%s; samples are means of %d s blocks\n", p.Name, p.End.Sub(p.Start).Round(time.Millisecond), ext, p.BlockSeconds)
+		fmt.Fprintf(b, "- %s: %s\n", p.Name, p.End.Sub(p.Start).Round(time.Millisecond))
+	}
+	if sc.Event != nil {
+		fmt.Fprintf(b, "- fault event: %s from the fault's start\n", sc.Event.WindowEnd.Sub(sc.Event.WindowStart).Round(time.Millisecond))
 	}
 	for _, n := range sc.Notes {
 		fmt.Fprintf(b, "- note: %s\n", n)
 	}
 	b.WriteString("\n")
-	if in.Diff.Baseline != nil && sd.InBaseline {
-		writeCompared(b, sd)
-	} else {
-		writePlain(b, sd, sc)
+	if !sd.Compared {
+		if in.Diff.Base != nil {
+			b.WriteString("On the head side only: shown, not compared.\n\n")
+		}
 	}
-	writeResilience(b, in, sd)
+	writeGating(b, in.Diff, sd)
+	writeOthers(b, sd)
 	if in.ChartsDir != "" {
-		fmt.Fprintf(b, "![%s: throughput, error ratio and p99 over time](%s/%s.png)\n\n", sd.Name, in.ChartsDir, sd.Name)
+		fmt.Fprintf(b, "![%s: throughput, error ratio and p99 over time, median of the arms per side with their range](%s/%s.png)\n\n", sd.Name, in.ChartsDir, sd.Name)
 	}
 	b.WriteString(Mermaid(sc))
 	for _, l := range in.Links[sd.Name] {
@@ -315,134 +342,99 @@ func params(p map[string]float64) string {
 	return strings.Join(parts, " ")
 }
 
-func shown(r compare.Row) bool {
-	switch {
-	case r.Verdict != compare.Same && r.Verdict != compare.NotTested:
-		return true
-	case r.Phase == "testing":
-		return slices.Contains(headline, r.Metric)
+func phaseLabel(k compare.Key) string {
+	switch k.Phase {
+	case compare.PhaseResilience:
+		return ""
+	case compare.PhaseEvent:
+		return "fault event"
 	}
-	return slices.Contains(headline[:3], r.Metric)
+	return k.Phase
 }
 
-func writeCompared(b *strings.Builder, sd compare.Scenario) {
-	b.WriteString("| metric | phase | baseline | now | delta | p | verdict |\n|---|---|---|---|---|---|---|\n")
-	hidden := 0
-	var warn []string
-	oneSide := map[compare.Verdict][]string{}
-	for _, r := range sd.Rows {
-		if r.Phase == compare.PhaseResilience {
-			continue
-		}
-		if r.Verdict == compare.Added || r.Verdict == compare.Removed {
-			l := Label(r.Name, r.Labels)
-			if !slices.Contains(oneSide[r.Verdict], l) {
-				oneSide[r.Verdict] = append(oneSide[r.Verdict], l)
-			}
-			continue
-		}
-		if !shown(r) {
-			hidden++
-			continue
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", Label(r.Name, r.Labels), r.Phase,
-			ptrValue(r.Old, r.Unit), ptrValue(r.New, r.Unit), Delta(r), P(r), VerdictCell(r.Verdict))
-		for _, w := range r.Warnings {
-			if !slices.Contains(warn, w) {
-				warn = append(warn, w)
-			}
-		}
-	}
-	fmt.Fprintf(b, "\n%d more metric(s) compared with no significant change; all rows are in diff.json.\n", hidden)
-	if l := oneSide[compare.Removed]; len(l) > 0 {
-		fmt.Fprintf(b, "Only in the baseline (not exported by this run): %s.\n", strings.Join(l, ", "))
-	}
-	if l := oneSide[compare.Added]; len(l) > 0 {
-		fmt.Fprintf(b, "New in this run (not in the baseline): %s.\n", strings.Join(l, ", "))
-	}
-	for _, w := range warn {
-		fmt.Fprintf(b, "Statistical caveat: %s.\n", w)
-	}
-	b.WriteString("\n")
-}
-
-func writePlain(b *strings.Builder, sd compare.Scenario, sc *results.Scenario) {
-	var phases []string
-	for _, p := range sc.Phases {
-		phases = append(phases, p.Name)
-	}
-	b.WriteString("| metric | " + strings.Join(phases, " | ") + " |\n|---" + strings.Repeat("|---", len(phases)) + "|\n")
-	var keys []string
-	for _, r := range sd.Rows {
-		if r.Phase == compare.PhaseResilience || slices.Contains(keys, r.Metric) {
-			continue
-		}
-		if slices.Contains(headline, r.Metric) || anyNonZero(sd, r.Metric) && r.Name != "latency_p90" {
-			keys = append(keys, r.Metric)
-		}
-	}
-	for _, k := range keys {
-		var cells []string
-		var name string
-		var labels map[string]string
-		for _, p := range phases {
-			r, ok := row(sd, p, k)
-			if !ok {
-				cells = append(cells, "—")
-				continue
-			}
-			name, labels = r.Name, r.Labels
-			cells = append(cells, ptrValue(r.New, r.Unit))
-		}
-		fmt.Fprintf(b, "| %s | %s |\n", Label(name, labels), strings.Join(cells, " | "))
-	}
-	b.WriteString("\nOnly non-zero figures by class, server and operation are shown; all are in results.json.\n\n")
-}
-
-// anyNonZero reports whether a by-label metric is non-zero in some phase;
-// per-operation latencies are left to results.json.
-func anyNonZero(sd compare.Scenario, key string) bool {
-	for _, r := range sd.Rows {
-		if r.Metric == key && r.New != nil && *r.New != 0 && r.Labels["op"] == "" {
-			return true
-		}
-	}
-	return false
-}
-
-func writeResilience(b *strings.Builder, in Input, sd compare.Scenario) {
+// writeGating writes the gating figures: both sides' medians with their
+// arm ranges, the effect with its interval, the floor (the smallest change
+// this run could flag), and a one-line reason per verdict.
+func writeGating(b *strings.Builder, d *compare.Diff, sd compare.Scenario) {
 	var rows []compare.Row
 	for _, r := range sd.Rows {
-		if r.Phase == compare.PhaseResilience {
+		if r.Gating && (r.Base.N > 0 || r.Head.N > 0) {
 			rows = append(rows, r)
 		}
 	}
-	if len(rows) == 0 {
+	integ, hasInteg := row(sd, compare.Key{Phase: compare.PhaseResilience, Name: "integrity_violations"})
+	if len(rows) == 0 && !hasInteg {
 		return
 	}
-	compared := in.Diff.Baseline != nil && sd.InBaseline
-	if compared {
-		b.WriteString("| resilience | baseline | now | delta | p | verdict |\n|---|---|---|---|---|---|\n")
-	} else {
-		b.WriteString("| resilience | value |\n|---|---|\n")
-	}
+	b.WriteString("**Gating figures**\n\n")
+	b.WriteString("| figure | phase | base | head | effect (head − base) | p | smallest change flagged | verdict |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		now := ptrValue(r.New, r.Unit)
-		if r.New == nil && r.Note != "" {
-			now = "not reached: " + r.Note
+		fl := ""
+		if !math.IsNaN(float64(r.Floor)) {
+			fl = Value(float64(r.Floor), r.Unit) + " (" + r.FloorFrom + ")"
+			if math.IsInf(float64(r.Floor), 1) {
+				fl = "none (A/A runs disagreed on reaching it)"
+			}
 		}
-		if compared {
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", Label(r.Name, nil), ptrValue(r.Old, r.Unit), now, Delta(r), P(r), verdictOrNote(r))
-		} else {
-			fmt.Fprintf(b, "| %s | %s |\n", Label(r.Name, nil), now)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", Label(r.Key), phaseLabel(r.Key),
+			SideCell(r.Base, r.Unit), SideCell(r.Head, r.Unit), Effect(r), P(r), fl, VerdictCell(r.Verdict))
+	}
+	if hasInteg {
+		v := "0"
+		if sd.Integrity > 0 {
+			v = fmt.Sprintf("**%g on a head arm: fails the run**", sd.Integrity)
+		}
+		fmt.Fprintf(b, "| integrity violations | | %s | %s | | | any | %s |\n", SideCell(integ.Base, integ.Unit), SideCell(integ.Head, integ.Unit), v)
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		if r.Reason != "" {
+			fmt.Fprintf(b, "- %s: %s\n", VerdictCell(r.Verdict), r.Reason)
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(b, "  - %s: %s\n", Label(r.Key), n)
 		}
 	}
 	b.WriteString("\n")
 }
 
-func verdictOrNote(r compare.Row) string {
-	if r.Verdict == compare.NotTested && r.New != nil {
-		return "not tested (one value per run)"
+// writeOthers writes the informational rows that changed; the others are
+// counted and left to diff.json.
+func writeOthers(b *strings.Builder, sd compare.Scenario) {
+	var shown []compare.Row
+	same := 0
+	oneSide := map[compare.Verdict][]string{}
+	for _, r := range sd.Rows {
+		if r.Gating || r.Key.Name == "integrity_violations" {
+			continue
+		}
+		switch r.Verdict {
+		case compare.Worse, compare.Better, compare.Changed:
+			shown = append(shown, r)
+		case compare.Added, compare.Removed:
+			l := Label(r.Key) + " " + phaseLabel(r.Key)
+			if !slices.Contains(oneSide[r.Verdict], l) {
+				oneSide[r.Verdict] = append(oneSide[r.Verdict], strings.TrimSpace(l))
+			}
+		default:
+			same++
+		}
 	}
-	return VerdictCell(r.Verdict)
+	if len(shown) > 0 {
+		b.WriteString("**Other figures that changed** (informational, never gating)\n\n")
+		b.WriteString("| figure | phase | base | head | effect (head − base) | p | verdict |\n|---|---|---|---|---|---|---|\n")
+		for _, r := range shown {
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", Label(r.Key), phaseLabel(r.Key),
+				SideCell(r.Base, r.Unit), SideCell(r.Head, r.Unit), Effect(r), P(r), VerdictCell(r.Verdict))
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(b, "%d more informational figure(s) without a significant change beyond their floor; every row is in diff.json.\n", same)
+	if l := oneSide[compare.Removed]; len(l) > 0 {
+		fmt.Fprintf(b, "On the base side only: %s.\n", strings.Join(l, ", "))
+	}
+	if l := oneSide[compare.Added]; len(l) > 0 {
+		fmt.Fprintf(b, "On the head side only: %s.\n", strings.Join(l, ", "))
+	}
+	b.WriteString("\n")
 }

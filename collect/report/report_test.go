@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,8 +49,9 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// TestMarkdownGolden renders the report for the SYNTHETIC fixtures of
-// resultstest: without a baseline, A/A, a planted regression and an
+// TestMarkdownGolden renders report.md and diff.json for the SYNTHETIC
+// fixtures of resultstest: without a baseline, a paired A/A, a paired
+// planted regression, a stored baseline of another host class with an
 // integrity failure.
 func TestMarkdownGolden(t *testing.T) {
 	base := resultstest.File(resultstest.Options{Seed: 1})
@@ -59,8 +61,8 @@ func TestMarkdownGolden(t *testing.T) {
 		warnings []string
 	}{
 		{"no-baseline", nil, resultstest.File(resultstest.Options{Seed: 2}), nil},
-		{"aa", base, resultstest.File(resultstest.Options{Seed: 2}), nil},
-		{"planted", base, resultstest.File(resultstest.Options{Seed: 2, Planted: true}), []string{"Grafana snapshots skipped: grafana: unreachable"}},
+		{"aa", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true}), nil},
+		{"planted", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true, Planted: true}), []string{"Grafana snapshots skipped: grafana: unreachable"}},
 		{"integrity", base, resultstest.File(resultstest.Options{Seed: 2, IntegrityIn: "packet-loss-5-pct", CPUs: 4}), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,6 +80,11 @@ func TestMarkdownGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden(t, "report-"+tc.name+".md", b.Bytes())
+			var js bytes.Buffer
+			if err := report.JSON(&js, d); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "diff-"+tc.name+".json", js.Bytes())
 			md := b.String()
 			// Every scenario has a summary row and a section.
 			for _, s := range resultstest.Scenarios {
@@ -93,7 +100,7 @@ func TestMarkdownGolden(t *testing.T) {
 }
 
 func TestChartsArePNGs(t *testing.T) {
-	run := resultstest.Run(resultstest.Options{Scenarios: []string{"latency-200ms-100ms", "packet-loss-100-pct"}})
+	run := resultstest.Run(resultstest.Options{Paired: true, Scenarios: []string{"latency-200ms-100ms", "packet-loss-100-pct"}})
 	dir := t.TempDir()
 	files, err := report.Charts(dir, &run)
 	if err != nil {
@@ -129,7 +136,9 @@ func TestValueFormats(t *testing.T) {
 		{1.5, "s", "1.50 s"},
 		{0.0123, "ratio", "1.23 %"},
 		{0, "ratio", "0 %"},
-		{1234.4, "ops/s", "1234"},
+		{1234.4, "ops/s", "1234 ops/s"},
+		{math.NaN(), "s", "no data"},
+		{math.Inf(1), "s", "not reached"},
 		{3, "count", "3"},
 		{1.057, "x", "1.06×"},
 	} {

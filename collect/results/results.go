@@ -9,6 +9,7 @@
 package results
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,8 +25,10 @@ import (
 )
 
 // SchemaVersion is the version of the format written by this package. Read
-// refuses any other version, older or newer.
-const SchemaVersion = 1
+// refuses any other version, older or newer. Version 2 holds one value per
+// arm of each side (issue 10): a run has a head side and, when paired, a
+// base side, each with k arms.
+const SchemaVersion = 2
 
 // ErrSchema is returned (wrapped) by Read for a file of another schema version.
 var ErrSchema = errors.New("results: unsupported schema_version")
@@ -34,6 +37,12 @@ var ErrSchema = errors.New("results: unsupported schema_version")
 // parse or is inconsistent.
 var ErrInvalid = errors.New("results: invalid file")
 
+// Side names, as in the manifest and the Prometheus label side.
+const (
+	SideHead = manifest.SideHead
+	SideBase = manifest.SideBase
+)
+
 // Direction says which way a metric is better.
 type Direction string
 
@@ -41,7 +50,7 @@ type Direction string
 const (
 	HigherIsBetter Direction = "higher"
 	LowerIsBetter  Direction = "lower"
-	// Informational metrics are shown and compared, never a regression.
+	// Informational metrics are shown and compared, never better or worse.
 	Informational Direction = "none"
 )
 
@@ -53,8 +62,9 @@ type File struct {
 
 // Run is one run of the benchmark: its metadata and its scenarios.
 type Run struct {
-	RunID         string    `json:"run_id"`
-	GitCommit     string    `json:"git_commit,omitempty"`
+	RunID     string `json:"run_id"`
+	GitCommit string `json:"git_commit,omitempty"`
+	// Client and ClientVersion are the head side's (see Sides).
 	Client        string    `json:"client,omitempty"`
 	ClientVersion string    `json:"client_version,omitempty"`
 	Workload      string    `json:"workload,omitempty"`
@@ -67,12 +77,42 @@ type Run struct {
 	CollectedAt   time.Time `json:"collected_at"`
 	// Status is the manifest's run status (passed, failed, interrupted).
 	Status string `json:"status,omitempty"`
-	// IntegrityViolations counts the violations over the whole run, between
-	// scenarios too. Any is a failure.
-	IntegrityViolations float64 `json:"integrity_violations"`
+	// Sides are the run's sides, head first: one (head) for a run compared
+	// with a stored baseline, two for a paired run.
+	Sides []Side `json:"sides"`
+	// IntegrityViolations counts, per side and arm, the violations over the
+	// whole run, between scenarios too. Any is a failure.
+	IntegrityViolations map[string]Values `json:"integrity_violations"`
 	// Notes say what was unusual in collecting the run (e.g. no manifest).
 	Notes     []string   `json:"notes,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`
+}
+
+// Side is one side of a run: a client build run as Arms loadgen processes.
+type Side struct {
+	Name          string   `json:"name"`
+	Arms          int      `json:"arms"`
+	Client        string   `json:"client,omitempty"`
+	ClientVersion string   `json:"client_version,omitempty"`
+	Ref           string   `json:"ref,omitempty"`
+	Commit        string   `json:"commit,omitempty"`
+	Args          []string `json:"args,omitempty"`
+}
+
+// Side returns the run's side of that name.
+func (r *Run) Side(name string) (Side, bool) {
+	for _, s := range r.Sides {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Side{}, false
+}
+
+// Paired reports whether the run has both sides.
+func (r *Run) Paired() bool {
+	_, ok := r.Side(SideBase)
+	return ok
 }
 
 // Host describes the machine collect ran on (the benchmark's host).
@@ -83,6 +123,11 @@ type Host struct {
 	Arch      string `json:"arch,omitempty"`
 }
 
+// Class names the host class calibrations are kept per: "linux-amd64-2cpu".
+func (h Host) Class() string {
+	return fmt.Sprintf("%s-%s-%dcpu", cmp.Or(h.OS, "unknown"), cmp.Or(h.Arch, "unknown"), h.CPUs)
+}
+
 // Scenario is one scenario of a run.
 type Scenario struct {
 	Name        string           `json:"name"`
@@ -91,125 +136,148 @@ type Scenario struct {
 	Fidelity    string           `json:"fidelity"`
 	Faults      []manifest.Fault `json:"faults,omitempty"`
 	Phases      []Phase          `json:"phases"`
-	Resilience  []Figure         `json:"resilience,omitempty"`
-	// Series are the per-second series over the whole scenario, kept for
-	// charts: throughput, error_ratio, latency_p99.
+	// Event holds the figures of a short fault (a testing phase shorter
+	// than collect's minimum window): from the fault's start to a few
+	// seconds after it, never past the scenario's end. Nil for long faults.
+	Event *Phase `json:"event,omitempty"`
+	// Resilience are the derived figures (time to detect, to recover, ...).
+	Resilience []Metric `json:"resilience,omitempty"`
+	// Series are the per-second series over the whole scenario, per side
+	// and arm, kept for charts: throughput, errors, error_ratio, latency_p99.
 	Series []Series `json:"series,omitempty"`
 	// Notes say what was unusual in collecting this scenario.
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Phase is one phase of a scenario.
+// Phase is one phase of a scenario (or a short fault's event window).
 type Phase struct {
 	Name string `json:"name"`
 	// Start and End are the phase as the manifest gives it.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	// WindowStart and WindowEnd are the window the figures were computed
-	// over: the phase itself, or a longer one when the phase was shorter
-	// than collect's minimum window (see Extended).
+	// over: the phase itself, or for the event the fault's start to a few
+	// seconds after.
 	WindowStart time.Time `json:"window_start"`
 	WindowEnd   time.Time `json:"window_end"`
-	// Extended is true when the window is longer than the phase.
-	Extended bool `json:"extended,omitempty"`
-	// BlockSeconds is the block length of the samples: each sample is the
-	// mean of this many consecutive per-second values.
-	BlockSeconds int      `json:"block_seconds"`
-	Metrics      []Metric `json:"metrics"`
+	Metrics     []Metric  `json:"metrics"`
 }
 
-// Metric is one figure of a phase.
+// Metric is one figure of a phase (or a resilience figure) with one value
+// per arm of each side.
 type Metric struct {
 	Name      string            `json:"name"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Unit      string            `json:"unit"`
 	Direction Direction         `json:"direction"`
-	// Value is the figure over the whole window.
-	Value float64 `json:"value"`
-	// Samples are block means of the per-second series over the window.
-	Samples Values `json:"samples"`
+	// Arms holds per side one value per arm, arm i at index i-1. NaN
+	// (null in JSON) is no data; +Inf ("not reached") is an event that did
+	// not happen within the window, worse than any value reached.
+	Arms map[string]Values `json:"arms"`
+	// Notes say why values are missing or not reached.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Key names the metric with its labels, e.g. "latency_p99{op=get}".
 func (m Metric) Key() string { return Key(m.Name, m.Labels) }
+
+// Side returns the values of one side (nil when absent).
+func (m Metric) Side(side string) Values { return m.Arms[side] }
 
 // Key formats a metric name and labels as Metric.Key does.
 func Key(name string, labels map[string]string) string {
 	if len(labels) == 0 {
 		return name
 	}
+	return name + "{" + LabelString(labels) + "}"
+}
+
+// LabelString formats labels canonically: "k1=v1,k2=v2", sorted by name.
+func LabelString(labels map[string]string) string {
 	ks := make([]string, 0, len(labels))
 	for k := range labels {
 		ks = append(ks, k)
 	}
 	sort.Strings(ks)
 	var b strings.Builder
-	b.WriteString(name)
-	b.WriteByte('{')
 	for i, k := range ks {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(k + "=" + labels[k])
 	}
-	b.WriteByte('}')
 	return b.String()
 }
 
-// Figure is a derived resilience figure of a scenario. Value is nil when the
-// event did not happen (the breaker never opened, the client did not
-// recover within the recovery phase); Note says why.
-type Figure struct {
-	Name      string    `json:"name"`
-	Unit      string    `json:"unit"`
-	Direction Direction `json:"direction"`
-	Value     *float64  `json:"value"`
-	Note      string    `json:"note,omitempty"`
-}
-
-// Series is a per-second series. Values[i] is the value at Start+i*Step;
-// NaN (null in JSON) where the value is undefined (no operations).
+// Series is a per-second series per side and arm. Arms[side][i][j] is arm
+// i+1's value at Start+j*Step; NaN (null in JSON) where undefined.
 type Series struct {
-	Name   string    `json:"name"`
-	Unit   string    `json:"unit"`
-	Start  time.Time `json:"start"`
-	StepS  float64   `json:"step_seconds"`
-	Values Values    `json:"values"`
+	Name  string              `json:"name"`
+	Unit  string              `json:"unit"`
+	Start time.Time           `json:"start"`
+	StepS float64             `json:"step_seconds"`
+	Arms  map[string][]Values `json:"arms"`
 }
 
-// Values is a list of numbers written to JSON with NaN as null.
+// NotReached is how +Inf is written in JSON: an event that did not happen
+// within its window (a breaker that never opened, a client that never
+// recovered).
+const NotReached = "not reached"
+
+// Values is a list of numbers written to JSON with NaN as null and +Inf as
+// "not reached".
 type Values []float64
 
-// MarshalJSON writes NaN and ±Inf as null.
+// MarshalJSON writes NaN and -Inf as null, +Inf as "not reached".
 func (v Values) MarshalJSON() ([]byte, error) {
 	if v == nil {
 		return []byte("[]"), nil
 	}
-	out := make([]*float64, len(v))
+	out := make([]any, len(v))
 	for i := range v {
-		if !math.IsNaN(v[i]) && !math.IsInf(v[i], 0) {
-			out[i] = &v[i]
+		switch {
+		case math.IsInf(v[i], 1):
+			out[i] = NotReached
+		case math.IsNaN(v[i]) || math.IsInf(v[i], 0):
+		default:
+			out[i] = v[i]
 		}
 	}
 	return json.Marshal(out)
 }
 
-// UnmarshalJSON reads null as NaN.
+// UnmarshalJSON reads null as NaN and "not reached" as +Inf.
 func (v *Values) UnmarshalJSON(b []byte) error {
-	var in []*float64
+	var in []json.RawMessage
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
 	out := make(Values, len(in))
-	for i, p := range in {
-		if p == nil {
+	for i, raw := range in {
+		switch s := string(raw); s {
+		case "null":
 			out[i] = math.NaN()
-		} else {
-			out[i] = *p
+		case `"` + NotReached + `"`:
+			out[i] = math.Inf(1)
+		default:
+			if err := json.Unmarshal(raw, &out[i]); err != nil {
+				return fmt.Errorf("value %d: %s: want a number, null or %q", i, s, NotReached)
+			}
 		}
 	}
 	*v = out
 	return nil
+}
+
+// Defined returns the values that are not NaN (+Inf included).
+func (v Values) Defined() []float64 {
+	var out []float64
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Profile returns the profile of the file's runs ("" without runs).
@@ -251,7 +319,7 @@ func (p *Phase) Metric(key string) (*Metric, bool) {
 }
 
 // Figure returns the scenario's resilience figure of that name.
-func (s *Scenario) Figure(name string) (*Figure, bool) {
+func (s *Scenario) Figure(name string) (*Metric, bool) {
 	for i := range s.Resilience {
 		if s.Resilience[i].Name == name {
 			return &s.Resilience[i], true
@@ -261,7 +329,8 @@ func (s *Scenario) Figure(name string) (*Figure, bool) {
 }
 
 // Validate checks that f is usable: the current schema version, at least
-// one run, every run of the same profile, scenarios with phases.
+// one run, every run of the same profile with a head side, scenarios with
+// names.
 func (f *File) Validate() error {
 	if f.SchemaVersion != SchemaVersion {
 		return fmt.Errorf("%w %d (this build reads %d)", ErrSchema, f.SchemaVersion, SchemaVersion)
@@ -275,6 +344,9 @@ func (f *File) Validate() error {
 		}
 		if r.Profile == "" {
 			return fmt.Errorf("%w: run %s has no profile", ErrInvalid, r.RunID)
+		}
+		if _, ok := r.Side(SideHead); !ok {
+			return fmt.Errorf("%w: run %s has no head side", ErrInvalid, r.RunID)
 		}
 		if r.Profile != f.Runs[0].Profile {
 			return fmt.Errorf("%w: runs of different profiles (%s, %s) in one file", ErrInvalid, f.Runs[0].Profile, r.Profile)
@@ -303,8 +375,11 @@ func Read(path string) (*File, error) {
 	if probe.SchemaVersion == nil {
 		return nil, fmt.Errorf("%w: %s has no schema_version: is it a results.json written by collect?", ErrInvalid, path)
 	}
-	if *probe.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("%w %d in %s (this build reads %d; regenerate it with this collect)", ErrSchema, *probe.SchemaVersion, path, SchemaVersion)
+	if v := *probe.SchemaVersion; v != SchemaVersion {
+		if v < SchemaVersion {
+			return nil, fmt.Errorf("%w %d in %s: it holds one value per run, this build compares one value per arm (schema %d); re-record it with `make baseline` (or bench -update-baseline)", ErrSchema, v, path, SchemaVersion)
+		}
+		return nil, fmt.Errorf("%w %d in %s (this build reads %d; use a newer collect)", ErrSchema, v, path, SchemaVersion)
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -373,36 +448,4 @@ func (f *File) ScenarioNames() []string {
 		}
 	}
 	return names
-}
-
-// Median returns the median of vs, NaN for none.
-func Median(vs []float64) float64 {
-	if len(vs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// BlockMeans returns the means of consecutive blocks of b values. A last,
-// partial block is kept when it holds at least half a block.
-func BlockMeans(vs []float64, b int) Values {
-	b = max(b, 1)
-	out := Values{}
-	for i := 0; i < len(vs); i += b {
-		j := min(i+b, len(vs))
-		if j-i < (b+1)/2 {
-			break
-		}
-		sum := 0.0
-		for _, v := range vs[i:j] {
-			sum += v
-		}
-		out = append(out, sum/float64(j-i))
-	}
-	return out
 }

@@ -25,13 +25,14 @@ func TestReadErrors(t *testing.T) {
 		want          error
 		msg           string
 	}{
-		{"newer", `{"schema_version": 2, "runs": []}`, results.ErrSchema, "unsupported schema_version 2"},
-		{"older", `{"schema_version": 0, "runs": []}`, results.ErrSchema, "unsupported schema_version 0"},
+		{"newer", `{"schema_version": 3, "runs": []}`, results.ErrSchema, "unsupported schema_version 3"},
+		// A baseline of the one-value-per-run schema: says how to re-record.
+		{"older", `{"schema_version": 1, "runs": []}`, results.ErrSchema, "make baseline"},
 		{"none", `{"runs": []}`, results.ErrInvalid, "no schema_version"},
-		{"truncated", `{"schema_version": 1, "runs": [`, results.ErrInvalid, "unexpected end"},
-		{"no runs", `{"schema_version": 1, "runs": []}`, results.ErrInvalid, "no runs"},
-		{"no profile", `{"schema_version": 1, "runs": [{"run_id": "r"}]}`, results.ErrInvalid, "no profile"},
-		{"manifest", `{"schema_version": 1, "run_id": "r", "scenarios": []}`, results.ErrInvalid, "no runs"},
+		{"truncated", `{"schema_version": 2, "runs": [`, results.ErrInvalid, "unexpected end"},
+		{"no runs", `{"schema_version": 2, "runs": []}`, results.ErrInvalid, "no runs"},
+		{"no profile", `{"schema_version": 2, "runs": [{"run_id": "r"}]}`, results.ErrInvalid, "no profile"},
+		{"manifest", `{"schema_version": 2, "run_id": "r", "scenarios": []}`, results.ErrInvalid, "no runs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := results.Read(write(tc.name+".json", tc.content))
@@ -63,40 +64,25 @@ func TestWriteReadMerge(t *testing.T) {
 	}
 }
 
-func TestValuesNaNIsNull(t *testing.T) {
-	b, err := json.Marshal(results.Values{1, math.NaN(), 2})
-	if err != nil || string(b) != "[1,null,2]" {
+func TestValuesNaNIsNullInfIsNotReached(t *testing.T) {
+	b, err := json.Marshal(results.Values{1, math.NaN(), math.Inf(1), 2})
+	if err != nil || string(b) != `[1,null,"not reached",2]` {
 		t.Fatalf("marshal: %s %v", b, err)
 	}
 	var v results.Values
-	if err := json.Unmarshal(b, &v); err != nil || len(v) != 3 || !math.IsNaN(v[1]) || v[2] != 2 {
+	if err := json.Unmarshal(b, &v); err != nil || len(v) != 4 || !math.IsNaN(v[1]) || !math.IsInf(v[2], 1) || v[3] != 2 {
 		t.Fatalf("unmarshal: %v %v", v, err)
+	}
+	if err := json.Unmarshal([]byte(`["soon"]`), &v); err == nil {
+		t.Errorf("unmarshal of an unknown string: no error")
 	}
 }
 
-func TestKeyAndBlocks(t *testing.T) {
+func TestKeyAndClass(t *testing.T) {
 	if k := results.Key("latency_p99", map[string]string{"op": "get", "a": "b"}); k != "latency_p99{a=b,op=get}" {
 		t.Errorf("key %s", k)
 	}
-	for _, tc := range []struct {
-		in   []float64
-		b    int
-		want []float64
-	}{
-		{[]float64{1, 2, 3, 4}, 2, []float64{1.5, 3.5}},
-		{[]float64{1, 2, 3, 4, 5}, 2, []float64{1.5, 3.5, 5}}, // half a block is kept
-		{[]float64{1, 2, 3, 4, 5, 6, 7}, 5, []float64{3}},     // 2 of 5 is dropped
-		{nil, 3, []float64{}},
-	} {
-		got := results.BlockMeans(tc.in, tc.b)
-		if len(got) != len(tc.want) {
-			t.Errorf("BlockMeans(%v, %d) = %v, want %v", tc.in, tc.b, got, tc.want)
-			continue
-		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("BlockMeans(%v, %d) = %v, want %v", tc.in, tc.b, got, tc.want)
-			}
-		}
+	if c := (results.Host{CPUs: 2, OS: "linux", Arch: "amd64"}).Class(); c != "linux-amd64-2cpu" {
+		t.Errorf("host class %s", c)
 	}
 }

@@ -2,7 +2,8 @@
 // comparison and the reports: the 14 scenarios of DESIGN.md under the pr
 // profile, with per-second series drawn from a seeded AR(1) noise model of
 // realistic size (2 % on throughput, 5–10 % on latency), block means as
-// samples, and the resilience figures. They stand in until results.json
+// per-arm values (relative noise per arm: 2 % on throughput, 5–10 % on latency),
+// per-arm series and the resilience figures. They stand in until results.json
 // files recorded from real runs are committed under testdata/.
 //
 // The model is deliberately simple and says nothing about a real client;
@@ -45,6 +46,11 @@ type Options struct {
 	Fidelity string
 	// CPUs of the host. If zero, 2.
 	CPUs int
+	// Arms per side. If zero, 5.
+	Arms int
+	// Paired: the run has a base side besides the head side; Planted then
+	// changes the head side only.
+	Paired bool
 	// Start of the run. If zero, 2026-11-27 12:00 UTC.
 	Start time.Time
 }
@@ -98,17 +104,6 @@ func scenarioFault(name string) fault {
 		errRatio: 0.1, p99: 0.5, length: 30 * time.Second, detect: -1}
 }
 
-// noise is an AR(1) process with coefficient 0.3 and relative size sd.
-type noise struct {
-	r    *rand.Rand
-	prev float64
-}
-
-func (n *noise) next(sd float64) float64 {
-	n.prev = 0.3*n.prev + math.Sqrt(1-0.09)*n.r.NormFloat64()
-	return 1 + sd*n.prev
-}
-
 // Run synthesises one run.
 func Run(o Options) results.Run {
 	if o.RunID == "" {
@@ -120,6 +115,9 @@ func Run(o Options) results.Run {
 	if o.CPUs == 0 {
 		o.CPUs = 2
 	}
+	if o.Arms == 0 {
+		o.Arms = 5
+	}
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	}
@@ -130,7 +128,15 @@ func Run(o Options) results.Run {
 	r := rand.New(rand.NewPCG(o.Seed, 0x6d63636861))
 	run := results.Run{RunID: o.RunID, GitCommit: fmt.Sprintf("%040x", o.Seed+1), Client: "mcchaos", ClientVersion: "v0.0.0-synthetic",
 		Workload: "mixed", Mode: "closed", Profile: "pr", Stack: "local", Status: manifest.StatusPassed,
-		Host: results.Host{CPUs: o.CPUs, GoVersion: "go1.26.0", OS: "linux", Arch: "amd64"}, Start: o.Start}
+		Host: results.Host{CPUs: o.CPUs, GoVersion: "go1.26.0", OS: "linux", Arch: "amd64"}, Start: o.Start,
+		IntegrityViolations: map[string]results.Values{}}
+	for _, side := range o.sides() {
+		run.Sides = append(run.Sides, results.Side{Name: side, Arms: o.Arms, Client: "mcchaos", ClientVersion: "v0.0.0-synthetic"})
+		run.IntegrityViolations[side] = make(results.Values, o.Arms)
+	}
+	if o.IntegrityIn != "" {
+		run.IntegrityViolations[results.SideHead][0] = 1
+	}
 	t := o.Start
 	for _, name := range o.Scenarios {
 		f := scenarioFault(name)
@@ -155,76 +161,111 @@ func Run(o Options) results.Run {
 	return run
 }
 
+// armsOf returns per side one value per arm: level × (1 + sd·N(0,1)),
+// never below 0; planted, when not nil, maps the head side's level.
+func armsOf(r *rand.Rand, o Options, level, sd float64, planted func(float64) float64) map[string]results.Values {
+	out := map[string]results.Values{}
+	for _, side := range o.sides() {
+		l := level
+		if side == results.SideHead && planted != nil {
+			l = planted(level)
+		}
+		vs := make(results.Values, o.Arms)
+		for i := range vs {
+			if math.IsInf(l, 0) || math.IsNaN(l) {
+				vs[i] = l
+				continue
+			}
+			vs[i] = round(max(0, l*(1+sd*r.NormFloat64())))
+		}
+		out[side] = vs
+	}
+	return out
+}
+
+func (o Options) sides() []string {
+	if o.Paired {
+		return []string{results.SideHead, results.SideBase}
+	}
+	return []string{results.SideHead}
+}
+
 func synthScenario(r *rand.Rand, o Options, name string, f fault, t time.Time, fidelity, injector string) results.Scenario {
 	planted := o.Planted && f.loss
 	stab, rec := 10*time.Second, 15*time.Second
 	ph := [4]time.Time{t, t.Add(stab), t.Add(stab + f.length), t.Add(stab + f.length + rec)}
+	var arms []manifest.ArmFault
+	for _, side := range o.sides() {
+		for a := 1; a <= o.Arms; a++ {
+			d := time.Duration(r.IntN(3000)) * time.Microsecond
+			arms = append(arms, manifest.ArmFault{Side: side, Arm: a, Applied: ph[1].Add(d), Removed: ph[2].Add(d)})
+		}
+	}
 	sc := results.Scenario{Name: name, Description: "synthetic " + name, Status: manifest.StatusPassed, Fidelity: fidelity,
 		Faults: []manifest.Fault{{Kind: f.kind, Targets: f.targets, Params: f.params, Injector: injector, Fidelity: fidelity,
-			Nominal: manifest.Duration(f.length), Applied: ph[1], Removed: ph[2]}}}
-	// Per-second levels by phase: throughput, error ratio, p50, p99.
+			Nominal: manifest.Duration(f.length), Applied: ph[1], Removed: ph[2], Arms: arms}}}
+	// Levels by phase: throughput, error ratio, p50, p99.
 	base := 1000.0
 	type level struct{ thr, er, p50, p99 float64 }
 	test := level{base * (1 - f.errRatio) * 0.9, f.errRatio, 0.0004, f.p99}
-	if planted {
-		test.thr *= 0.5
-		test.er *= 1.5
-		test.p99 = 1.0
-	}
 	levels := []level{{base, 0, 0.0003, 0.0015}, test, {base, 0, 0.0003, 0.0015}}
+	var plant func(k int, metric string) func(float64) float64
+	plant = func(k int, metric string) func(float64) float64 {
+		if !planted {
+			return nil
+		}
+		switch {
+		case k == 1 && metric == "throughput":
+			return func(v float64) float64 { return v * 0.5 }
+		case k == 1 && metric == "error_ratio":
+			return func(v float64) float64 { return v * 1.5 }
+		case k == 1 && metric == "latency_p99":
+			return func(float64) float64 { return 1.0 }
+		case metric == "time_to_detect":
+			return func(float64) float64 { return math.Inf(1) }
+		}
+		return nil
+	}
 	span := ph[3].Sub(ph[0])
 	n := int(span/time.Second) + 1
-	series := map[string]results.Values{"throughput": make(results.Values, n), "errors": make(results.Values, n),
-		"error_ratio": make(results.Values, n), "latency_p99": make(results.Values, n)}
-	nz := &noise{r: r}
-	for i := range n {
-		at := ph[0].Add(time.Duration(i) * time.Second)
-		k := 0
-		if at.After(ph[1]) && !at.After(ph[1].Add(max(f.length, 5*time.Second))) {
-			k = 1
-		} else if at.After(ph[2]) {
-			k = 2
-		}
-		l := levels[k]
-		thr := l.thr * nz.next(0.02)
-		er := max(0, l.er*nz.next(0.05))
-		series["throughput"][i] = thr
-		series["error_ratio"][i] = er
-		series["errors"][i] = thr * er / max(1-er, 0.01)
-		series["latency_p99"][i] = l.p99 * nz.next(0.08)
-	}
 	for _, s := range []string{"throughput", "errors", "error_ratio", "latency_p99"} {
 		unit := map[string]string{"throughput": "ops/s", "errors": "errors/s", "error_ratio": "ratio", "latency_p99": "s"}[s]
-		sc.Series = append(sc.Series, results.Series{Name: s, Unit: unit, Start: ph[0], StepS: 1, Values: series[s]})
-	}
-	for k, pn := range manifest.Phases {
-		w0, w1 := ph[k], ph[k+1]
-		ext := false
-		if w1.Sub(w0) < 5*time.Second {
-			w1, ext = w0.Add(5*time.Second), true
-		}
-		secs := int(math.Round(w1.Sub(w0).Seconds()))
-		block := max(1, min(secs/6, 5))
-		p := results.Phase{Name: pn, Start: ph[k], End: ph[k+1], WindowStart: w0, WindowEnd: w1, Extended: ext, BlockSeconds: block}
-		l := levels[k]
-		add := func(name string, labels map[string]string, unit string, dir results.Direction, mean, sd float64) {
-			vs := make([]float64, secs)
-			sum := 0.0
-			for i := range vs {
-				vs[i] = max(0, mean*nz.next(sd))
-				sum += vs[i]
+		ser := results.Series{Name: s, Unit: unit, Start: ph[0], StepS: 1, Arms: map[string][]results.Values{}}
+		for _, side := range o.sides() {
+			for range o.Arms {
+				vs := make(results.Values, n)
+				for i := range vs {
+					at := ph[0].Add(time.Duration(i) * time.Second)
+					l := levels[0]
+					if at.After(ph[1]) && !at.After(ph[1].Add(max(f.length, 3*time.Second))) {
+						l = levels[1]
+					}
+					v := map[string]float64{"throughput": l.thr, "errors": l.thr * l.er, "error_ratio": l.er, "latency_p99": l.p99}[s]
+					vs[i] = round(max(0, v*(1+0.03*r.NormFloat64())))
+				}
+				ser.Arms[side] = append(ser.Arms[side], vs)
 			}
-			p.Metrics = append(p.Metrics, results.Metric{Name: name, Labels: labels, Unit: unit, Direction: dir,
-				Value: round(sum / float64(secs)), Samples: roundAll(results.BlockMeans(vs, block))})
+		}
+		sc.Series = append(sc.Series, ser)
+	}
+	short := f.length < 5*time.Second
+	for k, pn := range manifest.Phases {
+		p := results.Phase{Name: pn, Start: ph[k], End: ph[k+1], WindowStart: ph[k], WindowEnd: ph[k+1]}
+		sc.Phases = append(sc.Phases, p)
+		if k == 1 && short {
+			continue
+		}
+		l := levels[k]
+		ps := &sc.Phases[k]
+		add := func(name string, labels map[string]string, unit string, dir results.Direction, mean, sd float64) {
+			ps.Metrics = append(ps.Metrics, results.Metric{Name: name, Labels: labels, Unit: unit, Direction: dir,
+				Arms: armsOf(r, o, mean, sd, plant(k, name))})
 		}
 		add("throughput", nil, "ops/s", results.HigherIsBetter, l.thr, 0.02)
 		add("error_ratio", nil, "ratio", results.LowerIsBetter, l.er, 0.05)
 		classes := map[string]float64{"circuit_open": 0.7, "timeout": 0.3}
-		if planted {
-			classes = map[string]float64{"timeout": 1}
-		}
 		for _, c := range []string{"circuit_open", "conn_refused", "conn_reset", "other", "pool_timeout", "protocol", "timeout"} {
-			add("error_ratio", map[string]string{"class": c}, "ratio", results.LowerIsBetter, l.er*classes[c], 0.05)
+			add("error_ratio", map[string]string{"class": c}, "ratio", results.Informational, l.er*classes[c], 0.05)
 		}
 		for _, q := range []struct {
 			s string
@@ -243,48 +284,56 @@ func synthScenario(r *rand.Rand, o Options, name string, f fault, t time.Time, f
 			add("server_error_ratio", map[string]string{"server": srv}, "ratio", results.LowerIsBetter, er, 0.05)
 			add("server_latency_p99", map[string]string{"server": srv}, "s", results.LowerIsBetter, p99, 0.08)
 			open := 0.0
-			if faulted && f.detect >= 0 && !planted {
-				open = 1
+			if faulted && f.detect >= 0 {
+				open = f.length.Seconds() - f.detect
 			}
-			add("breaker_open", map[string]string{"server": srv}, "s", results.Informational, open, 0)
+			add("breaker_open", map[string]string{"server": srv}, "s", results.Informational, math.Round(open), 0)
 		}
 		add("breaker_transitions", nil, "count", results.Informational, 0, 0)
-		add("connections_created", nil, "count", results.LowerIsBetter, 0.5, 0.3)
+		add("connections_created", nil, "count", results.LowerIsBetter, 10, 0.2)
 		iv := 0.0
 		if name == o.IntegrityIn && k == 1 {
 			iv = 1
 		}
 		add("integrity_violations", nil, "count", results.LowerIsBetter, iv, 0)
 		add("dropped_operations", nil, "count", results.LowerIsBetter, 0, 0)
-		sc.Phases = append(sc.Phases, p)
 	}
-	fig := func(name, unit string, v float64, ok bool, note string) {
-		fg := results.Figure{Name: name, Unit: unit, Direction: results.LowerIsBetter, Note: note}
-		if ok {
-			v = round(v)
-			fg.Value = &v
-		}
-		sc.Resilience = append(sc.Resilience, fg)
+	fig := func(name, unit string, dir results.Direction, v, sd float64) results.Metric {
+		return results.Metric{Name: name, Unit: unit, Direction: dir, Arms: armsOf(r, o, v, sd, plant(-1, name))}
 	}
-	fig("time_to_detect", "s", f.detect*nz.next(0.1), f.detect >= 0 && !planted, "the breaker of mc1 did not open during the fault")
-	fig("time_to_recover", "s", 1.5*nz.next(0.2), true, "")
-	fig("blast_radius_error_ratio", "ratio", 0, len(f.targets) < 3, "")
-	fig("blast_radius_p99", "x", 1.05*nz.next(0.05), true, "")
-	fig("errors_during_fault", "count", math.Round(test.thr*test.er*f.length.Seconds()), true, "")
-	fig("breaker_flaps", "count", 0, true, "")
+	if short {
+		sc.Event = &results.Phase{Name: "fault_event", Start: ph[1], End: ph[2], WindowStart: ph[1], WindowEnd: ph[1].Add(5 * time.Second),
+			Metrics: []results.Metric{
+				fig("failed_operations", "count", results.LowerIsBetter, math.Round(base*f.errRatio*2), 0.1),
+				fig("peak_latency_p99", "s", results.LowerIsBetter, f.p99, 0.05),
+			}}
+	}
+	detect := f.detect
+	if detect < 0 {
+		detect = math.Inf(1)
+	}
+	ttd := fig("time_to_detect", "s", results.LowerIsBetter, detect, 0.1)
+	if math.IsInf(detect, 1) || planted {
+		ttd.Notes = []string{"not reached: the breaker of mc1 did not open during the fault"}
+	}
+	sc.Resilience = []results.Metric{
+		ttd,
+		fig("time_to_recover", "s", results.LowerIsBetter, 2, 0.2),
+		fig("blast_radius_error_ratio", "ratio", results.LowerIsBetter, 0, 0),
+		fig("blast_radius_p99", "x", results.LowerIsBetter, 1.05, 0.05),
+		fig("errors_during_fault", "count", results.LowerIsBetter, math.Round(test.thr*test.er*f.length.Seconds()), 0.1),
+		fig("breaker_flaps", "count", results.Informational, 0, 0),
+	}
 	iv := 0.0
 	if name == o.IntegrityIn {
 		iv = 1
 	}
-	fig("integrity_violations", "count", iv, true, "")
+	integ := fig("integrity_violations", "count", results.LowerIsBetter, 0, 0)
+	if iv > 0 {
+		integ.Arms[results.SideHead][0] = 1
+	}
+	sc.Resilience = append(sc.Resilience, integ)
 	return sc
 }
 
 func round(v float64) float64 { return math.Round(v*1e6) / 1e6 }
-
-func roundAll(vs results.Values) results.Values {
-	for i := range vs {
-		vs[i] = round(vs[i])
-	}
-	return vs
-}
