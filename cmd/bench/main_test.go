@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -147,7 +148,8 @@ func TestEndToEndSmoke(t *testing.T) {
 	checkDashboard(t, runDir)
 }
 
-// metric returns the unlabelled metric of a phase.
+// metric returns the median over the head side's arms of the unlabelled
+// metric of a phase, and checks that every side has one value per arm.
 func metric(t *testing.T, s results.Scenario, phase, name string) float64 {
 	t.Helper()
 	for _, p := range s.Phases {
@@ -155,14 +157,28 @@ func metric(t *testing.T, s results.Scenario, phase, name string) float64 {
 			continue
 		}
 		for _, m := range p.Metrics {
-			if m.Name == name && len(m.Labels) == 0 {
-				return m.Value
+			if m.Name != name || len(m.Labels) != 0 {
+				continue
 			}
+			for side, vs := range m.Arms {
+				if len(vs) != armsPerSide {
+					t.Errorf("%s %s %s: side %s has %d values, want one per arm (%d)", s.Name, phase, name, side, len(vs), armsPerSide)
+				}
+			}
+			vs := slices.Clone(m.Side("head"))
+			slices.Sort(vs)
+			if len(vs) == 0 {
+				t.Fatalf("%s: %s in phase %s has no head values", s.Name, name, phase)
+			}
+			return vs[len(vs)/2]
 		}
 	}
 	t.Fatalf("%s: no %s in phase %s", s.Name, name, phase)
 	return 0
 }
+
+// armsPerSide is the smoke profile's k.
+const armsPerSide = 5
 
 // TestInterrupt sends Ctrl-C to bench in the middle of the second scenario:
 // no child process may outlive it, toxiproxy and nftables must be clean, and

@@ -23,6 +23,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect/grafana"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
+	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 )
@@ -91,6 +92,8 @@ type Config struct {
 	BaseArgs []string
 	// Arms is the number of arms per side. If zero, the profile's.
 	Arms int
+
+	recollect bool // Recollect: the run directory exists
 	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
 	Stdout, Stderr io.Writer
 }
@@ -348,8 +351,10 @@ func (c *Config) setDefaults() error {
 	if _, err := collect.ParseFailOn(c.FailOn); err != nil {
 		return &UsageError{err}
 	}
-	if err := checkRunID(c.ReportsDir, c.RunID); err != nil {
-		return err
+	if !c.recollect {
+		if err := checkRunID(c.ReportsDir, c.RunID); err != nil {
+			return err
+		}
 	}
 	if c.Baseline == "" && !c.paired() {
 		if root, err := stack.RepoRoot(); err == nil {
@@ -571,7 +576,7 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 	}
 	o, err := collect.Run(ctx, opt)
 	if o != nil {
-		res.Verdict = o.Diff.Verdict
+		res.Verdict = o.Verdict
 		if fileExists(o.Report) {
 			res.Report = o.Report
 		}
@@ -582,7 +587,7 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 		res.CollectExit = 1
 	default:
 		res.CollectExit = 2
-		return fmt.Errorf("bench: collect: %w; the run's data stays in %s: after fixing the cause, `bench -recollect %s` reports it again", err, res.RunDir, res.RunDir)
+		return fmt.Errorf("bench: %w; the run's data stays in %s: after fixing the cause, `bench -recollect %s` reports it again", err, res.RunDir, res.RunDir)
 	}
 	return nil
 }
@@ -591,6 +596,18 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 // manifest and its Prometheus data, served by a Prometheus started for the
 // purpose. It is how a run whose collect step failed is not lost.
 func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err error) {
+	// The run says what it was: its profile, and paired (no stored baseline) or not.
+	m, merr := manifest.Read(filepath.Join(runDir, "manifest.json"))
+	if merr != nil {
+		m, merr = manifest.Read(filepath.Join(runDir, "run-1", "manifest.json"))
+	}
+	if merr == nil {
+		cfg.Profile = strings.TrimSuffix(m.Profile, "+custom")
+		if _, ok := m.Side(manifest.SideBase); ok && cfg.Baseline == "" {
+			cfg.Baseline = "none"
+		}
+	}
+	cfg.recollect = true // an existing run directory, not a new run
 	if err := cfg.setDefaults(); err != nil {
 		return res, err
 	}
