@@ -11,7 +11,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
+.PHONY: calibrate fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
 
 all: build
 
@@ -50,6 +50,13 @@ bench: deps-$(STACK) build
 ## baseline: run the benchmark and store its results as baselines/$(PROFILE).json.
 baseline: deps-$(STACK) build
 	bin/bench -profile $(PROFILE) -stack $(STACK) -baseline none -update-baseline $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
+
+## calibrate: N paired A/A runs (the same code on both sides) under one load; writes the
+## A/A spread of every gating figure to baselines/calibration/<profile>-<host class>.json
+## and prints the measured false-alarm rate (PROFILE=smoke N=10 by default).
+N ?= 10
+calibrate: deps-$(STACK) build
+	bin/bench -profile $(if $(filter command line,$(origin PROFILE)),$(PROFILE),smoke) -stack $(STACK) -aa -count $(N) -calibrate $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
 
 ## test: every test, against the real memcached, toxiproxy and Prometheus.
 test: deps

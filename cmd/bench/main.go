@@ -87,6 +87,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.BoolVar(&cfg.AA, "aa", false, "paired A/A run: the same binary and flags on both sides (calibration)")
 	fs.StringVar(&baseArgs, "base-args", "", "paired run: the base side's loadgen flags (default: -loadgen-args)")
 	fs.StringVar(&baseClient, "base-client", "", "paired run: the base side runs this client (ours, gomemcache) with head's flags")
+	fs.BoolVar(&cfg.Calibrate, "calibrate", false, "with -aa -count N: report each A/A repetition and write the calibration of the gating floors (baselines/calibration/<profile>-<host class>.json)")
 	fs.IntVar(&cfg.Arms, "arms", 0, "arms (client instances) per side (default: the profile's)")
 	fs.StringVar(&recollect, "recollect", "", "report an earlier local run `DIR` again from its kept manifest and Prometheus data")
 	fs.Usage = func() {
@@ -115,6 +116,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	if cfg.AA && (cfg.Base != "" || cfg.BaseArgs != nil) {
 		return usage(stderr, "-aa runs this checkout on both sides: it takes no -base, -base-args or -base-client")
+	}
+	if cfg.Calibrate && (!cfg.AA || cfg.Count < 2) {
+		return usage(stderr, "-calibrate measures A/A runs: give -aa and -count N (N ≥ 2; 10 or more for a useful rate)")
 	}
 	if cfg.Arms < 0 {
 		return usage(stderr, fmt.Sprintf("-arms %d: want 1 or more", cfg.Arms))

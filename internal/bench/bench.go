@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/collect"
+	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/grafana"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
@@ -92,6 +93,11 @@ type Config struct {
 	BaseArgs []string
 	// Arms is the number of arms per side. If zero, the profile's.
 	Arms int
+
+	// Calibrate (with AA) reports every repetition on its own and writes
+	// the A/A calibration of the gating floors from them
+	// (baselines/calibration/<profile>-<host class>.json).
+	Calibrate bool
 
 	recollect bool // Recollect: the run directory exists
 	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
@@ -306,7 +312,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		say("Prometheus restarted on the run's data (%s) to report what finished", promURL)
 	}
 	say("collecting results from Prometheus")
-	if err := runCollect(setup, cfg, promURL, runDirs, &res); err != nil {
+	if cfg.Calibrate {
+		if err := calibrate(setup, cfg, promURL, runDirs, &res); err != nil {
+			return res, err
+		}
+	} else if err := runCollect(setup, cfg, promURL, runDirs, &res); err != nil {
 		return res, err
 	}
 	if died != nil {
@@ -589,6 +599,42 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 		res.CollectExit = 2
 		return fmt.Errorf("bench: %w; the run's data stays in %s: after fixing the cause, `bench -recollect %s` reports it again", err, res.RunDir, res.RunDir)
 	}
+	return nil
+}
+
+// calibrate reports each A/A repetition on its own, then measures the A/A
+// spread of the gating figures over them and writes the calibration.
+func calibrate(ctx context.Context, cfg Config, promURL string, runDirs []string, res *Result) error {
+	var files []string
+	for _, d := range runDirs {
+		one := *res
+		one.RunDir = d
+		c := cfg
+		c.FailOn = string(collect.FailOnNever)
+		if err := runCollect(ctx, c, promURL, []string{d}, &one); err != nil {
+			fmt.Fprintf(cfg.Stderr, "bench: WARNING: repetition %s not collected: %v\n", d, err)
+			continue
+		}
+		fmt.Fprintf(cfg.Stderr, "bench: A/A %s: %s\n", filepath.Base(d), one.Verdict)
+		files = append(files, filepath.Join(d, collect.ResultsFile))
+	}
+	if len(files) == 0 {
+		return errors.New("bench: calibrate: no repetition was collected")
+	}
+	first, err := results.Read(files[0])
+	if err != nil {
+		return fmt.Errorf("bench: calibrate: %w", err)
+	}
+	dir := collect.DefaultCalibrationDir
+	if root, err := stack.RepoRoot(); err == nil {
+		dir = filepath.Join(root, dir)
+	}
+	out := filepath.Join(dir, first.Profile()+"-"+first.Runs[0].Host.Class()+".json")
+	cal, path, err := collect.Calibrate(out, files, 0, compare.Config{}, cfg.Stdout)
+	if err != nil {
+		return fmt.Errorf("bench: calibrate: %w", err)
+	}
+	res.Verdict = fmt.Sprintf("calibration of %d A/A runs written to %s (measured false-alarm rate %.0f %%)", len(files), path, cal.FalseAlarms.Rate*100)
 	return nil
 }
 
