@@ -66,8 +66,11 @@ func requireStack(t *testing.T) {
 // nftables table.
 func startBench(t *testing.T, reports string, args ...string) *exec.Cmd {
 	t.Helper()
+	if !slices.Contains(args, "-baseline") {
+		args = append([]string{"-baseline", "none"}, args...)
+	}
 	args = append([]string{
-		"-free-ports", "-reports", reports, "-baseline", "none", "-bin", binDir,
+		"-free-ports", "-reports", reports, "-bin", binDir,
 		"-scenariod-args", fmt.Sprintf("-nft-table mcchaos_e2e_%d", os.Getpid()),
 	}, args...)
 	cmd := exec.Command(filepath.Join(binDir, "bench"), args...)
@@ -79,10 +82,13 @@ func startBench(t *testing.T, reports string, args ...string) *exec.Cmd {
 // results.json: every phase present, load flowing before the fault, and a
 // 100 %-loss fault raising the error ratio. It then reopens the run's
 // Prometheus data and runs every query of the Grafana dashboard on it.
+// The run is a paired A/A run (-aa): both sides with k arms, every fault
+// on every arm's path within the spread goal; its results then serve as
+// the stored baseline of a head-only run (TestStoredBaseline's mode).
 func TestEndToEndSmoke(t *testing.T) {
 	requireStack(t)
 	reports := t.TempDir()
-	cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "e2e")
+	cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "e2e", "-aa")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -93,8 +99,26 @@ func TestEndToEndSmoke(t *testing.T) {
 	if !strings.Contains(out.String(), "report: "+filepath.Join(runDir, "report.md")) {
 		t.Errorf("bench did not print the report's path")
 	}
-	if !strings.Contains(out.String(), "verdict: no baseline") {
-		t.Errorf("bench did not print the verdict")
+	if !strings.Contains(out.String(), "verdict: no regression in 3 scenarios compared") {
+		t.Errorf("bench did not print the A/A verdict")
+	}
+	m, err := manifest.Read(filepath.Join(runDir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Sides) != 2 || m.Sides[0].Arms != armsPerSide || m.Sides[1].Arms != armsPerSide {
+		t.Errorf("manifest sides %+v, want head and base with %d arms each", m.Sides, armsPerSide)
+	}
+	for _, sc := range m.Scenarios {
+		for _, f := range sc.Faults {
+			if len(f.Arms) != 2*armsPerSide {
+				t.Errorf("%s: %s reached %d arms, want %d", sc.Name, f.Kind, len(f.Arms), 2*armsPerSide)
+			}
+			// Goal 10 ms; a loaded test machine gets twice that.
+			if a, r := f.Spread(); a > 20*time.Millisecond || r > 20*time.Millisecond {
+				t.Errorf("%s: %s applied within %v, removed within %v across the arms, want ≤ 20 ms", sc.Name, f.Kind, a, r)
+			}
+		}
 	}
 
 	f, err := results.Read(filepath.Join(runDir, "results.json"))
@@ -146,6 +170,49 @@ func TestEndToEndSmoke(t *testing.T) {
 	}
 
 	checkDashboard(t, runDir)
+
+	// Stored-baseline mode: a head-only run compared with this run's results.
+	t.Run("stored baseline", func(t *testing.T) {
+		cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "stored", "-scenarios", "latency-200ms-1s", "-baseline", filepath.Join(runDir, "results.json"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("bench: %v\n%s", err, out)
+		}
+		if !bytes.Contains(out, []byte("verdict: no regression in 1 scenarios compared")) {
+			t.Errorf("stored-baseline run did not compare its one scenario:\n%s", out)
+		}
+	})
+}
+
+// TestBaseRef runs a paired run whose base side is built from a git ref in
+// a worktree under the run directory, and checks that the worktree is gone
+// afterwards and the manifest names the ref.
+func TestBaseRef(t *testing.T) {
+	requireStack(t)
+	reports := t.TempDir()
+	cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "ref", "-base", "HEAD", "-arms", "2", "-scenarios", "latency-200ms-1s")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench -base HEAD: %v\n%s", err, out)
+	}
+	runDir := filepath.Join(reports, "ref")
+	m, err := manifest.Read(filepath.Join(runDir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, ok := m.Side(manifest.SideBase)
+	if !ok || base.Ref != "HEAD" || base.Commit == "" || base.Arms != 2 {
+		t.Errorf("base side %+v (found %v), want ref HEAD with a commit and 2 arms", base, ok)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "base", "src")); !os.IsNotExist(err) {
+		t.Errorf("the base worktree is still there (%v)", err)
+	}
+	if list, _ := exec.Command("git", "worktree", "list").Output(); bytes.Contains(list, []byte(runDir)) {
+		t.Errorf("git still lists the base worktree:\n%s", list)
+	}
+	if !bytes.Contains(out, []byte("in 1 scenarios compared")) {
+		t.Errorf("no paired verdict:\n%s", out)
+	}
 }
 
 // metric returns the median over the head side's arms of the unlabelled
