@@ -357,6 +357,15 @@ func rebuild(ctx context.Context, q Querier, opt Options, dir string) (*manifest
 // baseline reads the baseline files; "auto" picks baselines/<profile>.json.
 func baseline(opt Options, newF *results.File) (*results.File, string, error) {
 	paths := opt.Baselines
+	paired := true
+	for _, r := range newF.Runs {
+		paired = paired && r.Paired()
+	}
+	if len(paths) == 1 && paths[0] == BaselineAuto && paired {
+		// A paired run compares its own sides: no stored baseline needed
+		// (and an old one must not stop it).
+		return nil, "", nil
+	}
 	if len(paths) == 1 && paths[0] == BaselineAuto {
 		p := filepath.Join(cmp.Or(opt.BaselineDir, DefaultBaselineDir), newF.Profile()+".json")
 		if _, err := os.Stat(p); err != nil {
