@@ -486,7 +486,7 @@ func Calibrate(out string, paths []string, multiple float64, cfg compare.Config,
 		return nil, "", err
 	}
 	fa := cal.FalseAlarms
-	fmt.Fprintf(stdout, "calibration %s: profile %s, host class %s, %d A/A runs, %d gating figures, floors = max(%g × spread, resolution)\n",
+	fmt.Fprintf(stdout, "calibration %s: profile %s, host class %s, %d A/A runs, %d gating figures, floors = max(%g × spread, largest A/A effect, resolution)\n",
 		out, cal.Profile, cal.HostClass, len(cal.Runs), len(cal.Figures), cal.Multiple)
 	fmt.Fprintf(stdout, "measured false-alarm rate (leave-one-out): %d of %d A/A runs flagged a regression (%.0f %%); %d flagged any gating change\n",
 		fa.Flagged, fa.Runs, fa.Rate*100, fa.Changed)
