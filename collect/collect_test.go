@@ -29,7 +29,10 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // nothing (the real-Prometheus test checks the numbers).
 type fakeQuerier struct {
 	err   error // returned by every call
-	empty bool  // range queries return no series
+	empty bool  // queries return no series
+	// emptyFrom: queries about times from it on return no series (the
+	// data of the later scenarios is gone).
+	emptyFrom time.Time
 }
 
 // fakeArms are the arms the fake querier answers for: 2 per side.
@@ -81,7 +84,7 @@ func (f fakeQuerier) Query(_ context.Context, q string, ts time.Time, _ ...v1.Op
 	if f.err != nil {
 		return nil, nil, nil, f.err
 	}
-	if f.empty && q != "vector(1)" {
+	if (f.empty || (!f.emptyFrom.IsZero() && !ts.Before(f.emptyFrom))) && q != "vector(1)" {
 		return model.Vector{}, nil, nil, nil
 	}
 	var vec model.Vector
@@ -95,7 +98,7 @@ func (f fakeQuerier) QueryRange(_ context.Context, q string, r v1.Range, _ ...v1
 	if f.err != nil {
 		return nil, nil, nil, f.err
 	}
-	if f.empty {
+	if f.empty || (!f.emptyFrom.IsZero() && !r.Start.Before(f.emptyFrom)) {
 		return model.Matrix{}, nil, nil, nil
 	}
 	var mat model.Matrix

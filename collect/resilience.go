@@ -297,16 +297,17 @@ func (c *collector) timeToRecover(s manifest.Scenario, rs *results.Scenario, win
 		return m
 	}
 	thrS, erS := findSeries(rs, SeriesThroughput), findSeries(rs, SeriesErrorRatio)
-	var notRec []string
+	var notRec, noBand []string
 	for _, a := range c.arms() {
 		thr, er := armPoints(thrS, a), armPoints(erS, a)
 		stab := inWindow(thr, wins[0])
-		if len(stab) == 0 {
+		erStab := inWindow(er, wins[0])
+		thrMed := stats.Median(stab)
+		if len(stab) == 0 || len(erStab) == 0 || !(thrMed > 0) {
+			noBand = append(noBand, a.String())
 			continue // no data: NaN
 		}
-		thrMed := stats.Median(stab)
 		thrLow := thrMed - max(3*stats.MAD(stab), 0.05*thrMed)
-		erStab := inWindow(er, wins[0])
 		erHigh := stats.Median(erStab) + max(3*stats.MAD(erStab), 0.001)
 		removed := armFault(s, a, fw).end
 		rec := window{removed, wins[2].end}
@@ -344,6 +345,9 @@ func (c *collector) timeToRecover(s manifest.Scenario, rs *results.Scenario, win
 	}
 	if len(notRec) > 0 {
 		m.Notes = append(m.Notes, fmt.Sprintf("not reached on %s: not back in its stabilization band for %s before the recovery phase ended", strings.Join(notRec, ", "), c.cfg.RecoverHold))
+	}
+	if len(noBand) > 0 {
+		m.Notes = append(m.Notes, fmt.Sprintf("no data on %s: no operations in stabilization, so no band to recover to", strings.Join(noBand, ", ")))
 	}
 	return m
 }

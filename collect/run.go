@@ -357,6 +357,15 @@ func rebuild(ctx context.Context, q Querier, opt Options, dir string) (*manifest
 // baseline reads the baseline files; "auto" picks baselines/<profile>.json.
 func baseline(opt Options, newF *results.File) (*results.File, string, error) {
 	paths := opt.Baselines
+	paired := true
+	for _, r := range newF.Runs {
+		paired = paired && r.Paired()
+	}
+	if len(paths) == 1 && paths[0] == BaselineAuto && paired {
+		// A paired run compares its own sides: no stored baseline needed
+		// (and an old one must not stop it).
+		return nil, "", nil
+	}
 	if len(paths) == 1 && paths[0] == BaselineAuto {
 		p := filepath.Join(cmp.Or(opt.BaselineDir, DefaultBaselineDir), newF.Profile()+".json")
 		if _, err := os.Stat(p); err != nil {
@@ -477,7 +486,7 @@ func Calibrate(out string, paths []string, multiple float64, cfg compare.Config,
 		return nil, "", err
 	}
 	fa := cal.FalseAlarms
-	fmt.Fprintf(stdout, "calibration %s: profile %s, host class %s, %d A/A runs, %d gating figures, floors = max(%g × spread, resolution)\n",
+	fmt.Fprintf(stdout, "calibration %s: profile %s, host class %s, %d A/A runs, %d gating figures, floors = max(%g × spread, largest A/A effect, resolution)\n",
 		out, cal.Profile, cal.HostClass, len(cal.Runs), len(cal.Figures), cal.Multiple)
 	fmt.Fprintf(stdout, "measured false-alarm rate (leave-one-out): %d of %d A/A runs flagged a regression (%.0f %%); %d flagged any gating change\n",
 		fa.Flagged, fa.Runs, fa.Rate*100, fa.Changed)

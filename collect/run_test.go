@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/results"
@@ -54,12 +56,45 @@ func TestRunRepeatedRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Diff.Base == nil || o.Diff.Verdict != compare.VerdictOK || len(o.Diff.Warnings) == 0 {
-		t.Errorf("with -baseline auto: base %v, verdict %q, warnings %q (a paired run ignores the stored baseline, and says so)", o.Diff.Base != nil, o.Diff.Verdict, o.Diff.Warnings)
+	if o.Diff.Base == nil || o.Diff.Verdict != compare.VerdictOK || len(o.Diff.Warnings) != 0 {
+		t.Errorf("with -baseline auto: base %v, verdict %q, warnings %q (a paired run needs no stored baseline)", o.Diff.Base != nil, o.Diff.Verdict, o.Diff.Warnings)
 	}
+	// An explicit stored baseline with a paired run: compared within the
+	// run, and said so.
+	opt.Baselines = []string{filepath.Join(base, "smoke.json")}
+	if o, err = Run(context.Background(), opt); err != nil || len(o.Diff.Warnings) == 0 {
+		t.Errorf("explicit baseline with a paired run: err %v, warnings %q", err, o.Diff.Warnings)
+	}
+	opt.Baselines = []string{BaselineAuto}
 	// Failing on regressions with a run whose integrity is fine: no error.
 	opt.FailOn = FailOnRegression
 	if _, err := Run(context.Background(), opt); errors.Is(err, ErrFailed) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestRunReportsWhatItHas: a scenario without data is left out, the others
+// are collected and reported, and Run then fails naming what is missing
+// (exit 2), never "no regression".
+func TestRunReportsWhatItHas(t *testing.T) {
+	dir := t.TempDir()
+	m := testManifest()
+	if err := manifest.Write(filepath.Join(dir, "manifest.json"), m); err != nil {
+		t.Fatal(err)
+	}
+	q := fakeQuerier{emptyFrom: m.Scenarios[1].Phases[0].Start.Add(-time.Second)}
+	o, err := Run(context.Background(), Options{RunDirs: []string{dir}, Collect: fixedConfig(), querier: q})
+	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "no data for 1 scenario(s): latency-200ms-100ms") {
+		t.Fatalf("err = %v, want ErrInput naming latency-200ms-100ms", err)
+	}
+	if o == nil || o.Diff.Compared != 1 {
+		t.Fatalf("outcome %+v, want the other scenario compared", o)
+	}
+	f, err := results.Read(filepath.Join(dir, ResultsFile))
+	if err != nil || len(f.Runs[0].Scenarios) != 1 || f.Runs[0].Scenarios[0].Name != "packet-loss-100-pct" {
+		t.Fatalf("results.json: %v, %v", f, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, ReportFile)); err != nil || !strings.Contains(string(b), "packet-loss-100-pct") {
+		t.Errorf("report.md: %v", err)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"os"
 	"slices"
 
-	"github.com/aclements/go-moremath/stats"
-
 	"github.com/mcchaos/mcchaos/collect/internal/robust"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
@@ -65,17 +63,22 @@ type CalFigure struct {
 	// (ordering, ports, the machine's moods).
 	Between Num `json:"between_runs"`
 	// Within is the standard deviation the effect would have from the
-	// spread of the arms alone: the pooled standard deviation of the arm
-	// values around their side's mean (each side of each run, n−1
-	// degrees of freedom; a small-sample MAD of 5 values reads low), ×
+	// spread of the arms alone: a robust pooled standard deviation of the
+	// arm values around their side's median (robust.PooledScale over each
+	// side of each run, so one outlying arm does not inflate it), ×
 	// sqrt(π/3 × 2/k), the Hodges–Lehmann shift's standard error for k
 	// arms a side. It rests on every arm value of every run, so it is far
 	// steadier than Between.
 	Within Num `json:"within_runs"`
 	// Spread is the larger of Between and Within.
 	Spread Num `json:"spread"`
-	// Floor is max(Multiple × Spread, the gate's resolution): the smallest
-	// change this figure can flag. +Inf when no A/A effect was finite.
+	// MaxAbs is the largest finite |A/A effect| seen: a change no larger
+	// than what A/A runs showed is never trusted, however small the spread
+	// (a figure that is 0 in most runs has a spread of 0).
+	MaxAbs Num `json:"max_abs_effect"`
+	// Floor is max(Multiple × Spread, MaxAbs, the gate's resolution): the
+	// smallest change this figure can flag. +Inf when no A/A effect was
+	// finite.
 	Floor Num `json:"floor"`
 }
 
@@ -105,7 +108,8 @@ func (c *Calibration) Floor(scenario string, k Key) (float64, bool) {
 
 // Calibrate measures, from paired A/A runs (the same binary on both sides),
 // the spread of every gating figure per scenario and derives its floor:
-// Multiple × spread, never below the gate's resolution. It then measures
+// Multiple × spread, never below the largest A/A effect seen nor the gate's
+// resolution. It then measures
 // the false-alarm rate of the whole procedure honestly: each run is judged
 // with floors fitted on the other runs (leave-one-out), so the rate is not
 // tested on what was fitted. cfg.Calibration is ignored; multiple 0 means
@@ -172,15 +176,14 @@ func fit(reps []*results.File, cfg Config, multiple float64) *Calibration {
 	sd, _ := r0.Side(results.SideHead)
 	cal := &Calibration{SchemaVersion: CalibrationSchema, Profile: r0.Profile, HostClass: r0.Host.Class(), ArmsPerSide: sd.Arms,
 		Alpha: cfg.Alpha, Multiple: multiple,
-		Rule: fmt.Sprintf("floor = max(%g × spread, resolution); spread = max(between_runs, within_runs): between_runs = 1.4826 × median |A/A effect| over the runs (the effect: Hodges–Lehmann shift head − base of the per-arm values), within_runs = pooled standard deviation of the arms × sqrt(π/3 × 2/k)", multiple)}
+		Rule: fmt.Sprintf("floor = max(%g × spread, the largest |A/A effect| seen, resolution); spread = max(between_runs, within_runs): between_runs = 1.4826 × median |A/A effect| over the runs (the effect: Hodges–Lehmann shift head − base of the per-arm values), within_runs = robust pooled standard deviation of the arms (MAD about each side median, small-sample corrected) × sqrt(π/3 × 2/k)", multiple)}
 	type cell struct {
 		scenario string
 		key      Key
 	}
 	var order []cell
 	effects := map[cell][]Num{}
-	ss := map[cell]float64{} // pooled sum of squares
-	df := map[cell]int{}
+	groups := map[cell][][]float64{}
 	arms := map[cell]int{}
 	unit := map[cell]string{}
 	for _, rep := range reps {
@@ -210,10 +213,7 @@ func fit(reps []*results.File, cfg Config, multiple float64) *Calibration {
 							fin = append(fin, v)
 						}
 					}
-					if len(fin) > 1 {
-						ss[c] += stats.Variance(fin) * float64(len(fin)-1)
-						df[c] += len(fin) - 1
-					}
+					groups[c] = append(groups[c], fin)
 					arms[c] = max(arms[c], len(side))
 				}
 			}
@@ -228,9 +228,9 @@ func fit(reps []*results.File, cfg Config, multiple float64) *Calibration {
 			}
 		}
 		f := CalFigure{Scenario: c.scenario, Key: c.key, Unit: unit[c], Effects: effects[c],
-			Between: Num(math.Inf(1)), Within: Num(math.NaN()), Spread: Num(math.Inf(1)), Floor: Num(math.Inf(1))}
-		if df[c] > 0 {
-			f.Within = Num(math.Sqrt(ss[c]/float64(df[c])) * math.Sqrt(math.Pi/3*2/float64(arms[c])))
+			Between: Num(math.Inf(1)), Within: Num(math.NaN()), Spread: Num(math.Inf(1)), MaxAbs: Num(math.NaN()), Floor: Num(math.Inf(1))}
+		if sd := robust.PooledScale(groups[c]); !math.IsNaN(sd) {
+			f.Within = Num(sd * math.Sqrt(math.Pi/3*2/float64(arms[c])))
 		}
 		if len(abs) > 0 {
 			f.Between = Num(madToSigma * robust.Median(abs))
@@ -238,7 +238,8 @@ func fit(reps []*results.File, cfg Config, multiple float64) *Calibration {
 			if !math.IsNaN(float64(f.Within)) {
 				spread = max(spread, float64(f.Within))
 			}
-			f.Spread, f.Floor = Num(spread), Num(max(multiple*spread, g.Resolution))
+			_, hi := robust.Bounds(abs)
+			f.Spread, f.MaxAbs, f.Floor = Num(spread), Num(hi), Num(max(multiple*spread, hi, g.Resolution))
 		}
 		cal.Figures = append(cal.Figures, f)
 	}

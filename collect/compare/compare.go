@@ -424,7 +424,7 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 		}
 	}
 	for _, name := range names {
-		sd := compareScenario(cfg, name, base, head, &d.Problems)
+		sd := compareScenario(cfg, name, base, head, &d.Problems, &d.Warnings)
 		if sd.Integrity > 0 {
 			d.Integrity = append(d.Integrity, fmt.Sprintf("%s: %g integrity violation(s) on a head arm", name, sd.Integrity))
 		}
@@ -606,7 +606,7 @@ func gather(src *source, name string) *gathered {
 	return g
 }
 
-func compareScenario(cfg Config, name string, base *source, head source, problems *[]string) Scenario {
+func compareScenario(cfg Config, name string, base *source, head source, problems, warnings *[]string) Scenario {
 	b, h := gather(base, name), gather(&head, name)
 	sd := Scenario{Name: name, InBase: b != nil, InHead: h != nil}
 	ref := h
@@ -623,9 +623,22 @@ func compareScenario(cfg Config, name string, base *source, head source, problem
 				keys = append(keys, k)
 			}
 		}
-		for sideName, g := range map[string]*gathered{"base": b, "head": h} {
-			if th := g.vals[Key{Phase: "stabilization", Name: "throughput"}]; len(th) > 0 && len(th.Defined()) == 0 {
-				*problems = append(*problems, fmt.Sprintf("%s: every %s arm has no data (no operations in stabilization): its loadgen processes did not run", name, sideName))
+		for _, sg := range []struct {
+			name string
+			g    *gathered
+		}{{"base", b}, {"head", h}} {
+			th := sg.g.vals[Key{Phase: "stabilization", Name: "throughput"}]
+			var idle []string
+			for i, v := range th {
+				if !(v > 0) {
+					idle = append(idle, fmt.Sprint(i+1))
+				}
+			}
+			switch {
+			case len(th) > 0 && len(idle) == len(th):
+				*problems = append(*problems, fmt.Sprintf("%s: every %s arm has no operations in stabilization: its loadgen processes were not running", name, sg.name))
+			case len(idle) > 0:
+				*warnings = append(*warnings, fmt.Sprintf("%s: %s arm(s) %s had no operations in stabilization (started late?): their figures that need a healthy baseline are no data", name, sg.name, strings.Join(idle, ", ")))
 			}
 		}
 	}
@@ -805,7 +818,7 @@ func sub(h, b float64) float64 {
 
 // reason says in one line why a gating row got its verdict.
 func reason(r Row, b, h []float64, alpha float64) string {
-	name := strings.ReplaceAll(r.Key.Name, "_", " ")
+	name := units.Name(r.Key.Name)
 	if r.Key.Labels != "" && r.Key.Labels != "op=all" {
 		name += " {" + r.Key.Labels + "}"
 	}
@@ -826,12 +839,12 @@ func reason(r Row, b, h []float64, alpha float64) string {
 	}
 	switch r.Verdict {
 	case Regression, Improvement:
-		return fmt.Sprintf("%s, %s (p = %.3f, effect %s beyond the %s floor %s)", ch, sep, *r.P, units.Signed(float64(r.Effect), r.Unit), r.FloorFrom, units.Value(float64(r.Floor), r.Unit))
+		return fmt.Sprintf("%s, %s (p = %.3f, effect %s beyond the %s floor %s)", ch, sep, *r.P, units.Signed(float64(r.Effect), r.Unit), r.FloorFrom, units.Change(float64(r.Floor), r.Unit))
 	}
 	if *r.P >= alpha || math.IsNaN(float64(r.Effect)) {
 		return fmt.Sprintf("%s: not significant (p = %.2f)", ch, *r.P)
 	}
-	return fmt.Sprintf("%s, %s, but the effect %s is within the %s floor %s", ch, sep, units.Signed(float64(r.Effect), r.Unit), r.FloorFrom, units.Value(float64(r.Floor), r.Unit))
+	return fmt.Sprintf("%s, %s, but the effect %s is within the %s floor %s", ch, sep, units.Signed(float64(r.Effect), r.Unit), r.FloorFrom, units.Change(float64(r.Floor), r.Unit))
 }
 
 func unitWordDir(r Row, up bool) string {

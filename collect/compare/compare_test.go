@@ -171,7 +171,7 @@ func TestWhatWasCompared(t *testing.T) {
 			}
 		}
 	}
-	if d, _ := compare.Compare(nil, dead, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "every base arm has no data") {
+	if d, _ := compare.Compare(nil, dead, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "every base arm has no operations in stabilization") {
 		t.Errorf("dead side: %s", d.Summary)
 	}
 }

@@ -63,32 +63,7 @@ func VerdictCell(v compare.Verdict) string {
 
 // Label is the display name of a row, e.g. "p99 latency (get)".
 func Label(k compare.Key) string {
-	base := map[string]string{
-		"throughput":               "throughput",
-		"error_ratio":              "error ratio",
-		"latency_p50":              "p50 latency",
-		"latency_p90":              "p90 latency",
-		"latency_p99":              "p99 latency",
-		"latency_p999":             "p99.9 latency",
-		"server_error_ratio":       "error ratio",
-		"server_latency_p99":       "p99 latency",
-		"breaker_transitions":      "breaker transitions",
-		"breaker_open":             "breaker open (s)",
-		"connections_created":      "connections created",
-		"integrity_violations":     "integrity violations",
-		"dropped_operations":       "dropped operations",
-		"time_to_detect":           "time to detect",
-		"time_to_recover":          "time to recover",
-		"blast_radius_error_ratio": "blast radius: error ratio change",
-		"blast_radius_p99":         "blast radius: p99 change",
-		"errors_during_fault":      "errors during the fault",
-		"breaker_flaps":            "breaker flaps",
-		"failed_operations":        "failed operations",
-		"peak_latency_p99":         "peak p99 latency",
-	}[k.Name]
-	if base == "" {
-		base = k.Name
-	}
+	base := units.Name(k.Name)
 	labels := map[string]string{}
 	for _, kv := range strings.Split(k.Labels, ",") {
 		if a, b, ok := strings.Cut(kv, "="); ok {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/internal/units"
 	"github.com/mcchaos/mcchaos/collect/results"
 )
 
@@ -371,7 +372,7 @@ func writeGating(b *strings.Builder, d *compare.Diff, sd compare.Scenario) {
 	for _, r := range rows {
 		fl := ""
 		if !math.IsNaN(float64(r.Floor)) {
-			fl = Value(float64(r.Floor), r.Unit) + " (" + r.FloorFrom + ")"
+			fl = units.Change(float64(r.Floor), r.Unit) + " (" + r.FloorFrom + ")"
 			if math.IsInf(float64(r.Floor), 1) {
 				fl = "none (A/A runs disagreed on reaching it)"
 			}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcchaos/mcchaos/collect/internal/robust"
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
@@ -183,6 +184,10 @@ func (m Metric) Key() string { return Key(m.Name, m.Labels) }
 
 // Side returns the values of one side (nil when absent).
 func (m Metric) Side(side string) Values { return m.Arms[side] }
+
+// Median returns the median over the arms of one side that have a value
+// (+Inf when most were not reached), NaN for none.
+func (m Metric) Median(side string) float64 { return robust.Median(m.Arms[side].Defined()) }
 
 // Key formats a metric name and labels as Metric.Key does.
 func Key(name string, labels map[string]string) string {

@@ -5,6 +5,8 @@ package robust
 
 import (
 	"math"
+	"math/rand/v2"
+	"sync"
 
 	"github.com/aclements/go-moremath/stats"
 )
@@ -50,4 +52,62 @@ func Bounds(xs []float64) (lo, hi float64) {
 		return math.NaN(), math.NaN()
 	}
 	return stats.Bounds(xs)
+}
+
+// PooledScale returns a robust standard deviation from several small groups
+// of values (the arms of each side of each run): 1.4826 × the median of the
+// absolute deviations from each group's own median, pooled over the
+// groups, corrected for the group size. A small group's median sits among
+// its own values, so its deviations read low (with 5 values one of them is
+// 0); the correction is measured once per group size on normal groups of
+// that size (deterministic), so the result estimates σ for normal data and
+// stays robust to an outlying arm. Groups of fewer than 2 values are
+// skipped; NaN without any.
+func PooledScale(groups [][]float64) float64 {
+	var devs []float64
+	n := 0
+	for _, g := range groups {
+		if len(g) < 2 {
+			continue
+		}
+		m := Median(g)
+		for _, x := range g {
+			devs = append(devs, math.Abs(x-m))
+		}
+		n = max(n, len(g))
+	}
+	if len(devs) == 0 {
+		return math.NaN()
+	}
+	return 1.4826 * Median(devs) * correction(n)
+}
+
+var (
+	corrMu sync.Mutex
+	corrBy = map[int]float64{}
+)
+
+// correction is 1 / (1.4826 × median pooled deviation) for normal groups
+// of n values, from 4000 simulated groups with a fixed seed.
+func correction(n int) float64 {
+	corrMu.Lock()
+	defer corrMu.Unlock()
+	if c, ok := corrBy[n]; ok {
+		return c
+	}
+	r := rand.New(rand.NewPCG(1, uint64(n)))
+	var devs []float64
+	g := make([]float64, n)
+	for range 4000 {
+		for i := range g {
+			g[i] = r.NormFloat64()
+		}
+		m := Median(g)
+		for _, x := range g {
+			devs = append(devs, math.Abs(x-m))
+		}
+	}
+	c := 1 / (1.4826 * Median(devs))
+	corrBy[n] = c
+	return c
 }

@@ -57,8 +57,56 @@ func Signed(v float64, unit string) string {
 		return "−∞"
 	case v == 0:
 		return "0"
+	case unit == "ratio" && v > 0:
+		// A change of a ratio is in percentage points.
+		return "+" + Change(v, unit)
+	case unit == "ratio":
+		return "−" + Change(-v, unit)
 	case v > 0:
 		return "+" + Value(v, unit)
 	}
 	return "−" + Value(-v, unit)
+}
+
+// names are the display names of figures.
+var names = map[string]string{
+	"throughput":               "throughput",
+	"error_ratio":              "error ratio",
+	"latency_p50":              "p50 latency",
+	"latency_p90":              "p90 latency",
+	"latency_p99":              "p99 latency",
+	"latency_p999":             "p99.9 latency",
+	"server_error_ratio":       "error ratio",
+	"server_latency_p99":       "p99 latency",
+	"breaker_transitions":      "breaker transitions",
+	"breaker_open":             "breaker open (s)",
+	"connections_created":      "connections created",
+	"integrity_violations":     "integrity violations",
+	"dropped_operations":       "dropped operations",
+	"time_to_detect":           "time to detect",
+	"time_to_recover":          "time to recover",
+	"blast_radius_error_ratio": "blast radius: error ratio change",
+	"blast_radius_p99":         "blast radius: p99 change",
+	"errors_during_fault":      "errors during the fault",
+	"breaker_flaps":            "breaker flaps",
+	"failed_operations":        "failed operations",
+	"peak_latency_p99":         "peak p99 latency",
+}
+
+// Name is the display name of a figure ("p99 latency"), the name itself
+// when unknown.
+func Name(name string) string {
+	if n, ok := names[name]; ok {
+		return n
+	}
+	return name
+}
+
+// Change formats the size of a change (a floor): a ratio in percentage
+// points, anything else as Value.
+func Change(v float64, unit string) string {
+	if unit == "ratio" && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		return fmt.Sprintf("%.2f pp", v*100)
+	}
+	return Value(v, unit)
 }
