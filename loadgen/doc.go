@@ -5,9 +5,11 @@
 //   - Workload (Mix and the named Workloads) picks the operation kind,
 //     Keyspace the key (a hot set and the rest), Sizes the value size.
 //   - Codec writes values that carry their key, a run id, a per-key
-//     version and a checksum, and checks every value read: a value of
-//     another key, a torn or truncated value, or a version never written
-//     is an integrity violation (counted and logged, never noise).
+//     version and a checksum; Oracle keeps each key's recent writes and
+//     deletes and judges every value read: a value of another key, a torn
+//     or truncated value, a version never written, or one superseded by an
+//     acknowledged write or delete before the read began is an integrity
+//     violation (counted and logged, never noise).
 //   - Run is the runner: open loop at Config.Rate (operation i is due at
 //     start + i/Rate and its latency counts from then, so stalls are not
 //     hidden; at most Config.Concurrency in flight, the excess dropped and

@@ -128,7 +128,7 @@ type runner struct {
 	opCtx    context.Context
 	data     []string
 	counters []string
-	versions []atomic.Uint64
+	oracle   *Oracle
 	rec      *recorder
 	valueBuf int // initial capacity of a worker's value buffer
 
@@ -155,6 +155,9 @@ func newRunner(cfg Config) (*runner, error) {
 			return nil, fmt.Errorf("loadgen: unknown workload %q", cfg.WorkloadName)
 		}
 	}
+	if _, ok := cfg.Driver.(driver.Multi); !ok && needsMulti(cfg.Workload) {
+		return nil, fmt.Errorf("loadgen: workload %q needs get-multi, CAS and add, which the driver lacks", cfg.WorkloadName)
+	}
 	if cfg.Sizes == nil {
 		cfg.Sizes, _ = ParseSizes(DefaultSizes)
 	}
@@ -180,7 +183,7 @@ func newRunner(cfg Config) (*runner, error) {
 		opCtx:    context.Background(),
 		data:     make([]string, cfg.Keys.Size),
 		counters: make([]string, cfg.Keys.Size),
-		versions: make([]atomic.Uint64, cfg.Keys.Size),
+		oracle:   NewOracle(Codec{Run: cfg.Run}, cfg.Keys.Size),
 		rec:      newRecorder(cfg.Metrics, cfg.Servers),
 		valueBuf: 1024,
 	}
@@ -235,45 +238,15 @@ func (r *runner) preload(ctx context.Context) {
 	wg.Wait()
 }
 
-// set writes a new version of data key i.
-func (r *runner) set(w *worker, i int) error {
-	key := r.data[i]
-	w.buf = r.codec.AppendValue(w.buf[:0], key, r.versions[i].Add(1), r.cfg.Sizes.Next(w.rng))
-	return r.cfg.Driver.Set(r.opCtx, key, w.buf)
-}
-
-// do performs one operation whose intended start was intended, and records it.
+// do performs one operation whose intended start was intended, and records
+// it (exec, in oracle_ops.go, runs it and reports integrity violations).
 func (r *runner) do(w *worker, intended time.Time) {
 	d := r.cfg.Driver
 	op := r.cfg.Workload.Next(w.rng)
-	i := r.cfg.Keys.Next(w.rng)
-	key := r.data[i]
-	var err error
-	var bad *Violation
-	var maxVersion uint64
-	switch op {
-	case OpGet:
-		var v []byte
-		if v, err = d.Get(r.opCtx, key); err == nil {
-			// Load after the read: any version the read can see was
-			// issued before it returned.
-			maxVersion = r.versions[i].Load()
-			bad = r.codec.Check(v, key, maxVersion)
-		}
-	case OpSet:
-		err = r.set(w, i)
-	case OpDelete:
-		err = d.Delete(r.opCtx, key)
-	case OpIncr:
-		key = r.counters[i]
-		_, err = d.Increment(r.opCtx, key, 1)
-	}
+	key, err := r.exec(w, op, r.cfg.Keys.Next(w.rng))
 	res := Classify(err)
 	server := d.ServerFor(key)
 	r.record(op, server, res, time.Since(intended))
-	if bad != nil {
-		r.violation(op, server, key, maxVersion, bad)
-	}
 	if op == OpIncr && res == ResultMiss {
 		// Create the counter; this is a set of its own.
 		start := time.Now()
@@ -297,12 +270,12 @@ const (
 	violationLogEvery = 1000
 )
 
-func (r *runner) violation(op Op, server, key string, maxVersion uint64, v *Violation) {
+func (r *runner) violation(op Op, server, key string, v *Violation) {
 	n := r.viol.Add(1)
 	r.rec.violation(op, server)
 	if n <= violationLogLimit || n%violationLogEvery == 0 {
-		fmt.Fprintf(r.cfg.Log, "loadgen: integrity violation #%d: op=%s key=%s server=%s expected=\"value of %s, run %016x version<=%d\" got=%s: %s\n",
-			n, op, key, server, key, r.codec.Run, maxVersion, v.Reason, v.Got)
+		fmt.Fprintf(r.cfg.Log, "loadgen: integrity violation #%d: op=%s key=%s server=%s run=%016x expected=%q got=%s: %s\n",
+			n, op, key, server, r.codec.Run, v.Expected, v.Got, v.Reason)
 	}
 }
 

@@ -11,13 +11,10 @@ import (
 //
 //	mcv1 <run:16 hex> <version:16 hex> <length:8 hex> <keylen:2 hex> <key> <padding…> <crc32c:8 hex>
 //
-// run identifies the loadgen process, version is a per-key counter bumped
-// before every write, length is the whole value's length and the checksum
-// (CRC-32C) covers everything before it. A read is an integrity violation
-// when the value is not intact (length, checksum, format), belongs to
-// another key, or claims a version of this run that was never issued for
-// that key. Any intact value for the key with an issued version is
-// accepted, so concurrent writers to one key never cause false positives.
+// run identifies the loadgen process, version is the write's version in
+// the key's history (see Oracle), length is the whole value's length and
+// the checksum (CRC-32C) covers everything before it. Parse checks the
+// form; the Oracle judges the version against the key's history.
 
 const (
 	magic       = "mcv1 "
@@ -67,47 +64,41 @@ func (c Codec) AppendValue(dst []byte, key string, version uint64, size int) []b
 
 // Violation describes a value that failed its integrity check.
 type Violation struct {
-	Reason string // what is wrong, e.g. "checksum mismatch"
-	Got    string // a short, quoted excerpt of what was read
+	Reason   string // what is wrong, e.g. "checksum mismatch"
+	Expected string // what a correct read could have returned
+	Got      string // what was read: an excerpt, or its version and times
 }
 
-func (v *Violation) Error() string { return v.Reason + ", got " + v.Got }
+func (v *Violation) Error() string { return v.Reason + ": expected " + v.Expected + ", got " + v.Got }
 
-// Check verifies that v is an intact value for key whose version, if it was
-// written by this run, is at most maxVersion (the last version issued for
-// key). It returns nil or a *Violation.
-func (c Codec) Check(v []byte, key string, maxVersion uint64) *Violation {
-	bad := func(format string, args ...any) *Violation {
-		return &Violation{Reason: fmt.Sprintf(format, args...), Got: excerpt(v)}
+// Parse checks that v is an intact value for key and returns its run and
+// version, or a *Violation.
+func (c Codec) Parse(v []byte, key string) (run, version uint64, bad *Violation) {
+	fail := func(format string, args ...any) (uint64, uint64, *Violation) {
+		return 0, 0, &Violation{Reason: fmt.Sprintf(format, args...), Expected: "an intact value of " + key, Got: excerpt(v)}
 	}
 	if len(v) < offKey+trailerSize || !bytes.HasPrefix(v, []byte(magic)) {
-		return bad("not a loadgen value (%d bytes)", len(v))
+		return fail("not a loadgen value (%d bytes)", len(v))
 	}
 	length, ok1 := parseHex(v[offLength : offLength+8])
 	keyLen, ok2 := parseHex(v[offKeyLen : offKeyLen+2])
 	if !ok1 || !ok2 {
-		return bad("malformed header")
+		return fail("malformed header")
 	}
 	if uint64(len(v)) != length {
-		return bad("length %d, header says %d (torn or truncated)", len(v), length)
+		return fail("length %d, header says %d (torn or truncated)", len(v), length)
 	}
 	body := v[:len(v)-trailerSize]
 	sum, ok := parseHex(v[len(v)-8:])
 	if !ok || uint64(crc32.Checksum(body, castagnoli)) != sum {
-		return bad("checksum mismatch (torn or corrupt)")
+		return fail("checksum mismatch (torn or corrupt)")
 	}
 	if end := offKey + int(keyLen); end > len(body) || string(v[offKey:end]) != key {
-		if end > len(body) {
-			end = len(body)
-		}
-		return bad("value of key %q", v[offKey:end])
+		return fail("value of key %q", v[offKey:min(end, len(body))])
 	}
-	run, _ := parseHex(v[offRun : offRun+16])
-	version, _ := parseHex(v[offVersion : offVersion+16])
-	if run == c.Run && version > maxVersion {
-		return bad("version %d never written (last written %d)", version, maxVersion)
-	}
-	return nil
+	run, _ = parseHex(v[offRun : offRun+16])
+	version, _ = parseHex(v[offVersion : offVersion+16])
+	return run, version, nil
 }
 
 func appendHex(dst []byte, x uint64, width int) []byte {

@@ -19,12 +19,18 @@ const (
 	OpSet
 	OpDelete
 	OpIncr
+	// The operations of the multi workload (driver.Multi): a get-multi of
+	// keys on one server, a gets then compare-and-swap, an add.
+	OpGetMulti
+	OpCAS
+	OpAdd
 	numOps
 )
 
-var opNames = [numOps]string{"get", "set", "delete", "incr"}
+var opNames = [numOps]string{"get", "set", "delete", "incr", "get_multi", "cas", "add"}
 
-// String returns the memcached command name: get, set, delete or incr.
+// String returns the operation's name: get, set, delete, incr, get_multi,
+// cas or add.
 func (o Op) String() string {
 	if o < numOps {
 		return opNames[o]
@@ -81,6 +87,15 @@ var Workloads = map[string]Workload{
 	"get-heavy": Mix{OpGet: 95, OpSet: 5},
 	// A write-mostly cache.
 	"set-heavy": Mix{OpGet: 20, OpSet: 80},
+	// Opt-in: the paths plain gets and sets do not reach (get-multi
+	// pipelines, CAS, add after deletes), judged by the same oracle.
+	"multi": Mix{OpGet: 20, OpGetMulti: 20, OpSet: 20, OpCAS: 15, OpAdd: 10, OpDelete: 15},
+}
+
+// needsMulti reports whether w issues operations of driver.Multi.
+func needsMulti(w Workload) bool {
+	m, ok := w.(Mix)
+	return ok && m[OpGetMulti]+m[OpCAS]+m[OpAdd] > 0
 }
 
 // DefaultWorkload is the workload used when none is given.

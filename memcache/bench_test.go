@@ -12,19 +12,24 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 )
 
-// Benchmarks against one local memcached (no proxy), beside
-// github.com/bradfitz/gomemcache with the same timeout and enough idle
-// connections for the goroutines. Run with:
+// Benchmarks as users run the client: three local memcached servers (no
+// proxy), beside github.com/bradfitz/gomemcache in the same run, with the
+// same timeout, the same key placement (CRC32Modulo is gomemcache's) and
+// enough idle connections for the goroutines. `make bench-client` runs
+// them; compare with
 //
-//	go test -run '^$' -bench . -benchmem -count 5 ./memcache
+//	benchstat -col /client bench.txt
 //
-// Rows: op={Get,Set}/client={mcchaos,gomemcache}/goroutines={1,16};
-// compare with benchstat -col /client.
+// Rows: op={Get,Set,GetMulti,Miss}/size={100,4096,102400}/client={mcchaos,gomemcache}/goroutines={1,16}.
+// GetMulti reads 100 keys spread over the three servers; Miss gets absent keys.
+//
+// Memory per connection: mcchaos keeps a 16 KiB read and a 16 KiB write
+// buffer (connBufSize); gomemcache uses bufio's default 4 KiB each.
 
-const benchValueSize = 100
-
+// benchClient is the part of a client the benchmarks call.
 type benchClient interface {
 	get(key string) ([]byte, error)
+	getMulti(keys []string) (int, error)
 	set(key string, value []byte) error
 }
 
@@ -36,6 +41,11 @@ func (o ours) get(key string) ([]byte, error) {
 		return nil, err
 	}
 	return it.Value, nil
+}
+
+func (o ours) getMulti(keys []string) (int, error) {
+	m, err := o.c.GetMulti(context.Background(), keys)
+	return len(m), err
 }
 
 func (o ours) set(key string, value []byte) error {
@@ -52,56 +62,88 @@ func (o theirs) get(key string) ([]byte, error) {
 	return it.Value, nil
 }
 
+func (o theirs) getMulti(keys []string) (int, error) {
+	m, err := o.c.GetMulti(keys)
+	return len(m), err
+}
+
 func (o theirs) set(key string, value []byte) error {
 	return o.c.Set(&memcache.Item{Key: key, Value: value})
 }
 
+// isMiss reports whether err is either client's cache miss.
+func isMiss(err error) bool { return err == ErrCacheMiss || err == memcache.ErrCacheMiss }
+
 func BenchmarkClients(b *testing.B) {
 	env := newEnv(b)
-	addr := env.Servers[0].Addr
+	addrs := env.direct()
 	const timeout = 500 * time.Millisecond
 	clients := []struct {
 		name string
 		new  func() (benchClient, func())
 	}{
 		{"mcchaos", func() (benchClient, func()) {
-			c, err := New(Config{Servers: []string{addr}, Timeout: timeout})
+			c, err := New(Config{Servers: addrs, Timeout: timeout, Selector: CRC32Modulo})
 			if err != nil {
 				b.Fatal(err)
 			}
 			return ours{c}, func() { c.Close() }
 		}},
 		{"gomemcache", func() (benchClient, func()) {
-			c := memcache.New(addr)
+			c := memcache.New(addrs...)
 			c.Timeout = timeout
 			c.MaxIdleConns = 32
 			return theirs{c}, func() { c.Close() }
 		}},
 	}
-	value := bytes.Repeat([]byte("v"), benchValueSize)
+	type row struct {
+		op   string
+		size int
+	}
+	var rows []row
 	for _, op := range []string{"Get", "Set"} {
+		for _, size := range []int{100, 4 << 10, 100 << 10} {
+			rows = append(rows, row{op, size})
+		}
+	}
+	rows = append(rows, row{"GetMulti", 100}, row{"GetMulti", 4 << 10}, row{"Miss", 100})
+	const nkeys, multi = 300, 100
+	var keys, missing [nkeys]string
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench-%d", i)
+		missing[i] = fmt.Sprintf("bench-missing-%d", i)
+	}
+	for _, rw := range rows {
+		value := bytes.Repeat([]byte("v"), rw.size)
 		for _, cl := range clients {
 			for _, g := range []int{1, 16} {
-				b.Run(fmt.Sprintf("op=%s/client=%s/goroutines=%d", op, cl.name, g), func(b *testing.B) {
+				b.Run(fmt.Sprintf("op=%s/size=%d/client=%s/goroutines=%d", rw.op, rw.size, cl.name, g), func(b *testing.B) {
 					c, closeFn := cl.new()
 					defer closeFn()
-					const nkeys = 64
-					var keys [nkeys]string
 					for i := range keys {
-						keys[i] = fmt.Sprintf("bench-%d", i)
 						if err := c.set(keys[i], value); err != nil {
 							b.Fatal(err)
 						}
 					}
 					run := func(i int) {
 						var err error
-						if op == "Get" {
+						switch rw.op {
+						case "Get":
 							var v []byte
-							v, err = c.get(keys[i%nkeys])
-							if err == nil && len(v) != benchValueSize {
+							if v, err = c.get(keys[i%nkeys]); err == nil && len(v) != rw.size {
 								b.Errorf("got %d bytes", len(v))
 							}
-						} else {
+						case "Miss":
+							if _, err = c.get(missing[i%nkeys]); isMiss(err) {
+								err = nil
+							}
+						case "GetMulti":
+							start := i * multi % nkeys
+							var n int
+							if n, err = c.getMulti(keys[start : start+multi]); err == nil && n != multi {
+								b.Errorf("got %d items", n)
+							}
+						case "Set":
 							err = c.set(keys[i%nkeys], value)
 						}
 						if err != nil {
