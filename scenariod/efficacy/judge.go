@@ -52,20 +52,17 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 
 	// Signs counted over the checks.
 	share := func(kind, what string) {
-		k, first := 0, ""
+		k, first := count(rec.Samples, kind), ""
 		for _, s := range rec.Samples {
-			if has(s, kind) {
-				if k == 0 {
-					first = firstProblem(s, kind)
-				}
-				k++
+			if first = firstProblem(s, kind); first != "" {
+				break
 			}
 		}
 		switch {
 		case k == 0:
 		case kind == ProblemLeak:
 			invalid("%s in %d of %d checks, first: %s", what, k, n, first)
-		case float64(k) > tol.Share*float64(n):
+		case float64(k) > tol.Share*float64(n) && k >= tol.MinSigns:
 			invalid("%s in %d of %d checks (limit %.0f %%), first: %s", what, k, n, 100*tol.Share, first)
 		default:
 			warn("%s in %d of %d checks, first: %s", what, k, n, first)
@@ -75,6 +72,9 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 	share(ProblemIneffective, "fault not seen by the probe")
 	share(ProblemHarmed, "a server no fault targets failed its probe")
 	share(ProblemUnknown, "injector state unreadable")
+	if k := count(rec.Samples, ProblemStalled); k > 0 {
+		warn("the machine stalled (the oracle's own timer late by more than %v) in %d of %d checks, in which probes of servers no fault targets failed or were slow", tol.StallLag, k, n)
+	}
 
 	ex := expectations(faults)
 	for _, name := range serverNames(rec) {
@@ -114,9 +114,22 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 		warn("no check after the faults were removed")
 	case has(*rec.Recovery, ProblemLingering):
 		invalid("fault still in effect after its removal: %s", firstProblem(*rec.Recovery, ProblemLingering))
+	case has(*rec.Recovery, ProblemHarmed):
+		warn("a probe was slow after the faults were removed: %s", firstProblem(*rec.Recovery, ProblemHarmed))
 	}
 	v.Line = line(v.Servers)
 	rec.Verdict = v
+}
+
+// count returns how many samples have a problem of kind.
+func count(samples []Sample, kind string) int {
+	k := 0
+	for _, s := range samples {
+		if has(s, kind) {
+			k++
+		}
+	}
+	return k
 }
 
 // serverNames are the servers in rec's samples, in their order.
