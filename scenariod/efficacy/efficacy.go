@@ -322,6 +322,7 @@ type Watch struct {
 // and checks again every FastInterval until the fault is back or MaxGap
 // has passed. Call it right after the faults are applied.
 func (o *Oracle) Start(ctx context.Context, faults []Fault, repair func(context.Context) error) *Watch {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watch{cancel: cancel, done: make(chan struct{}), rec: o.record()}
 	o.resetCounters(ctx)
@@ -331,7 +332,13 @@ func (o *Oracle) Start(ctx context.Context, faults []Fault, repair func(context.
 		tick := time.NewTicker(o.cfg.Interval)
 		defer tick.Stop()
 		for {
-			s, ok := o.check(ctx, faults, totals)
+			// The first check runs to its end even if Stop comes first
+			// (a phase shorter than a check): a record has a check.
+			cctx := ctx
+			if len(w.rec.Samples) == 0 {
+				cctx = parent
+			}
+			s, ok := o.check(cctx, faults, totals)
 			if !ok {
 				break
 			}
@@ -376,7 +383,9 @@ func (o *Oracle) regain(ctx context.Context, rec *Record, faults []Fault, totals
 	}
 }
 
-// Stop ends the watch and returns its record (without verdict: see Finish).
+// Stop ends the watch and returns its record (without verdict: see
+// Finish). It waits for the first check if none has ended yet, else it
+// cuts the current one short.
 func (w *Watch) Stop() *Record {
 	w.cancel()
 	<-w.done
@@ -490,9 +499,6 @@ func (o *Oracle) check(ctx context.Context, faults []Fault, totals map[string]in
 	s.Time = time.Now()
 	wg.Go(func() { s.LagMs = ms(timerLag(ctx)) })
 	wg.Go(func() { proxies, tpErr = o.cfg.Toxiproxy.Proxies(ctx) })
-	if o.cfg.Loss != nil {
-		wg.Go(func() { cs, lossErr = o.cfg.Loss.Counters(ctx) })
-	}
 	for i, srv := range o.cfg.Servers {
 		timeout := o.cfg.ProbeTimeout
 		if e := ex[srv.Name]; e != nil {
@@ -505,6 +511,10 @@ func (o *Oracle) check(ctx context.Context, faults []Fault, totals map[string]in
 		wg.Go(func() { probes[i] = probe(ctx, srv.Probe, timeout, o.baseline[srv.Name]) })
 	}
 	wg.Wait()
+	// After the probes, so that their packets are in this check's counts.
+	if o.cfg.Loss != nil {
+		cs, lossErr = o.cfg.Loss.Counters(ctx)
+	}
 	if ctx.Err() != nil {
 		return s, false
 	}

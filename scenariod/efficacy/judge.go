@@ -93,8 +93,10 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 		switch {
 		case r.Matched == 0:
 			invalid("the loss rule on %s matched no packet: its traffic does not pass where the rule is", name)
-		case r.Dropped == 0:
+		case r.Dropped == 0 && unlikelyNone(want, r.Matched):
 			invalid("the loss rule on %s dropped none of %d packets (requested %g %%)", name, r.Matched, want)
+		case r.Dropped == 0:
+			warn("the loss rule on %s dropped none of %d packets: too few to judge at %g %%", name, r.Matched, want)
 		default:
 			p := want / 100
 			allowed := math.Max(tol.LossPoints, 400*math.Sqrt(p*(1-p)/float64(r.Matched)))
@@ -103,7 +105,7 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 			}
 		}
 		for _, c := range rec.Ports {
-			if c.Matched >= tol.MinPackets && c.Dropped == 0 && want > 0 && overlaps(c.Ports, rec.ServerPorts[name]) {
+			if c.Matched >= tol.MinPackets && c.Dropped == 0 && unlikelyNone(want, c.Matched) && overlaps(c.Ports, rec.ServerPorts[name]) {
 				invalid("ports %v of %s dropped none of %d packets", c.Ports, name, c.Matched)
 			}
 		}
@@ -143,6 +145,13 @@ func serverNames(rec *Record) []string {
 		}
 	}
 	return names
+}
+
+// unlikelyNone reports whether n packets at pct percent loss would all
+// pass with a probability below 1 in 1000: then none dropped is a rule
+// that does not work, not chance.
+func unlikelyNone(pct float64, n int64) bool {
+	return pct > 0 && float64(n)*math.Log1p(-math.Min(pct, 99.9999)/100) < math.Log(0.001)
 }
 
 func overlaps(a, b []int) bool {

@@ -61,6 +61,8 @@ func TestJudge(t *testing.T) {
 		{"few-packets", seconds(1, 50, 7, nil), clean, true},
 		// Matched packets, none dropped.
 		{"drops-nothing", seconds(5, 1000, 0, nil), clean, false},
+		// 10 packets, none dropped: 35 % likely at 10 % loss.
+		{"too-few-to-judge", seconds(1, 10, 0, nil), clean, true},
 		// A fault absent in one check, back 0.5 s later.
 		{"short-gap", append(append(seconds(3, 1000, 100, nil), sample(3, 100, 10, absent), sample(3.5, 100, 10, nil)), seconds(6, 1000, 100, nil)[4:]...), clean, true},
 		// Absent in checks 3 to 4.5: 1.5 s.
