@@ -1,18 +1,15 @@
 package efficacy_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
+	"github.com/mcchaos/mcchaos/scenariod/efficacy/efficacytest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
@@ -127,56 +125,14 @@ func (r *rig) oracle(t *testing.T, loss efficacy.Counters) *efficacy.Oracle {
 	return o
 }
 
-// load runs conns memcached clients on every proxy, each setting and
-// getting a key in a loop, until the returned stop is called.
+// load runs conns memcached clients on every proxy until stop.
 func (r *rig) load(t *testing.T, conns int) (stop func() int64) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	var ops atomic.Int64
-	for name, p := range r.proxies {
-		for i := range conns {
-			wg.Go(func() { client(ctx, p.Listen, fmt.Sprintf("%s-%d", name, i), &ops) })
-		}
+	var addrs []string
+	for _, p := range r.proxies {
+		addrs = append(addrs, p.Listen)
 	}
-	return func() int64 { cancel(); wg.Wait(); return ops.Load() }
-}
-
-// client sets and gets key through addr until ctx ends, reconnecting on errors.
-func client(ctx context.Context, addr, key string, ops *atomic.Int64) {
-	for ctx.Err() == nil {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			continue
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		rd := bufio.NewReader(c)
-		for ctx.Err() == nil {
-			c.SetDeadline(time.Now().Add(3 * time.Second))
-			if _, err := fmt.Fprintf(c, "set %s 0 0 5\r\nhello\r\nget %s\r\n", key, key); err != nil {
-				break
-			}
-			if !readUntil(rd, "END\r\n") {
-				break
-			}
-			ops.Add(1)
-		}
-		stop()
-		c.Close()
-	}
-}
-
-func readUntil(rd *bufio.Reader, last string) bool {
-	for {
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			return false
-		}
-		if line == last {
-			return true
-		}
-	}
+	return efficacytest.Load(t, addrs, conns)
 }
 
 var tableSeq atomic.Int32
