@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
@@ -145,6 +147,18 @@ func (fs *faultSet) countElsewhere(loss map[int]float64) {
 			}
 		}
 	}
+}
+
+// reachesCompose reports whether nf's rules on this host see the traffic to
+// the compose stack's first proxy as clients dial it (127.0.0.1:<listen
+// port>): true through docker-proxy, false where Docker DNATs loopback
+// past the input hook or runs elsewhere.
+func (r *Runner) reachesCompose(ctx context.Context, nf *inject.Netfilter) error {
+	names := slices.Sorted(maps.Keys(r.faults.proxies))
+	if len(names) == 0 {
+		return fmt.Errorf("no proxies")
+	}
+	return efficacy.Reaches(ctx, nf, efficacy.DialAddr(r.faults.proxies[names[0]].Listen, r.cfg.Toxiproxy.Host()))
 }
 
 // writeEfficacy writes the oracle's records of the run so far.

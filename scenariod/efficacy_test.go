@@ -136,3 +136,21 @@ func TestEfficacyCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeLossByTrying: on a stack called compose, per-packet loss is
+// chosen when netfilter on this host is seen to count the traffic to a
+// proxy (here the proxies are on loopback, as through docker-proxy).
+func TestComposeLossByTrying(t *testing.T) {
+	s := startStack(t)
+	table := testTable()
+	needNetfilter(t, table)
+	r := testRunner(t, s, table, nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+	r.cfg.Stack = "compose"
+	m, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := m.Scenarios[0].Faults[0]; f.Injector != manifest.InjectorNetfilter || f.Fidelity != manifest.FidelityPerPacket {
+		t.Errorf("fault %+v, want netfilter per-packet", f)
+	}
+}

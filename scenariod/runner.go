@@ -290,9 +290,12 @@ func (r *Runner) setup(ctx context.Context) error {
 	case !isLoopback(r.cfg.Toxiproxy.Host()):
 		avail = fmt.Errorf("%w: toxiproxy at %s is not on this host's loopback", inject.ErrNetfilterUnavailable, r.cfg.Toxiproxy.Host())
 	case r.cfg.Stack == "compose":
-		// Its proxies listen inside a container: the traffic is NATed
-		// past this host's loopback input hook.
-		avail = fmt.Errorf("%w: the compose stack's proxies are inside a container", inject.ErrNetfilterUnavailable)
+		// Its proxies listen inside a container; the client's own
+		// connection ends on this host's loopback only through docker-proxy
+		// (the userland proxy). Try it rather than guess (issue 14).
+		if err := r.reachesCompose(ctx, nf); err != nil {
+			avail = fmt.Errorf("%w: the compose stack's proxies are inside a container: %v", inject.ErrNetfilterUnavailable, err)
+		}
 	}
 	switch r.cfg.LossInjector {
 	case LossNetfilter:

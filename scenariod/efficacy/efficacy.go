@@ -268,16 +268,16 @@ func New(cfg Config) (*Oracle, error) {
 			o.ports[s.Name] = append(o.ports[s.Name], port)
 		}
 		if s.Probe == "" {
-			o.cfg.Servers[i].Probe = dialAddr(s.Proxies[0].Listen, apiHost)
+			o.cfg.Servers[i].Probe = DialAddr(s.Proxies[0].Listen, apiHost)
 		}
 	}
 	return o, nil
 }
 
-// dialAddr turns a listen address into one to dial: an unspecified host
-// (toxiproxy in a container listening on 0.0.0.0) becomes fallback, else
-// 127.0.0.1.
-func dialAddr(listen, fallback string) string {
+// DialAddr turns a proxy's listen address into one to dial: an
+// unspecified host (toxiproxy in a container listening on 0.0.0.0) becomes
+// fallback (the toxiproxy API's host), else 127.0.0.1.
+func DialAddr(listen, fallback string) string {
 	host, port, _ := net.SplitHostPort(listen)
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"

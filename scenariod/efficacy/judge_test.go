@@ -104,3 +104,17 @@ func TestLine(t *testing.T) {
 		t.Errorf("line\n got %q\nwant %q", rec.Verdict.Line, want)
 	}
 }
+
+func TestDialAddr(t *testing.T) {
+	for _, tc := range []struct{ listen, host, want string }{
+		{"127.0.0.1:21211", "127.0.0.1", "127.0.0.1:21211"},
+		// toxiproxy in a container: dial the API's host.
+		{"0.0.0.0:21211", "toxiproxy", "toxiproxy:21211"},
+		{"[::]:21211", "", "127.0.0.1:21211"},
+		{":21211", "127.0.0.1", "127.0.0.1:21211"},
+	} {
+		if got := efficacy.DialAddr(tc.listen, tc.host); got != tc.want {
+			t.Errorf("DialAddr(%q, %q) = %q, want %q", tc.listen, tc.host, got, tc.want)
+		}
+	}
+}
