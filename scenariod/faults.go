@@ -271,6 +271,7 @@ func (fs *faultSet) syncNetfilter(ctx context.Context) error {
 		}
 	}
 	fs.mu.Unlock()
+	fs.countElsewhere(loss)
 	return fs.nf.SetLoss(ctx, loss)
 }
 

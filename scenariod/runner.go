@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
@@ -125,6 +126,8 @@ type Runner struct {
 	stopOnce sync.Once
 	stopBy   time.Time // when the cleanup budget after a cancel runs out
 	faults   *faultSet
+	oracle   *efficacy.Oracle            // nil: efficacy not checked
+	records  map[string]*efficacy.Record // the oracle's, by scenario
 	m        *manifest.Manifest
 	plan     []time.Duration // planned testing length per scenario
 }
@@ -287,9 +290,12 @@ func (r *Runner) setup(ctx context.Context) error {
 	case !isLoopback(r.cfg.Toxiproxy.Host()):
 		avail = fmt.Errorf("%w: toxiproxy at %s is not on this host's loopback", inject.ErrNetfilterUnavailable, r.cfg.Toxiproxy.Host())
 	case r.cfg.Stack == "compose":
-		// Its proxies listen inside a container: the traffic is NATed
-		// past this host's loopback input hook.
-		avail = fmt.Errorf("%w: the compose stack's proxies are inside a container", inject.ErrNetfilterUnavailable)
+		// Its proxies listen inside a container; the client's own
+		// connection ends on this host's loopback only through docker-proxy
+		// (the userland proxy). Try it rather than guess (issue 14).
+		if err := r.reachesCompose(ctx, nf); err != nil {
+			avail = fmt.Errorf("%w: the compose stack's proxies are inside a container: %v", inject.ErrNetfilterUnavailable, err)
+		}
 	}
 	switch r.cfg.LossInjector {
 	case LossNetfilter:
@@ -305,6 +311,9 @@ func (r *Runner) setup(ctx context.Context) error {
 	}
 	if err := fs.ensureClean(ctx); err != nil {
 		return fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	if err := r.newOracle(); err != nil {
+		r.logf("efficacy checks off: %v", err)
 	}
 	return nil
 }
@@ -474,6 +483,9 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 	e := ev
 	e.Kind = EventScenarioStart
 	r.emit(e)
+	chk := r.newCheck(s)
+	defer chk.stop()
+	var invalid error
 
 	for ph, name := range manifest.Phases {
 		planned := r.phaseLen(i, ph)
@@ -494,6 +506,7 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 
 		until := start.Add(planned)
 		if name == manifest.PhaseTesting {
+			chk.baseline(ctx)
 			for j, f := range s.Faults {
 				at, err := r.faults.apply(ctx, f)
 				if err != nil {
@@ -512,11 +525,13 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 			}
 			e.Kind = EventFaultApplied
 			r.emit(e)
+			chk.start(ctx)
 		}
 		if err := r.wait(ctx, until); err != nil {
 			return end(manifest.StatusInterrupted, nil)
 		}
 		if name == manifest.PhaseTesting {
+			chk.stop()
 			for j, f := range s.Faults {
 				at, err := r.faults.remove(ctx, f)
 				if err != nil {
@@ -552,7 +567,11 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 			if err != nil {
 				return end(manifest.StatusFailed, err)
 			}
+			invalid = chk.finish(ctx)
 		}
+	}
+	if invalid != nil {
+		return end(StatusInvalid, invalid)
 	}
 	return end(manifest.StatusPassed, nil)
 }

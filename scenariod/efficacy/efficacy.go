@@ -52,6 +52,10 @@ const (
 	DefaultLatencySlack = 20 * time.Millisecond
 	DefaultLeakLatency  = 100 * time.Millisecond
 	DefaultShare        = 0.25
+	DefaultMinSigns     = 3
+	DefaultStallLag     = 50 * time.Millisecond
+	// DefaultBaselineTimeout bounds one baseline probe.
+	DefaultBaselineTimeout = 2 * time.Second
 )
 
 // Fault is a fault as requested, as the oracle checks it.
@@ -164,8 +168,17 @@ type Tolerance struct {
 	// no fault targets counts as harmed. If zero, DefaultLeakLatency.
 	LeakLatency time.Duration
 	// Share is the share of checks with an ineffective, harmed or unknown
-	// sign above which the verdict is invalid. If zero, DefaultShare.
+	// sign above which the verdict is invalid (and at least MinSigns such
+	// checks). If zero, DefaultShare.
 	Share float64
+	// MinSigns is the fewest checks with a sign that can invalidate. If
+	// zero, DefaultMinSigns.
+	MinSigns int
+	// StallLag is how late a 20 ms timer of the oracle itself may fire
+	// before a check counts as made on a stalled machine, whose harmed
+	// probes are then signs of the machine (ProblemStalled), not of the
+	// fault. If zero, DefaultStallLag.
+	StallLag time.Duration
 }
 
 func (t Tolerance) withDefaults() Tolerance {
@@ -184,6 +197,10 @@ func (t Tolerance) withDefaults() Tolerance {
 	defDur(&t.MaxGap, DefaultMaxGap)
 	defDur(&t.LatencySlack, DefaultLatencySlack)
 	defDur(&t.LeakLatency, DefaultLeakLatency)
+	defDur(&t.StallLag, DefaultStallLag)
+	if t.MinSigns == 0 {
+		t.MinSigns = DefaultMinSigns
+	}
 	if t.MinPackets == 0 {
 		t.MinPackets = DefaultMinPackets
 	}
@@ -251,16 +268,16 @@ func New(cfg Config) (*Oracle, error) {
 			o.ports[s.Name] = append(o.ports[s.Name], port)
 		}
 		if s.Probe == "" {
-			o.cfg.Servers[i].Probe = dialAddr(s.Proxies[0].Listen, apiHost)
+			o.cfg.Servers[i].Probe = DialAddr(s.Proxies[0].Listen, apiHost)
 		}
 	}
 	return o, nil
 }
 
-// dialAddr turns a listen address into one to dial: an unspecified host
-// (toxiproxy in a container listening on 0.0.0.0) becomes fallback, else
-// 127.0.0.1.
-func dialAddr(listen, fallback string) string {
+// DialAddr turns a proxy's listen address into one to dial: an
+// unspecified host (toxiproxy in a container listening on 0.0.0.0) becomes
+// fallback (the toxiproxy API's host), else 127.0.0.1.
+func DialAddr(listen, fallback string) string {
 	host, port, _ := net.SplitHostPort(listen)
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
@@ -271,20 +288,22 @@ func dialAddr(listen, fallback string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// Baseline measures every server's normal round trip (the median of n
-// probes), from which probes compute the added latency. Call it while no
-// fault is on.
+// Baseline measures every server's normal round trip, the median of n
+// successful probes out of at most 2n, from which probes compute the
+// added latency. Call it while no fault is on. A server with no
+// successful probe is an error (its baseline stays 0).
 func (o *Oracle) Baseline(ctx context.Context, n int) error {
 	var errs []error
 	for _, s := range o.cfg.Servers {
 		var rtts []float64
-		for range n {
-			p := probe(ctx, s.Probe, o.cfg.ProbeTimeout, 0)
-			if p.Outcome != OutcomeOK {
-				errs = append(errs, fmt.Errorf("efficacy: baseline probe of %s at %s: %s %s", s.Name, s.Probe, p.Outcome, p.Error))
-				break
+		var last Probe
+		for i := 0; i < 2*n && len(rtts) < n; i++ {
+			if last = probe(ctx, s.Probe, DefaultBaselineTimeout, 0); last.Outcome == OutcomeOK {
+				rtts = append(rtts, last.RTTMs)
 			}
-			rtts = append(rtts, p.RTTMs)
+		}
+		if len(rtts) == 0 {
+			errs = append(errs, fmt.Errorf("efficacy: baseline probe of %s at %s: %s %s", s.Name, s.Probe, last.Outcome, last.Error))
 		}
 		o.baseline[s.Name] = time.Duration(median(rtts) * float64(time.Millisecond))
 	}
@@ -303,6 +322,7 @@ type Watch struct {
 // and checks again every FastInterval until the fault is back or MaxGap
 // has passed. Call it right after the faults are applied.
 func (o *Oracle) Start(ctx context.Context, faults []Fault, repair func(context.Context) error) *Watch {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watch{cancel: cancel, done: make(chan struct{}), rec: o.record()}
 	o.resetCounters(ctx)
@@ -312,7 +332,13 @@ func (o *Oracle) Start(ctx context.Context, faults []Fault, repair func(context.
 		tick := time.NewTicker(o.cfg.Interval)
 		defer tick.Stop()
 		for {
-			s, ok := o.check(ctx, faults, totals)
+			// The first check runs to its end even if Stop comes first
+			// (a phase shorter than a check): a record has a check.
+			cctx := ctx
+			if len(w.rec.Samples) == 0 {
+				cctx = parent
+			}
+			s, ok := o.check(cctx, faults, totals)
 			if !ok {
 				break
 			}
@@ -357,7 +383,9 @@ func (o *Oracle) regain(ctx context.Context, rec *Record, faults []Fault, totals
 	}
 }
 
-// Stop ends the watch and returns its record (without verdict: see Finish).
+// Stop ends the watch and returns its record (without verdict: see
+// Finish). It waits for the first check if none has ended yet, else it
+// cuts the current one short.
 func (w *Watch) Stop() *Record {
 	w.cancel()
 	<-w.done
@@ -469,10 +497,8 @@ func (o *Oracle) check(ctx context.Context, faults []Fault, totals map[string]in
 		probes  = make([]Probe, len(o.cfg.Servers))
 	)
 	s.Time = time.Now()
+	wg.Go(func() { s.LagMs = ms(timerLag(ctx)) })
 	wg.Go(func() { proxies, tpErr = o.cfg.Toxiproxy.Proxies(ctx) })
-	if o.cfg.Loss != nil {
-		wg.Go(func() { cs, lossErr = o.cfg.Loss.Counters(ctx) })
-	}
 	for i, srv := range o.cfg.Servers {
 		timeout := o.cfg.ProbeTimeout
 		if e := ex[srv.Name]; e != nil {
@@ -485,6 +511,10 @@ func (o *Oracle) check(ctx context.Context, faults []Fault, totals map[string]in
 		wg.Go(func() { probes[i] = probe(ctx, srv.Probe, timeout, o.baseline[srv.Name]) })
 	}
 	wg.Wait()
+	// After the probes, so that their packets are in this check's counts.
+	if o.cfg.Loss != nil {
+		cs, lossErr = o.cfg.Loss.Counters(ctx)
+	}
 	if ctx.Err() != nil {
 		return s, false
 	}
@@ -492,8 +522,15 @@ func (o *Oracle) check(ctx context.Context, faults []Fault, totals map[string]in
 	for i, srv := range o.cfg.Servers {
 		e := ex[srv.Name]
 		ss := ServerSample{Server: srv.Name, Targeted: e != nil, Proxies: len(srv.Proxies), Probe: probes[i]}
+		stalled := s.LagMs > ms(o.tol.StallLag)
 		problem := func(kind, format string, args ...any) {
-			if len(faults) == 0 && kind != ProblemUnknown {
+			switch {
+			case kind == ProblemHarmed && stalled:
+				// This process was not scheduled either: the machine.
+				kind = ProblemStalled
+			case kind == ProblemHarmed && len(faults) == 0 && ss.Probe.Outcome != OutcomeOK && ss.Probe.Outcome != OutcomeTimeout:
+				kind = ProblemLingering // refused, reset, closed: not slowness
+			case len(faults) == 0 && (kind == ProblemAbsent || kind == ProblemLeak):
 				kind = ProblemLingering
 			}
 			ss.Problems = append(ss.Problems, Problem{Kind: kind, Detail: fmt.Sprintf(format, args...)})
@@ -507,6 +544,19 @@ func (o *Oracle) check(ctx context.Context, faults []Fault, totals map[string]in
 		s.Servers = append(s.Servers, ss)
 	}
 	return s, true
+}
+
+// timerLag returns how late a short timer fires: how long this process
+// waits to be scheduled, a measure of a stalled machine.
+func timerLag(ctx context.Context) time.Duration {
+	const d = 20 * time.Millisecond
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return 0
+	case <-time.After(d):
+	}
+	return time.Since(start) - d
 }
 
 // checkProxies compares every proxy of srv with what e wants.

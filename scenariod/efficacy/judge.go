@@ -52,20 +52,17 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 
 	// Signs counted over the checks.
 	share := func(kind, what string) {
-		k, first := 0, ""
+		k, first := count(rec.Samples, kind), ""
 		for _, s := range rec.Samples {
-			if has(s, kind) {
-				if k == 0 {
-					first = firstProblem(s, kind)
-				}
-				k++
+			if first = firstProblem(s, kind); first != "" {
+				break
 			}
 		}
 		switch {
 		case k == 0:
 		case kind == ProblemLeak:
 			invalid("%s in %d of %d checks, first: %s", what, k, n, first)
-		case float64(k) > tol.Share*float64(n):
+		case float64(k) > tol.Share*float64(n) && k >= tol.MinSigns:
 			invalid("%s in %d of %d checks (limit %.0f %%), first: %s", what, k, n, 100*tol.Share, first)
 		default:
 			warn("%s in %d of %d checks, first: %s", what, k, n, first)
@@ -75,6 +72,9 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 	share(ProblemIneffective, "fault not seen by the probe")
 	share(ProblemHarmed, "a server no fault targets failed its probe")
 	share(ProblemUnknown, "injector state unreadable")
+	if k := count(rec.Samples, ProblemStalled); k > 0 {
+		warn("the machine stalled (the oracle's own timer late by more than %v) in %d of %d checks, in which probes of servers no fault targets failed or were slow", tol.StallLag, k, n)
+	}
 
 	ex := expectations(faults)
 	for _, name := range serverNames(rec) {
@@ -93,8 +93,10 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 		switch {
 		case r.Matched == 0:
 			invalid("the loss rule on %s matched no packet: its traffic does not pass where the rule is", name)
-		case r.Dropped == 0:
+		case r.Dropped == 0 && unlikelyNone(want, r.Matched):
 			invalid("the loss rule on %s dropped none of %d packets (requested %g %%)", name, r.Matched, want)
+		case r.Dropped == 0:
+			warn("the loss rule on %s dropped none of %d packets: too few to judge at %g %%", name, r.Matched, want)
 		default:
 			p := want / 100
 			allowed := math.Max(tol.LossPoints, 400*math.Sqrt(p*(1-p)/float64(r.Matched)))
@@ -103,7 +105,7 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 			}
 		}
 		for _, c := range rec.Ports {
-			if c.Matched >= tol.MinPackets && c.Dropped == 0 && want > 0 && overlaps(c.Ports, rec.ServerPorts[name]) {
+			if c.Matched >= tol.MinPackets && c.Dropped == 0 && unlikelyNone(want, c.Matched) && overlaps(c.Ports, rec.ServerPorts[name]) {
 				invalid("ports %v of %s dropped none of %d packets", c.Ports, name, c.Matched)
 			}
 		}
@@ -114,9 +116,22 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 		warn("no check after the faults were removed")
 	case has(*rec.Recovery, ProblemLingering):
 		invalid("fault still in effect after its removal: %s", firstProblem(*rec.Recovery, ProblemLingering))
+	case has(*rec.Recovery, ProblemHarmed):
+		warn("a probe was slow after the faults were removed: %s", firstProblem(*rec.Recovery, ProblemHarmed))
 	}
 	v.Line = line(v.Servers)
 	rec.Verdict = v
+}
+
+// count returns how many samples have a problem of kind.
+func count(samples []Sample, kind string) int {
+	k := 0
+	for _, s := range samples {
+		if has(s, kind) {
+			k++
+		}
+	}
+	return k
 }
 
 // serverNames are the servers in rec's samples, in their order.
@@ -130,6 +145,13 @@ func serverNames(rec *Record) []string {
 		}
 	}
 	return names
+}
+
+// unlikelyNone reports whether n packets at pct percent loss would all
+// pass with a probability below 1 in 1000: then none dropped is a rule
+// that does not work, not chance.
+func unlikelyNone(pct float64, n int64) bool {
+	return pct > 0 && float64(n)*math.Log1p(-math.Min(pct, 99.9999)/100) < math.Log(0.001)
 }
 
 func overlaps(a, b []int) bool {

@@ -61,6 +61,8 @@ func TestJudge(t *testing.T) {
 		{"few-packets", seconds(1, 50, 7, nil), clean, true},
 		// Matched packets, none dropped.
 		{"drops-nothing", seconds(5, 1000, 0, nil), clean, false},
+		// 10 packets, none dropped: 35 % likely at 10 % loss.
+		{"too-few-to-judge", seconds(1, 10, 0, nil), clean, true},
 		// A fault absent in one check, back 0.5 s later.
 		{"short-gap", append(append(seconds(3, 1000, 100, nil), sample(3, 100, 10, absent), sample(3.5, 100, 10, nil)), seconds(6, 1000, 100, nil)[4:]...), clean, true},
 		// Absent in checks 3 to 4.5: 1.5 s.
@@ -100,5 +102,19 @@ func TestLine(t *testing.T) {
 	want := "mc1: requested 10 % loss, measured 9.7 % of 10000 packets lost, probe +0.0 ms; elsewhere mc2 0.0 % of 10000 packets lost, probe +0.0 ms"
 	if rec.Verdict.Line != want {
 		t.Errorf("line\n got %q\nwant %q", rec.Verdict.Line, want)
+	}
+}
+
+func TestDialAddr(t *testing.T) {
+	for _, tc := range []struct{ listen, host, want string }{
+		{"127.0.0.1:21211", "127.0.0.1", "127.0.0.1:21211"},
+		// toxiproxy in a container: dial the API's host.
+		{"0.0.0.0:21211", "toxiproxy", "toxiproxy:21211"},
+		{"[::]:21211", "", "127.0.0.1:21211"},
+		{":21211", "127.0.0.1", "127.0.0.1:21211"},
+	} {
+		if got := efficacy.DialAddr(tc.listen, tc.host); got != tc.want {
+			t.Errorf("DialAddr(%q, %q) = %q, want %q", tc.listen, tc.host, got, tc.want)
+		}
 	}
 }

@@ -17,6 +17,10 @@ const (
 	// slow. It may be a leak or a stalled machine; only a share of such
 	// seconds above Tolerance.Share invalidates a scenario.
 	ProblemHarmed = "harmed"
+	// ProblemStalled: a harmed probe in a check during which the oracle
+	// itself was not scheduled on time (Sample.LagMs): the machine, not
+	// the fault. Never invalidates; the report shows it.
+	ProblemStalled = "stalled"
 	// ProblemLingering: in recovery, something of the fault is still there.
 	ProblemLingering = "lingering"
 	// ProblemUnknown: the injector could not be asked (toxiproxy or nft
@@ -63,7 +67,10 @@ type PortCount struct {
 
 // Sample is one check of every server.
 type Sample struct {
-	Time    time.Time      `json:"time"`
+	Time time.Time `json:"time"`
+	// LagMs is how late a 20 ms timer of the oracle fired during the
+	// check: above Tolerance.StallLag the machine was stalled.
+	LagMs   float64        `json:"lag_ms"`
 	Servers []ServerSample `json:"servers"`
 }
 

@@ -1,18 +1,15 @@
 package efficacy_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
+	"github.com/mcchaos/mcchaos/scenariod/efficacy/efficacytest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
@@ -127,56 +125,14 @@ func (r *rig) oracle(t *testing.T, loss efficacy.Counters) *efficacy.Oracle {
 	return o
 }
 
-// load runs conns memcached clients on every proxy, each setting and
-// getting a key in a loop, until the returned stop is called.
+// load runs conns memcached clients on every proxy until stop.
 func (r *rig) load(t *testing.T, conns int) (stop func() int64) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	var ops atomic.Int64
-	for name, p := range r.proxies {
-		for i := range conns {
-			wg.Go(func() { client(ctx, p.Listen, fmt.Sprintf("%s-%d", name, i), &ops) })
-		}
+	var addrs []string
+	for _, p := range r.proxies {
+		addrs = append(addrs, p.Listen)
 	}
-	return func() int64 { cancel(); wg.Wait(); return ops.Load() }
-}
-
-// client sets and gets key through addr until ctx ends, reconnecting on errors.
-func client(ctx context.Context, addr, key string, ops *atomic.Int64) {
-	for ctx.Err() == nil {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			continue
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		rd := bufio.NewReader(c)
-		for ctx.Err() == nil {
-			c.SetDeadline(time.Now().Add(3 * time.Second))
-			if _, err := fmt.Fprintf(c, "set %s 0 0 5\r\nhello\r\nget %s\r\n", key, key); err != nil {
-				break
-			}
-			if !readUntil(rd, "END\r\n") {
-				break
-			}
-			ops.Add(1)
-		}
-		stop()
-		c.Close()
-	}
-}
-
-func readUntil(rd *bufio.Reader, last string) bool {
-	for {
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			return false
-		}
-		if line == last {
-			return true
-		}
-	}
+	return efficacytest.Load(t, addrs, conns)
 }
 
 var tableSeq atomic.Int32
@@ -185,7 +141,8 @@ var tableSeq atomic.Int32
 // at the end; it skips the test when nftables cannot be used here.
 func testNetfilter(t *testing.T) *inject.Netfilter {
 	t.Helper()
-	nf := &inject.Netfilter{Table: fmt.Sprintf("mcchaos_etest_%d_%d", os.Getpid(), tableSeq.Add(1))}
+	// A long timeout: on this shared machine nft has taken over 5 s.
+	nf := &inject.Netfilter{Table: fmt.Sprintf("mcchaos_etest_%d_%d", os.Getpid(), tableSeq.Add(1)), Timeout: 30 * time.Second}
 	stacktest.NeedNetfilter(t, nf.Available(t.Context()))
 	t.Cleanup(func() { nf.Clear(context.Background()) })
 	return nf
@@ -249,8 +206,9 @@ func TestLoss10(t *testing.T) {
 		most = max(most, rec.Samples[i].Time.Sub(rec.Samples[i-1].Time))
 	}
 	t.Logf("%d checks, at most %v apart", len(rec.Samples), most.Round(time.Millisecond))
-	// One a second, with room for a starved machine (2 cores, shared).
-	if len(rec.Samples) < 3 || most > 1500*time.Millisecond {
+	// One a second, with room for a starved machine (2 cores shared by
+	// five, load average 30 seen: a check's nft call alone took 1.8 s).
+	if len(rec.Samples) < 3 || most > 2500*time.Millisecond {
 		t.Errorf("%d checks in 4 s, at most %v apart; want about one a second", len(rec.Samples), most)
 	}
 	mc1 := result(t, rec, "mc1")
@@ -306,7 +264,7 @@ func TestLossRuleDropsNothing(t *testing.T) {
 		}, "dropped none"},
 		// The rules are on an interface the traffic does not pass.
 		{"elsewhere", func(nf *inject.Netfilter, ports map[int]float64) error {
-			other := &inject.Netfilter{Table: nf.Table, Interface: "mcchaos0"}
+			other := &inject.Netfilter{Table: nf.Table, Timeout: nf.Timeout, Interface: "mcchaos0"}
 			return other.SetLoss(context.Background(), ports)
 		}, "matched no packet"},
 	} {
@@ -396,13 +354,22 @@ func TestToxiproxyRestart(t *testing.T) {
 				time.Sleep(2500 * time.Millisecond) // the rest of the phase
 			}, func() error { return r.reset(t.Context()) })
 			v := rec.Verdict
-			if v.Valid != tc.valid || len(v.Gaps) == 0 {
-				t.Fatalf("valid %v (want %v), gaps %+v, reasons %q", v.Valid, tc.valid, v.Gaps, v.Reasons)
+			if len(v.Gaps) == 0 {
+				t.Fatalf("no gap recorded; reasons %q", v.Reasons)
 			}
 			g := v.Gaps[0]
-			t.Logf("restart at %s, gap %s – %s", restarted.Format("15:04:05.000"), g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"))
-			if tc.valid && g.End.Sub(g.Start) > time.Second {
-				t.Errorf("gap %v, want at most 1 s", g.End.Sub(g.Start))
+			t.Logf("restart at %s, last seen %s, gap %s – %s", restarted.Format("15:04:05.000"), g.LastSeen.Format("15:04:05.000"), g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"))
+			// Never valid with the fault absent for more than 1 s: a
+			// repaired fault is valid only if it came back in time (on a
+			// starved machine toxiproxy itself may take longer to restart).
+			long := g.End.IsZero() || g.End.Sub(g.Start) > time.Second
+			switch {
+			case !tc.valid && v.Valid:
+				t.Errorf("valid without repair: %+v", v)
+			case v.Valid == long:
+				t.Errorf("valid %v with gap %v; reasons %q", v.Valid, g.End.Sub(g.Start), v.Reasons)
+			case tc.valid && !v.Valid && !anyContains(v.Reasons, "limit 1s"):
+				t.Errorf("repaired but invalid for another reason: %q", v.Reasons)
 			}
 		})
 	}
@@ -465,7 +432,7 @@ func TestReaches(t *testing.T) {
 	if err := efficacy.Reaches(t.Context(), nf, addr); err != nil {
 		t.Errorf("loopback: %v", err)
 	}
-	other := &inject.Netfilter{Table: nf.Table, Interface: "mcchaos0"}
+	other := &inject.Netfilter{Table: nf.Table, Timeout: nf.Timeout, Interface: "mcchaos0"}
 	err := efficacy.Reaches(t.Context(), other, addr)
 	if !errors.Is(err, efficacy.ErrNotReached) {
 		t.Errorf("other interface: %v, want ErrNotReached", err)

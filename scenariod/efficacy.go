@@ -1,0 +1,171 @@
+package scenariod
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mcchaos/mcchaos/internal/atomicfile"
+	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/scenariod/efficacy"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
+)
+
+// StatusInvalid is the manifest status of a scenario whose faults the
+// efficacy oracle could not prove: one did not take effect, was absent for
+// more than a second, leaked onto a server it does not target, or lingered
+// into recovery (issue 14). Such a scenario is excluded from verdicts.
+const StatusInvalid = "invalid"
+
+// EfficacyFile is the name of the oracle's records, next to the manifest:
+// a JSON object from scenario name to efficacy.Record.
+const EfficacyFile = "efficacy.json"
+
+// baselineProbes is how many probes make a server's baseline round trip.
+const baselineProbes = 5
+
+// newOracle builds the efficacy oracle over the proxies found at setup,
+// reading netfilter's counters when packet loss goes through it.
+func (r *Runner) newOracle() error {
+	fs := r.faults
+	cfg := efficacy.Config{Servers: efficacy.ServersOf(fs.proxies), Toxiproxy: &r.cfg.Toxiproxy}
+	if fs.lossNF {
+		cfg.Loss = fs.nf
+	}
+	o, err := efficacy.New(cfg)
+	if err != nil {
+		return err
+	}
+	r.oracle, r.records = o, map[string]*efficacy.Record{}
+	return nil
+}
+
+// efficacyFaults returns s's faults as the oracle checks them: with the
+// injector the runner uses and, for toxics, the toxic it adds.
+func (r *Runner) efficacyFaults(s Scenario) []efficacy.Fault {
+	var out []efficacy.Fault
+	for _, f := range s.Faults {
+		inj, _ := r.faults.injectorFor(f)
+		ef := efficacy.Fault{Kind: string(f.Kind), Targets: f.Targets, Params: f.Params, Injector: inj}
+		if x, ok := toxic(f); ok && inj == manifest.InjectorToxiproxy {
+			ef.Toxic = &x
+		}
+		out = append(out, ef)
+	}
+	return out
+}
+
+// scenarioCheck is the oracle's work on one scenario: a baseline before
+// the faults, a watch while they are on, the check that they are gone and
+// the verdict. Its methods do nothing when the oracle is off.
+type scenarioCheck struct {
+	r      *Runner
+	name   string
+	faults []efficacy.Fault
+	watch  *efficacy.Watch
+	rec    *efficacy.Record
+}
+
+func (r *Runner) newCheck(s Scenario) *scenarioCheck {
+	return &scenarioCheck{r: r, name: s.Name, faults: r.efficacyFaults(s)}
+}
+
+// baseline measures the servers' round trips; call it with no fault on.
+func (c *scenarioCheck) baseline(ctx context.Context) {
+	if c.r.oracle == nil {
+		return
+	}
+	if err := c.r.oracle.Baseline(ctx, baselineProbes); err != nil {
+		c.r.logf("efficacy baseline: %v", err)
+	}
+}
+
+// start watches the faults; call it once they are all in place.
+func (c *scenarioCheck) start(ctx context.Context) {
+	if c.r.oracle != nil {
+		c.watch = c.r.oracle.Start(ctx, c.faults, c.r.faults.repair)
+	}
+}
+
+// stop ends the watch, if any. It may be called more than once.
+func (c *scenarioCheck) stop() {
+	if c.watch != nil && c.rec == nil {
+		c.rec = c.watch.Stop()
+	}
+}
+
+// finish checks that the faults are gone, judges, records and writes the
+// record, and returns an error saying why the scenario is invalid, or nil.
+func (c *scenarioCheck) finish(ctx context.Context) error {
+	if c.r.oracle == nil {
+		return nil
+	}
+	c.stop()
+	rec := c.r.oracle.Finish(ctx, c.rec, c.faults)
+	c.r.records[c.name] = rec
+	if err := c.r.writeEfficacy(); err != nil {
+		c.r.logf("%v", err)
+	}
+	v := rec.Verdict
+	c.r.logf("%s efficacy: %s", c.name, v.Line)
+	if !v.Valid {
+		return fmt.Errorf("faults not in effect as requested: %s", strings.Join(v.Reasons, "; "))
+	}
+	return nil
+}
+
+// repair puts every active fault back: proxies a toxiproxy restart lost
+// are re-created with their toxics, and the netfilter table rewritten.
+// The oracle calls it when it finds a fault absent.
+func (fs *faultSet) repair(ctx context.Context) error {
+	if _, err := fs.syncProxies(ctx); err != nil {
+		return err
+	}
+	if err := fs.reapply(ctx); err != nil {
+		return err
+	}
+	if fs.lossNF {
+		return fs.syncNetfilter(ctx)
+	}
+	return nil
+}
+
+// countElsewhere adds every other proxy port to a non-empty loss map with
+// loss 0 (counted, never dropped), so the oracle measures "0 % elsewhere".
+func (fs *faultSet) countElsewhere(loss map[int]float64) {
+	if len(loss) == 0 {
+		return
+	}
+	for _, p := range fs.proxies {
+		if port, err := inject.ListenPort(p.Listen); err == nil {
+			if _, ok := loss[port]; !ok {
+				loss[port] = 0
+			}
+		}
+	}
+}
+
+// reachesCompose reports whether nf's rules on this host see the traffic to
+// the compose stack's first proxy as clients dial it (127.0.0.1:<listen
+// port>): true through docker-proxy, false where Docker DNATs loopback
+// past the input hook or runs elsewhere.
+func (r *Runner) reachesCompose(ctx context.Context, nf *inject.Netfilter) error {
+	names := slices.Sorted(maps.Keys(r.faults.proxies))
+	if len(names) == 0 {
+		return fmt.Errorf("no proxies")
+	}
+	return efficacy.Reaches(ctx, nf, efficacy.DialAddr(r.faults.proxies[names[0]].Listen, r.cfg.Toxiproxy.Host()))
+}
+
+// writeEfficacy writes the oracle's records of the run so far.
+func (r *Runner) writeEfficacy() error {
+	b, err := json.MarshalIndent(r.records, "", "  ")
+	if err != nil {
+		return fmt.Errorf("efficacy records: %w", err)
+	}
+	return atomicfile.Write(filepath.Join(filepath.Dir(r.cfg.ManifestPath), EfficacyFile), append(b, '\n'))
+}

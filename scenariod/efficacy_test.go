@@ -1,0 +1,156 @@
+package scenariod
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/stack"
+	"github.com/mcchaos/mcchaos/scenariod/efficacy"
+	"github.com/mcchaos/mcchaos/scenariod/efficacy/efficacytest"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
+)
+
+// addArms creates k head arms' proxies per server on s's toxiproxy, as
+// bench does, and returns every proxy's listen address (the servers' own
+// proxies too).
+func addArms(t *testing.T, s *stack.Stack, k int) []string {
+	t.Helper()
+	tp := inject.Toxiproxy{URL: s.ToxiproxyURL}
+	var addrs []string
+	for _, srv := range s.Servers {
+		addrs = append(addrs, srv.ProxyAddr)
+		for a := 1; a <= k; a++ {
+			port, err := stack.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			listen := "127.0.0.1:" + strconv.Itoa(port)
+			if err := tp.CreateProxy(t.Context(), inject.Proxy{Name: manifest.ArmProxy(srv.Name, manifest.SideHead, a), Listen: listen, Upstream: srv.Upstream}); err != nil {
+				t.Fatal(err)
+			}
+			addrs = append(addrs, listen)
+		}
+	}
+	return addrs
+}
+
+// readEfficacy reads the records the runner wrote next to its manifest.
+func readEfficacy(t *testing.T, r *Runner) map[string]efficacy.Record {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(r.cfg.ManifestPath), EfficacyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs map[string]efficacy.Record
+	if err := json.Unmarshal(b, &recs); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// TestEfficacyLeakInvalid: a toxic that appears on an arm's proxy of a
+// server the fault does not target makes the scenario invalid, with the
+// reason in the manifest and the record in efficacy.json; the run goes on.
+func TestEfficacyLeakInvalid(t *testing.T) {
+	s := startStack(t)
+	addArms(t, s, 2)
+	tp := inject.Toxiproxy{URL: s.ToxiproxyURL}
+	leak := inject.Toxic{Name: "leak", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 50}}
+	sc := scenario(KindLatency, map[string]float64{"latency_ms": 100}, "mc1")
+	sc.FaultTime = 1500 * time.Millisecond
+	r := testRunner(t, s, testTable(), func(e Event) {
+		switch e.Kind {
+		case EventFaultApplied:
+			if err := tp.AddToxic(t.Context(), "mc2.head.2", leak); err != nil {
+				t.Error(err)
+			}
+		case EventFaultRemoved:
+			// Gone before the runner proves the state clean.
+			if err := tp.RemoveToxic(t.Context(), "mc2.head.2", leak.Name); err != nil {
+				t.Error(err)
+			}
+		}
+	}, sc)
+	m, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Scenarios[0]
+	if got.Status != StatusInvalid || !strings.Contains(got.Error, "mc2.head.2 has toxic leak") {
+		t.Errorf("status %s, error %q; want invalid naming the leak", got.Status, got.Error)
+	}
+	rec := readEfficacy(t, r)[sc.Name]
+	if rec.Verdict.Valid || len(rec.Samples) == 0 || rec.Recovery == nil {
+		t.Errorf("record %+v", rec.Verdict)
+	}
+	t.Logf("line: %s", rec.Verdict.Line)
+}
+
+// TestEfficacyCatalogue runs the 14 scenarios of the catalogue, their
+// fault times cut to MCCHAOS_EFFICACY_FAULT (e.g. 3s), on the local stack
+// with two arms under light load, and logs the oracle's requested-vs-
+// measured line for each. It takes about a minute and a half at 3 s, so
+// it runs only when that variable is set.
+func TestEfficacyCatalogue(t *testing.T) {
+	cut, err := time.ParseDuration(os.Getenv("MCCHAOS_EFFICACY_FAULT"))
+	if err != nil {
+		t.Skip("set MCCHAOS_EFFICACY_FAULT (e.g. 3s) to run the 14 scenarios")
+	}
+	s := startStack(t)
+	table := testTable()
+	needNetfilter(t, table)
+	efficacytest.Load(t, addArms(t, s, 2), 2)
+	all, _, err := Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := Select(all, "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range sel {
+		sel[i].FaultTime = min(sel[i].FaultTime, cut)
+	}
+	r := testRunner(t, s, table, nil, sel...)
+	r.cfg.Profile = profile.Profile{Name: "test", Stabilization: time.Second, Recovery: time.Second}
+	m, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := readEfficacy(t, r)
+	for _, sc := range m.Scenarios {
+		v := recs[sc.Name].Verdict
+		t.Logf("%-38s %-7s %s", sc.Name, sc.Status, v.Line)
+		for _, w := range append(v.Reasons, v.Warnings...) {
+			t.Logf("%38s - %s", "", w)
+		}
+		if sc.Status != manifest.StatusPassed {
+			t.Errorf("%s: %s: %s", sc.Name, sc.Status, sc.Error)
+		}
+	}
+}
+
+// TestComposeLossByTrying: on a stack called compose, per-packet loss is
+// chosen when netfilter on this host is seen to count the traffic to a
+// proxy (here the proxies are on loopback, as through docker-proxy).
+func TestComposeLossByTrying(t *testing.T) {
+	s := startStack(t)
+	table := testTable()
+	needNetfilter(t, table)
+	r := testRunner(t, s, table, nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+	r.cfg.Stack = "compose"
+	m, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := m.Scenarios[0].Faults[0]; f.Injector != manifest.InjectorNetfilter || f.Fidelity != manifest.FidelityPerPacket {
+		t.Errorf("fault %+v, want netfilter per-packet", f)
+	}
+}
