@@ -27,6 +27,7 @@ import (
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
 // Stack kinds.
@@ -165,6 +166,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}()
 	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "bench: "+format+"\n", a...) }
 	say("run %s, profile %s (%s), stack %s", cfg.RunID, prof.Name, prof.Description, cfg.Stack)
+	if err := os.WriteFile(filepath.Join(res.RunDir, stack.OwnerFile), fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	cleanStale(context.WithoutCancel(ctx), cfg, say)
 	if len(sides) > 1 && sides[1].Ref != "" {
 		bin, remove, err := buildBase(ctx, sides[1].Commit, filepath.Join(res.RunDir, "base"), say)
 		defer remove()
@@ -600,6 +605,27 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 		return fmt.Errorf("bench: %w; the run's data stays in %s: after fixing the cause, `bench -recollect %s` reports it again", err, res.RunDir, res.RunDir)
 	}
 	return nil
+}
+
+// cleanStale removes what a killed run left behind: its memcached
+// processes and scenariod's nftables table, saying what it removed.
+// scenariod proves toxiproxy clean itself before the first scenario.
+func cleanStale(ctx context.Context, cfg Config, say func(string, ...any)) {
+	if cfg.Stack == StackLocal {
+		for _, k := range stack.KillStale(cfg.ReportsDir) {
+			say("removed what a killed run left: %s", k)
+		}
+	}
+	if live := stack.LiveRuns(cfg.ReportsDir); len(live) > 1 {
+		say("another run is live (%s): its nftables table is its own", strings.Join(live, ", "))
+		return
+	}
+	nf := &inject.Netfilter{Table: inject.DefaultTable}
+	if ok, err := nf.Exists(ctx); err == nil && ok {
+		if err := nf.Clear(ctx); err == nil {
+			say("removed what a killed run left: nftables table inet %s (it dropped packets on proxy ports)", nf.Table)
+		}
+	}
 }
 
 // calibrate reports each A/A repetition on its own, then measures the A/A
