@@ -63,8 +63,11 @@ type Config struct {
 	// Baseline is the results.json to compare with. If empty,
 	// baselines/<profile>.json when it exists; "none" compares with nothing.
 	Baseline string
-	// UpdateBaseline writes this run's results as baselines/<profile>.json.
+	// UpdateBaseline writes this run's results as baselines/<profile>.json,
+	// but only a complete run: uninterrupted, the profile's whole selection,
+	// no failed or invalid scenario, no integrity violation (Force: anyway).
 	UpdateBaseline bool
+	Force          bool
 	// FailOn is collect's -fail-on. If empty, "integrity".
 	FailOn string
 	// FreePorts runs the local stack and the exporters on free loopback
@@ -107,6 +110,7 @@ type Config struct {
 
 // Result is what a run produced.
 type Result struct {
+	integrity bool // collect found an integrity violation
 	RunDir string
 	Report string // path of report.md, empty if collect did not write one
 	// Verdict is collect's one-line verdict ("no regression", "2 regressions", ...).
@@ -327,6 +331,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if died != nil {
 		return res, fmt.Errorf("bench: run stopped early, the report covers the scenarios that finished: %w", died)
 	}
+	if cfg.UpdateBaseline {
+		if err := updateBaseline(cfg, prof, names, res, sdErr, runDirs); err != nil {
+			return res, err
+		}
+	}
 	if sdErr != nil && !res.Interrupted {
 		return res, fmt.Errorf("bench: scenariod: %w", sdErr)
 	}
@@ -488,6 +497,16 @@ func startStack(ctx context.Context, cfg Config, runDir string, arms []stack.Tar
 			return nil, nil, fmt.Errorf("bench: docker compose up: %w (is a Docker engine running? use STACK=local otherwise)", err)
 		}
 		down := func() error {
+			// Keep the run's Prometheus data before the volume goes, so
+			// that -recollect works on this stack too.
+			data := filepath.Join(runDir, "stack", "prometheus-data")
+			if err := os.MkdirAll(filepath.Dir(data), 0o755); err == nil {
+				cp := exec.Command("docker", "compose", "-f", cfg.ComposeFile, "cp", "prometheus:/prometheus", data)
+				cp.Stdout, cp.Stderr = cfg.Stderr, cfg.Stderr
+				if err := cp.Run(); err != nil {
+					say("WARNING: could not keep Prometheus' data (%v): -recollect will not work on this run", err)
+				}
+			}
 			c := exec.Command("docker", "compose", "-f", cfg.ComposeFile, "down", "-v")
 			c.Stdout, c.Stderr = cfg.Stderr, cfg.Stderr
 			return c.Run()
@@ -576,7 +595,6 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 		PrometheusURL:  prometheusURL,
 		OutDir:         res.RunDir,
 		FailOn:         failOn,
-		UpdateBaseline: cfg.UpdateBaseline,
 		Grafana:        grafana.Config{URL: cfg.GrafanaURL},
 		Stderr:         cfg.Stderr,
 		StepSummary:    os.Getenv("GITHUB_STEP_SUMMARY"),
@@ -591,6 +609,7 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 	}
 	o, err := collect.Run(ctx, opt)
 	if o != nil {
+		res.integrity = o.Diff != nil && len(o.Diff.Integrity) > 0
 		res.Verdict = o.Verdict
 		if fileExists(o.Report) {
 			res.Report = o.Report
@@ -604,6 +623,55 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 		res.CollectExit = 2
 		return fmt.Errorf("bench: %w; the run's data stays in %s: after fixing the cause, `bench -recollect %s` reports it again", err, res.RunDir, res.RunDir)
 	}
+	return nil
+}
+
+// updateBaseline writes the run's results.json as baselines/<profile>.json
+// when the run is one a baseline can be: every scenario of the profile's
+// selection ran to passed, nothing interrupted, no integrity violation.
+// Otherwise it refuses with the reason, unless cfg.Force.
+func updateBaseline(cfg Config, prof profile.Profile, names []string, res Result, sdErr error, runDirs []string) error {
+	var why []string
+	if res.Interrupted {
+		why = append(why, "the run was interrupted")
+	}
+	if sdErr != nil {
+		why = append(why, "scenariod failed: "+sdErr.Error())
+	}
+	if res.integrity {
+		why = append(why, "an integrity violation")
+	}
+	if want := prof.Scenarios; cfg.Scenarios != "" && (want == nil || !slices.Equal(names, want)) {
+		why = append(why, fmt.Sprintf("-scenarios %s is not the profile's selection", cfg.Scenarios))
+	}
+	for _, d := range runDirs {
+		m, err := manifest.Read(filepath.Join(d, "manifest.json"))
+		if err != nil {
+			why = append(why, err.Error())
+			continue
+		}
+		for _, sc := range m.Scenarios {
+			if sc.Status != manifest.StatusPassed {
+				why = append(why, fmt.Sprintf("scenario %s %s", sc.Name, sc.Status))
+			}
+		}
+	}
+	if len(why) > 0 && !cfg.Force {
+		return fmt.Errorf("bench: baseline not written: %s (-force writes it anyway)", strings.Join(why, "; "))
+	}
+	root, err := stack.RepoRoot()
+	if err != nil {
+		return fmt.Errorf("bench: baseline: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(res.RunDir, collect.ResultsFile))
+	if err != nil {
+		return fmt.Errorf("bench: baseline: %w", err)
+	}
+	p := filepath.Join(root, collect.DefaultBaselineDir, prof.Name+".json")
+	if err := atomicfile.Write(p, b); err != nil {
+		return fmt.Errorf("bench: baseline: %w", err)
+	}
+	fmt.Fprintf(cfg.Stderr, "bench: baseline written to %s\n", p)
 	return nil
 }
 
