@@ -492,3 +492,103 @@ func checkDashboard(t *testing.T, runDir string) {
 		t.Error(err)
 	}
 }
+
+// TestChildDies kills, in the middle of the second scenario of a real run,
+// each process the run needs: bench stops at once (the last line names the
+// process), removes its faults, and reports the scenario that finished;
+// when Prometheus is the one that died, on its data restarted.
+func TestChildDies(t *testing.T) {
+	requireStack(t)
+	for _, victim := range []string{"prometheus", "toxiproxy-serve", "loadgen"} {
+		t.Run(victim, func(t *testing.T) {
+			reports := t.TempDir()
+			cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "die", "-arms", "2",
+				"-scenarios", "latency-200ms-1s,multi-failure-2-servers-latency")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			runDir := filepath.Join(reports, "die")
+			deadline := time.Now().Add(90 * time.Second)
+			for {
+				if m, err := manifest.Read(filepath.Join(runDir, "manifest.json")); err == nil &&
+					len(m.Scenarios) >= 2 && len(m.Scenarios[1].Phases) >= 2 {
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("bench exited before the second scenario's testing phase: %v\n%s", err, out.String())
+				case <-time.After(100 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("second scenario never reached testing\n%s", out.String())
+				}
+			}
+			killed := 0
+			for _, pid := range descendants(cmd.Process.Pid) {
+				if comm(pid) == victim {
+					syscall.Kill(pid, syscall.SIGKILL)
+					killed++
+					break
+				}
+			}
+			if killed == 0 {
+				cmd.Process.Kill()
+				t.Fatalf("no %s among bench's descendants", victim)
+			}
+			at := time.Now()
+			var stopped time.Duration
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("bench did not stop within 60 s of %s dying\n%s", victim, out.String())
+			}
+			stopped = time.Since(at)
+			t.Logf("bench exited %v after %s died; output:\n%s", stopped, victim, out.String())
+			if code := cmd.ProcessState.ExitCode(); code != 2 {
+				t.Errorf("exit code %d, want 2", code)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			name := map[string]string{"toxiproxy-serve": "toxiproxy", "loadgen": "loadgen"}[victim]
+			if name == "" {
+				name = victim
+			}
+			if last := lines[len(lines)-1]; !strings.Contains(last, name) || !strings.Contains(last, "exited") {
+				t.Errorf("last line does not name %s as the cause: %q", name, last)
+			}
+			m, err := manifest.Read(filepath.Join(runDir, "manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Scenarios[0].Status != manifest.StatusPassed {
+				t.Errorf("first scenario %s, want passed", m.Scenarios[0].Status)
+			}
+			// The run must stop at once: the second scenario is cut short
+			// within 5 s of the death, not walked to its end.
+			if ph := m.Scenarios[1].Phases; len(ph) > 0 && !ph[len(ph)-1].End.IsZero() {
+				if d := ph[len(ph)-1].End.Sub(at); d > 5*time.Second {
+					t.Errorf("the second scenario ended %v after %s died, want ≤ 5 s", d, victim)
+				}
+			}
+			if n := len(m.Scenarios[1].Phases); n == 3 && !m.Scenarios[1].Phases[2].End.IsZero() && m.Scenarios[1].Status == manifest.StatusPassed {
+				t.Errorf("the second scenario ran to its end after %s died", victim)
+			}
+			report, err := os.ReadFile(filepath.Join(runDir, "report.md"))
+			if err != nil {
+				t.Fatalf("no report after %s died: %v", victim, err)
+			}
+			if !bytes.Contains(report, []byte(m.Scenarios[0].Name)) {
+				t.Errorf("report does not cover the finished scenario %s", m.Scenarios[0].Name)
+			}
+			if tables, err := exec.Command("nft", "list", "tables").Output(); err == nil &&
+				bytes.Contains(tables, []byte(fmt.Sprintf("mcchaos_e2e_%d", os.Getpid()))) {
+				t.Errorf("nftables table left behind:\n%s", tables)
+			}
+		})
+	}
+}
