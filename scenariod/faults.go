@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -46,18 +45,32 @@ type faultSet struct {
 	restarts int             // toxiproxy restarts noticed
 }
 
-// injectorFor returns the injector and fidelity a fault will use.
+// injectorFor returns the name and fidelity of the injector a fault will use.
 func (fs *faultSet) injectorFor(f Fault) (string, string) {
-	switch f.Kind {
-	case KindPacketLoss:
-		if fs.lossNF {
-			return manifest.InjectorNetfilter, manifest.FidelityPerPacket
-		}
-		return manifest.InjectorToxiproxy, manifest.FidelityPerConnection
-	case KindProcessKill:
-		return manifest.InjectorProcess, manifest.FidelityExact
+	inj := fs.injector(f)
+	return inj.name(), inj.fidelity(f)
+}
+
+// injector returns the one injector that makes f.
+func (fs *faultSet) injector(f Fault) injector {
+	switch {
+	case f.Kind == KindPacketLoss && fs.lossNF:
+		return netfilterInjector{fs}
+	case f.Kind == KindProcessKill:
+		return processInjector{fs}
+	case f.Kind == KindServerDown:
+		return downInjector{fs}
 	}
-	return manifest.InjectorToxiproxy, manifest.FidelityExact
+	return toxicInjector{fs}
+}
+
+// injectorNamed returns the injector recorded under name for f (the one
+// that applied it, even if the choice would differ now).
+func (fs *faultSet) injectorNamed(name string, f Fault) injector {
+	if name == manifest.InjectorNetfilter {
+		return netfilterInjector{fs}
+	}
+	return fs.injector(f)
 }
 
 // toxic returns the toxic that makes f through toxiproxy, or ok false for
@@ -178,34 +191,7 @@ func (fs *faultSet) allAt(targets []string, t time.Time) map[string]time.Time {
 
 // put makes f happen; it is idempotent, so it also re-applies.
 func (fs *faultSet) put(ctx context.Context, f Fault, inj string) (map[string]time.Time, error) {
-	switch {
-	case inj == manifest.InjectorNetfilter:
-		err := fs.syncNetfilter(ctx)
-		return fs.allAt(f.Targets, time.Now()), err
-	case f.Kind == KindServerDown:
-		at, err := fs.onPaths(f.Targets, func(p inject.Proxy) error { return fs.tp.SetEnabled(ctx, p.Name, false) })
-		if err != nil {
-			return at, fmt.Errorf("server down: %w", err)
-		}
-		return at, nil
-	case f.Kind == KindProcessKill:
-		for _, t := range f.Targets {
-			fs.mu.Lock()
-			fs.killed[t] = true
-			fs.mu.Unlock()
-			if err := fs.proc.Kill(ctx, t, fs.proxies[t].Upstream); err != nil {
-				return nil, err
-			}
-		}
-		return fs.allAt(f.Targets, time.Now()), nil
-	default:
-		x, _ := toxic(f)
-		at, err := fs.onPaths(f.Targets, func(p inject.Proxy) error { return fs.tp.AddToxic(ctx, p.Name, x) })
-		if err != nil {
-			return at, fmt.Errorf("%s: %w", f.Kind, err)
-		}
-		return at, nil
-	}
+	return fs.injectorNamed(inj, f).put(ctx, f)
 }
 
 // remove takes f away from every target's paths and returns when each path
@@ -224,26 +210,7 @@ func (fs *faultSet) remove(ctx context.Context, f Fault) (map[string]time.Time, 
 	if inj == "" {
 		inj, _ = fs.injectorFor(f)
 	}
-	var at map[string]time.Time
-	var err error
-	switch {
-	case inj == manifest.InjectorNetfilter:
-		// No drop at all means the traffic does not pass this host's
-		// loopback (a proxy inside a container) or there was no traffic.
-		if n, err := fs.nf.Dropped(ctx); err == nil && n == 0 {
-			fs.logf("WARNING: netfilter dropped no packet during the %s fault on %s: no traffic, or it does not pass this host's loopback (then use -loss-injector toxiproxy)", f.Kind, strings.Join(f.Targets, "+"))
-		}
-		err = fs.syncNetfilter(ctx)
-		at = fs.allAt(f.Targets, time.Now())
-	case f.Kind == KindServerDown:
-		at, err = fs.onPaths(f.Targets, func(p inject.Proxy) error { return fs.tp.SetEnabled(ctx, p.Name, true) })
-	case f.Kind == KindProcessKill:
-		err = fs.restartKilled(ctx)
-		at = fs.allAt(f.Targets, time.Now())
-	default:
-		x, _ := toxic(f)
-		at, err = fs.onPaths(f.Targets, func(p inject.Proxy) error { return fs.tp.RemoveToxic(ctx, p.Name, x.Name) })
-	}
+	at, err := fs.injectorNamed(inj, f).take(ctx, f)
 	if err != nil {
 		return at, fmt.Errorf("remove %s: %w", f.Kind, err)
 	}
@@ -312,19 +279,12 @@ func (fs *faultSet) setMetrics(f Fault, inj string, on bool) {
 // clearAll removes every fault whatever the bookkeeping says, each injector
 // concurrently so a dead toxiproxy cannot hold up the netfilter cleanup.
 func (fs *faultSet) clearAll(ctx context.Context) error {
+	cleaners := fs.cleaners()
+	errs := make([]error, len(cleaners))
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	wg.Go(func() {
-		if _, err := fs.syncProxies(ctx); err != nil {
-			errs[0] = err
-			return
-		}
-		errs[0] = fs.tp.Reset(ctx)
-	})
-	if fs.nf != nil {
-		wg.Go(func() { errs[1] = fs.nf.Clear(ctx) })
+	for i, c := range cleaners {
+		wg.Go(func() { errs[i] = c.clean(ctx) })
 	}
-	wg.Go(func() { errs[2] = fs.restartKilled(ctx) })
 	wg.Wait()
 	fs.mu.Lock()
 	act := fs.active
@@ -334,6 +294,17 @@ func (fs *faultSet) clearAll(ctx context.Context) error {
 		fs.setMetrics(a.f, a.injector, false)
 	}
 	return errors.Join(errs...)
+}
+
+// cleaners are the injectors that own state to clean: toxiproxy's (toxics
+// and disabled proxies alike), netfilter's when it is used, the process
+// fault's.
+func (fs *faultSet) cleaners() []injector {
+	cs := []injector{toxicInjector{fs}, processInjector{fs}}
+	if fs.nf != nil {
+		cs = append(cs, netfilterInjector{fs})
+	}
+	return cs
 }
 
 // syncProxies re-creates any proxy of the start that toxiproxy no longer
@@ -382,44 +353,13 @@ func (fs *faultSet) reapply(ctx context.Context) error {
 
 // dirt describes what is not clean, or "" when all is.
 func (fs *faultSet) dirt(ctx context.Context) (string, error) {
-	have, err := fs.tp.Proxies(ctx)
-	if err != nil {
-		return "", err
-	}
 	var d []string
-	for _, name := range slices.Sorted(maps.Keys(fs.proxies)) {
-		p, ok := have[name]
-		switch {
-		case !ok:
-			d = append(d, "proxy "+name+" missing")
-		case !p.Enabled:
-			d = append(d, "proxy "+name+" disabled")
-		case len(p.Toxics) > 0:
-			d = append(d, fmt.Sprintf("proxy %s has %d toxics", name, len(p.Toxics)))
-		}
-	}
-	if fs.nf != nil {
-		ok, err := fs.nf.Exists(ctx)
+	for _, c := range fs.cleaners() {
+		more, err := c.dirt(ctx)
 		if err != nil {
 			return "", err
 		}
-		if ok {
-			d = append(d, "nftables table "+fs.nf.Table+" present")
-		}
-	}
-	fs.mu.Lock()
-	for t := range fs.killed {
-		d = append(d, "process "+t+" down")
-	}
-	fs.mu.Unlock()
-	if fs.proc.Dir != "" {
-		for _, name := range slices.Sorted(maps.Keys(fs.proxies)) {
-			if c, err := net.DialTimeout("tcp", fs.proxies[name].Upstream, dialTimeout); err != nil {
-				d = append(d, "memcached "+name+" not accepting connections at "+fs.proxies[name].Upstream)
-			} else {
-				c.Close()
-			}
-		}
+		d = append(d, more...)
 	}
 	return strings.Join(d, "; "), nil
 }
