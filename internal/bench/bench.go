@@ -606,6 +606,7 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 	}
 	if root, err := stack.RepoRoot(); err == nil {
 		opt.BaselineDir = filepath.Join(root, collect.DefaultBaselineDir)
+		opt.CalibrationDir = filepath.Join(root, collect.DefaultCalibrationDir)
 	}
 	o, err := collect.Run(ctx, opt)
 	if o != nil {
