@@ -57,6 +57,9 @@ type Config struct {
 	Duration time.Duration
 	// NoPreload skips writing every data key once before the load starts.
 	NoPreload bool
+	// OnLoad, if not nil, is called once when the load starts (after the
+	// preload).
+	OnLoad func()
 	// DrainTimeout bounds the wait for in-flight operations once the load
 	// stops. If zero, DefaultDrainTimeout.
 	DrainTimeout time.Duration
@@ -106,6 +109,9 @@ func (r *runner) run(ctx context.Context) Summary {
 	}
 	if ctx.Err() != nil {
 		return r.summary(0)
+	}
+	if r.cfg.OnLoad != nil {
+		r.cfg.OnLoad()
 	}
 	if r.cfg.Duration > 0 {
 		var cancel context.CancelFunc

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/mcprobe"
@@ -96,7 +97,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err != nil {
 		return &SetupError{fmt.Errorf("cannot serve metrics on %s: %w; stop what listens there or pass another -listen", cfg.Listen, err)}
 	}
-	srv := &http.Server{Handler: metricsHandler(reg), ReadHeaderTimeout: 5 * time.Second}
+	var loading atomic.Bool
+	srv := &http.Server{Handler: metricsHandler(reg, &loading), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 
@@ -123,6 +125,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if load.Log == nil {
 		load.Log = cfg.Stderr
 	}
+	load.OnLoad = func() { loading.Store(true) }
 	r, err := newRunner(load)
 	if err != nil {
 		return &SetupError{err}
@@ -149,9 +152,19 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	return nil
 }
 
-func metricsHandler(reg *prometheus.Registry) http.Handler {
+// metricsHandler serves /metrics, and /ready: 200 once the load runs (the
+// servers answered and the keyspace is preloaded), 503 before. bench starts
+// the first scenario only when every arm is ready.
+func metricsHandler(reg *prometheus.Registry, loading *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !loading.Load() {
+			http.Error(w, "not loading yet (waiting for the servers, or preloading the keyspace)", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "loading\n")
+	})
 	return mux
 }
 
