@@ -11,7 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +27,7 @@ import (
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
+	"github.com/mcchaos/mcchaos/internal/toxiproxy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
@@ -111,8 +112,8 @@ type Config struct {
 // Result is what a run produced.
 type Result struct {
 	integrity bool // collect found an integrity violation
-	RunDir string
-	Report string // path of report.md, empty if collect did not write one
+	RunDir    string
+	Report    string // path of report.md, empty if collect did not write one
 	// Verdict is collect's one-line verdict ("no regression", "2 regressions", ...).
 	Verdict string
 	// CollectExit is collect's exit code: 0 no regression, 1 regression or
@@ -558,25 +559,13 @@ func writeFileSD(arms []stack.Target) error {
 func verifyClean(ctx context.Context, toxiproxyURL string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, toxiproxyURL+"/proxies", nil)
+	proxies, err := (&toxiproxy.Client{URL: toxiproxyURL}).Proxies(ctx)
 	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("could not check toxiproxy is clean: %w", err)
-	}
-	defer resp.Body.Close()
-	var proxies map[string]struct {
-		Enabled bool              `json:"enabled"`
-		Toxics  []json.RawMessage `json:"toxics"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&proxies); err != nil {
 		return fmt.Errorf("could not check toxiproxy is clean: %w", err)
 	}
 	var dirty []string
-	for name, p := range proxies {
-		if !p.Enabled || len(p.Toxics) > 0 {
+	for _, name := range slices.Sorted(maps.Keys(proxies)) {
+		if p := proxies[name]; !p.Enabled || len(p.Toxics) > 0 {
 			dirty = append(dirty, fmt.Sprintf("%s (enabled=%v, %d toxics)", name, p.Enabled, len(p.Toxics)))
 		}
 	}
@@ -591,13 +580,13 @@ func verifyClean(ctx context.Context, toxiproxyURL string) error {
 func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs []string, res *Result) error {
 	failOn, _ := collect.ParseFailOn(cfg.FailOn) // checked by setDefaults
 	opt := collect.Options{
-		RunDirs:        runDirs,
-		PrometheusURL:  prometheusURL,
-		OutDir:         res.RunDir,
-		FailOn:         failOn,
-		Grafana:        grafana.Config{URL: cfg.GrafanaURL},
-		Stderr:         cfg.Stderr,
-		StepSummary:    os.Getenv("GITHUB_STEP_SUMMARY"),
+		RunDirs:       runDirs,
+		PrometheusURL: prometheusURL,
+		OutDir:        res.RunDir,
+		FailOn:        failOn,
+		Grafana:       grafana.Config{URL: cfg.GrafanaURL},
+		Stderr:        cfg.Stderr,
+		StepSummary:   os.Getenv("GITHUB_STEP_SUMMARY"),
 	}
 	opt.Collect.GitCommit = collect.GitCommit(ctx)
 	opt.Collect.Stack = cfg.Stack

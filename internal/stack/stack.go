@@ -29,6 +29,7 @@ import (
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/mcprobe"
 	"github.com/mcchaos/mcchaos/internal/promwait"
+	"github.com/mcchaos/mcchaos/internal/toxiproxy"
 )
 
 // Default ports of DESIGN.md.
@@ -295,11 +296,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 // proxies are read from toxiproxy, and Stop leaves everything running.
 func Attach(ctx context.Context, toxiproxyURL, prometheusURL string) (*Stack, error) {
 	s := &Stack{ToxiproxyURL: toxiproxyURL, PrometheusURL: prometheusURL, log: io.Discard}
-	var proxies map[string]struct {
-		Listen   string `json:"listen"`
-		Upstream string `json:"upstream"`
-	}
-	if err := getJSON(ctx, toxiproxyURL+"/proxies", &proxies); err != nil {
+	proxies, err := (&toxiproxy.Client{URL: toxiproxyURL}).Proxies(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("stack: toxiproxy at %s: %w", toxiproxyURL, err)
 	}
 	for i := 1; ; i++ {
@@ -429,9 +427,9 @@ func PrometheusConfig(targets map[string]string, labelled ...Target) []byte {
 }
 
 func (s *Stack) createProxies(ctx context.Context) error {
-	var ps []proxy
+	var ps []toxiproxy.Proxy
 	for _, srv := range s.Servers {
-		ps = append(ps, proxy{srv.Name, srv.ProxyAddr, srv.Upstream, true})
+		ps = append(ps, toxiproxy.Proxy{Name: srv.Name, Listen: srv.ProxyAddr, Upstream: srv.Upstream})
 	}
 	if _, err := s.populate(ctx, ps); err != nil {
 		return err
@@ -444,39 +442,14 @@ func (s *Stack) createProxies(ctx context.Context) error {
 	return nil
 }
 
-// proxy is a toxiproxy proxy as its API reads and writes it.
-type proxy struct {
-	Name     string `json:"name"`
-	Listen   string `json:"listen"`
-	Upstream string `json:"upstream"`
-	Enabled  bool   `json:"enabled"`
-}
-
 // populate creates (or replaces) proxies in one call and returns them as
-// toxiproxy runs them: a listen port of 0 comes back as the port it bound.
-func (s *Stack) populate(ctx context.Context, ps []proxy) ([]proxy, error) {
-	body, _ := json.Marshal(ps)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.ToxiproxyURL+"/populate", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+// toxiproxy runs them.
+func (s *Stack) populate(ctx context.Context, ps []toxiproxy.Proxy) ([]toxiproxy.Proxy, error) {
+	got, err := (&toxiproxy.Client{URL: s.ToxiproxyURL}).Populate(ctx, ps)
 	if err != nil {
 		return nil, fmt.Errorf("stack: create toxiproxy proxies: %w", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("stack: create toxiproxy proxies: %s: %s", resp.Status, bytes.TrimSpace(b))
-	}
-	var out struct {
-		Proxies []proxy `json:"proxies"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("stack: create toxiproxy proxies: %w", err)
-	}
-	return out.Proxies, nil
+	return got, nil
 }
 
 // Arm is one client instance of a run: its side ("head", "base"), its
@@ -497,12 +470,12 @@ func (s *Stack) AddArms(ctx context.Context, arms []Arm, listenHost string, port
 	if len(ports) != len(arms)*len(s.Servers) {
 		return nil, fmt.Errorf("stack: %d arms × %d servers need as many proxy ports, got %d", len(arms), len(s.Servers), len(ports))
 	}
-	var ps []proxy
+	var ps []toxiproxy.Proxy
 	for _, a := range arms {
 		for _, srv := range s.Servers {
 			port := ports[len(ps)]
 			name := manifest.ArmProxy(srv.Name, a.Side, a.Num)
-			ps = append(ps, proxy{name, net.JoinHostPort(listenHost, strconv.Itoa(port)), srv.Upstream, true})
+			ps = append(ps, toxiproxy.Proxy{Name: name, Listen: net.JoinHostPort(listenHost, strconv.Itoa(port)), Upstream: srv.Upstream})
 		}
 	}
 	got, err := s.populate(ctx, ps)
@@ -624,22 +597,6 @@ func httpOK(ctx context.Context, url string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
-}
-
-func getJSON(ctx context.Context, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 func (s *Stack) spawn(name, bin string, args []string) (*Process, error) {
