@@ -148,9 +148,8 @@ func (o *Oracle) Check(i int, key string, value []byte, readStart int64) *Violat
 	h := &o.keys[i]
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	got := fmt.Sprintf("version %d", version)
 	if version == 0 || version > h.issued {
-		return &Violation{Reason: "a version never written", Expected: fmt.Sprintf("version <= %d", h.issued), Got: got}
+		return &Violation{Reason: "a version never written", Expected: fmt.Sprintf("version <= %d", h.issued), Got: fmt.Sprintf("version %d", version)}
 	}
 	// w: the read value's write, or its upper bound when folded.
 	w := event{version: version, end: h.foldEnd, outcome: Acked}
@@ -164,14 +163,8 @@ func (o *Oracle) Check(i int, key string, value []byte, readStart int64) *Violat
 	switch {
 	case folded && version <= h.foldFailed, w.outcome == inFlight, w.outcome == Failed:
 		return nil // it may have been applied at any time after it began
-	case w.del:
-		return &Violation{Reason: "the version of a delete", Expected: "a written version", Got: got}
-	case w.outcome == Refused:
-		return &Violation{Reason: "a write the server refused", Expected: "a stored version", Got: got + " " + o.span(w)}
-	}
-	got += " " + o.span(w)
-	if folded {
-		got = fmt.Sprintf("version %d (folded: ended by %s)", version, secs(w.end))
+	case w.del, w.outcome == Refused:
+		return &Violation{Reason: "a version never stored", Expected: "a stored version", Got: o.describe(w, false)}
 	}
 	// The acknowledged event that started last among those that ended
 	// before the read began.
@@ -182,33 +175,42 @@ func (o *Oracle) Check(i int, key string, value []byte, readStart int64) *Violat
 			by = e
 		}
 	}
-	reason := ", read began " + secs(readStart)
+	read := ", read began " + secs(readStart)
 	switch {
 	case by != nil && by.start > w.end && by.del:
 		return &Violation{
-			Reason:   "value back after an acknowledged delete" + reason,
-			Expected: fmt.Sprintf("a miss or a version above %d (delete %d %s)", by.version, by.version, o.span(*by)),
-			Got:      got,
+			Reason:   "value back after an acknowledged delete" + read,
+			Expected: "a miss or a version above " + strconv.FormatUint(by.version, 10) + " (" + o.describe(*by, false) + ")",
+			Got:      o.describe(w, folded),
 		}
 	case by != nil && by.start > w.end:
 		return &Violation{
-			Reason:   "stale value, superseded before the read began" + reason,
-			Expected: fmt.Sprintf("version %d or later (write %s)", by.version, o.span(*by)),
-			Got:      got,
+			Reason:   "stale value, superseded before the read began" + read,
+			Expected: "version " + strconv.FormatUint(by.version, 10) + " or later (" + o.describe(*by, false) + ")",
+			Got:      o.describe(w, folded),
 		}
 	case !folded && h.foldEnd < readStart && h.foldStart > w.end:
 		return &Violation{
-			Reason:   "stale value, superseded before the read began" + reason,
-			Expected: fmt.Sprintf("a version above %d (an acknowledged write or delete began at %s)", version, secs(h.foldStart)),
-			Got:      got,
+			Reason:   "stale value, superseded before the read began" + read,
+			Expected: "a version above " + strconv.FormatUint(version, 10) + " (an acknowledged write or delete began at " + secs(h.foldStart) + ")",
+			Got:      o.describe(w, folded),
 		}
 	}
 	return nil
 }
 
-// span describes an event's interval and outcome.
-func (o *Oracle) span(e event) string {
-	return "from " + secs(e.start) + " to " + secs(e.end) + " " + e.outcome.String()
+// describe names an event with its interval and outcome; folded: only an
+// upper bound of its end is known.
+func (o *Oracle) describe(e event, folded bool) string {
+	what := "write of version "
+	if e.del {
+		what = "delete, version "
+	}
+	what += strconv.FormatUint(e.version, 10)
+	if folded {
+		return what + " ended by " + secs(e.end)
+	}
+	return what + " from " + secs(e.start) + " to " + secs(e.end) + " " + e.outcome.String()
 }
 
 // String returns "in flight", "acknowledged", "failed" or "refused".

@@ -27,10 +27,18 @@ type conn struct {
 	scratch [32]byte
 }
 
-const connBufSize = 16 << 10
+// Buffer sizes of a connection (20 KiB in all; gomemcache uses bufio's
+// default 4 KiB for each). A response line is under 100 bytes, and values
+// larger than a buffer are read and written past it, straight between the
+// socket and the value; the larger read buffer takes a get-multi's stream of
+// mid-size values in a quarter of the reads.
+const (
+	readBufSize  = 16 << 10
+	writeBufSize = 4 << 10
+)
 
 func newConn(nc net.Conn, maxValue int) *conn {
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, connBufSize), bw: bufio.NewWriterSize(nc, connBufSize), maxValue: maxValue}
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufSize), bw: bufio.NewWriterSize(nc, writeBufSize), maxValue: maxValue}
 }
 
 // next reserves n opaque tokens and returns the first (with n = 0, the
@@ -99,17 +107,22 @@ func (cn *conn) get(key string) (*Item, error) {
 // is itself blocked writing responses we are not yet reading.
 const maxPipeline = 8 << 10
 
+// mgOverhead bounds the bytes of a quiet mg request beyond its key:
+// "mg ", " v f c q O", a token of at most 10 digits, "\r\n".
+const mgOverhead = 3 + 10 + 10 + 2
+
 // getMulti pipelines one quiet mg per key, in chunks of at most
 // maxPipeline bytes each ended by mn, and calls found for every hit.
 func (cn *conn) getMulti(keys []string, found func(*Item)) error {
 	for len(keys) > 0 {
 		base := cn.next(0) // tokens base, base+1, ... for this chunk's keys
-		n := 0
-		for n < len(keys) && (n == 0 || cn.bw.Buffered() < maxPipeline) {
+		n, size := 0, 0
+		for n < len(keys) && size < maxPipeline {
 			cn.next(1)
 			if err := cn.end(append(cn.cmd("mg", keys[n]), " v f c q"...), base+uint32(n)); err != nil {
 				return err
 			}
+			size += len(keys[n]) + mgOverhead
 			n++
 		}
 		if err := cn.readMulti(keys[:n], base, found); err != nil {

@@ -34,7 +34,7 @@ func TestCommands(t *testing.T) {
 		}
 	})
 	t.Run("empty and large values", func(t *testing.T) {
-		for _, n := range []int{0, 1, connBufSize - 1, connBufSize + 1, 900 << 10} {
+		for _, n := range []int{0, 1, writeBufSize - 1, writeBufSize + 1, readBufSize - 1, readBufSize + 1, 900 << 10} {
 			v := bytes.Repeat([]byte{'x'}, n)
 			mustErr(t, "set", c.Set(ctx, &Item{Key: "big", Value: v}), nil)
 			got, err := c.Get(ctx, "big")

@@ -1,6 +1,9 @@
 package memcache
 
-import "hash/crc32"
+import (
+	"hash/crc32"
+	"unsafe"
+)
 
 // Selector maps a key to the index of its server among n (n ≥ 1).
 // Implementations must be safe for concurrent use and must return a value
@@ -28,7 +31,9 @@ var CRC32Modulo Selector = SelectorFunc(func(key string, n int) int {
 	if n == 1 {
 		return 0
 	}
-	return int(crc32.ChecksumIEEE([]byte(key)) % uint32(n))
+	// The key's bytes in place: converting would allocate, since the
+	// checksum's argument escapes (gomemcache copies into pooled buffers).
+	return int(crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(key), len(key))) % uint32(n))
 })
 
 func jumpSelect(key string, n int) int {
