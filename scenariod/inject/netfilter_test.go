@@ -52,23 +52,42 @@ func sink(t *testing.T) (addr string, port int) {
 	return l.Addr().String(), l.Addr().(*net.TCPAddr).Port
 }
 
-// stream writes to addr until the table has matched at least n packets of port.
+// stream writes to addr, reconnecting on errors, until the table has
+// matched at least n packets of port.
 func stream(t *testing.T, nf *inject.Netfilter, addr string, port int, n int64) inject.Counter {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	buf := make([]byte, 1400)
-	var last inject.Counter
-	err = inject.Poll(t.Context(), 20*time.Second, func() bool {
-		for range 50 {
-			c.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := c.Write(buf); err != nil {
-				t.Fatal(err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1400)
+		for ctx.Err() == nil {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				continue
 			}
+			stop := context.AfterFunc(ctx, func() { c.Close() })
+			// Lost packets back off the retransmission timer: a write
+			// may wait seconds, which is not an error here.
+			for ctx.Err() == nil {
+				if _, err := c.Write(buf); err != nil {
+					break
+				}
+			}
+			stop()
+			c.Close()
 		}
+	}()
+	defer func() { cancel(); <-done }()
+	var last inject.Counter
+	var next time.Time
+	err := inject.Poll(t.Context(), 30*time.Second, func() bool {
+		// One nft call per 200 ms, not per poll.
+		if time.Now().Before(next) {
+			return false
+		}
+		next = time.Now().Add(200 * time.Millisecond)
 		last = counterOf(t, nf, port)
 		return last.Matched >= n
 	})
