@@ -2,6 +2,7 @@ package inject_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -171,5 +172,20 @@ func TestNetfilterScript(t *testing.T) {
 	}
 	if got := nf.Script(nil); got != "add table inet t\ndelete table inet t\n" {
 		t.Errorf("empty script %q", got)
+	}
+}
+
+// TestNetfilterCommand: nft may be run through another command (sudo on a
+// CI runner); a missing one makes netfilter unavailable, saying which.
+func TestNetfilterCommand(t *testing.T) {
+	nf := testNetfilter(t)
+	// env stands in for sudo -n: a prefix that runs nft.
+	wrapped := &inject.Netfilter{Table: nf.Table, Command: []string{"env", "nft"}}
+	if err := wrapped.Available(t.Context()); err != nil {
+		t.Errorf("through env: %v", err)
+	}
+	missing := &inject.Netfilter{Table: nf.Table, Command: []string{"/nonexistent/sudo", "nft"}}
+	if err := missing.Available(t.Context()); !errors.Is(err, inject.ErrNetfilterUnavailable) || !strings.Contains(err.Error(), "/nonexistent/sudo") {
+		t.Errorf("missing command: %v", err)
 	}
 }
