@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
+	"github.com/mcchaos/mcchaos/scenariod/inject/injecttest"
 )
 
 // The two ways Docker publishes a container's port on 127.0.0.1, rebuilt
@@ -27,18 +28,6 @@ const (
 	proxyPort   = 31212 // docker-proxy: the userland proxy on the host's loopback
 	dnatPort    = 31213 // userland-proxy=false: DNAT of 127.0.0.1 to the container
 )
-
-// hold starts a process that holds a new network namespace and returns
-// the nsenter prefix that runs a command in it.
-func hold(t *testing.T) []string {
-	t.Helper()
-	cmd := exec.Command("unshare", "-n", "sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Skipf("unshare -n: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return []string{"nsenter", "-t", strconv.Itoa(cmd.Process.Pid), "-n"}
-}
 
 func in(t *testing.T, ns []string, args ...string) {
 	t.Helper()
@@ -55,12 +44,12 @@ func in(t *testing.T, ns []string, args ...string) {
 // the loopback input hook sees nothing: Reaches says ErrNotReached, and
 // scenariod must use netem in the container instead.
 func TestReachesDockerPaths(t *testing.T) {
-	for _, bin := range []string{"unshare", "nsenter", "ip", "nft", "memcached"} {
+	for _, bin := range []string{"ip", "nft", "memcached"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("needs %s: %v", bin, err)
 		}
 	}
-	host, ctr := hold(t), hold(t)
+	host, ctr := injecttest.Netns(t), injecttest.Netns(t)
 	ctrPid := ctr[2]
 	in(t, host, "ip", "link", "add", "vh", "type", "veth", "peer", "name", "vc", "netns", ctrPid)
 	for _, c := range [][]string{
