@@ -139,27 +139,14 @@ func TestReachesHelper(t *testing.T) {
 
 // userlandProxy forwards 127.0.0.1:port to upstream, as docker-proxy does.
 func userlandProxy(t *testing.T, port int, upstream string) {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				u, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", upstream)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				go io.Copy(u, c)
-				io.Copy(c, u)
-			}()
+	injecttest.Serve(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), func(c net.Conn) {
+		defer c.Close()
+		u, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", upstream)
+		if err != nil {
+			return
 		}
-	}()
+		defer u.Close()
+		go io.Copy(u, c)
+		io.Copy(c, u)
+	})
 }

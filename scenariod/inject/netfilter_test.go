@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
+	"github.com/mcchaos/mcchaos/scenariod/inject/injecttest"
 )
 
 var tableSeq atomic.Int32
@@ -36,21 +37,8 @@ func testNetfilter(t *testing.T) *inject.Netfilter {
 // sink listens on a free loopback port and discards what it reads.
 func sink(t *testing.T) (addr string, port int) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	return l.Addr().String(), l.Addr().(*net.TCPAddr).Port
+	a := injecttest.Serve(t, "127.0.0.1:0", func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+	return a.String(), a.Port
 }
 
 // stream writes to addr, reconnecting on errors, until the table has
