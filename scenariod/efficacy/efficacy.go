@@ -398,8 +398,12 @@ func (o *Oracle) regain(ctx context.Context, rec *Record, faults []Fault, totals
 // Finish). It waits for the first check if none has ended yet, else it
 // cuts the current one short.
 func (w *Watch) Stop() *Record {
+	end := time.Now()
 	w.cancel()
 	<-w.done
+	if w.rec.End.IsZero() {
+		w.rec.End = end
+	}
 	return w.rec
 }
 

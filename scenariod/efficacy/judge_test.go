@@ -45,6 +45,7 @@ func TestJudge(t *testing.T) {
 	absent := map[string]string{"mc1": efficacy.ProblemAbsent}
 	harmed := map[string]string{"mc2": efficacy.ProblemHarmed}
 	lingering := new(sample(60, 0, 0, map[string]string{"mc1": efficacy.ProblemLingering}))
+	ends := map[string]time.Time{"open-gap": t0.Add(6 * time.Second), "open-gap-at-end": t0.Add(4500 * time.Millisecond)}
 	for _, tc := range []struct {
 		name     string
 		samples  []efficacy.Sample
@@ -67,8 +68,10 @@ func TestJudge(t *testing.T) {
 		{"short-gap", append(append(seconds(3, 1000, 100, nil), sample(3, 100, 10, absent), sample(3.5, 100, 10, nil)), seconds(6, 1000, 100, nil)[4:]...), clean, true},
 		// Absent in checks 3 to 4.5: 1.5 s.
 		{"long-gap", append(append(seconds(3, 1000, 100, nil), sample(3, 100, 10, absent), sample(4, 100, 10, absent), sample(4.5, 100, 10, nil)), seconds(8, 1000, 100, nil)[5:]...), clean, false},
-		// Absent until the end.
+		// Absent from 4 s to the end of the phase at 6 s.
 		{"open-gap", seconds(5, 1000, 100, map[int]map[string]string{4: absent}), clean, false},
+		// Absent from 4 s to the end of the phase at 4.5 s: no time to repair.
+		{"open-gap-at-end", seconds(5, 1000, 100, map[int]map[string]string{4: absent}), clean, true},
 		// A healthy server's probe failed in 2 of 10 checks: a warning.
 		{"harmed-rarely", seconds(10, 1000, 100, map[int]map[string]string{2: harmed, 7: harmed}), clean, true},
 		// ... in 3 of 10: more than a quarter.
@@ -81,7 +84,7 @@ func TestJudge(t *testing.T) {
 		{"no-checks", nil, clean, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &efficacy.Record{Samples: tc.samples, Recovery: tc.recovery}
+			rec := &efficacy.Record{Samples: tc.samples, Recovery: tc.recovery, End: ends[tc.name]}
 			efficacy.Judge(rec, loss10, efficacy.Tolerance{})
 			v := rec.Verdict
 			if v.Valid != tc.valid {
