@@ -678,7 +678,7 @@ func (o *Oracle) checkProbe(p Probe, srv Server, e *expectation, problem func(st
 		case p.Outcome != OutcomeOK:
 			problem(ProblemHarmed, "probe %s: %s", p.Outcome, p.Error)
 		case p.AddedMs > ms(o.tol.LeakLatency):
-			problem(ProblemHarmed, "probe +%.1f ms", p.AddedMs)
+			problem(ProblemHarmed, "probe %+.1f ms", p.AddedMs)
 		}
 		return
 	}
@@ -688,7 +688,7 @@ func (o *Oracle) checkProbe(p Probe, srv Server, e *expectation, problem func(st
 		case KindLatency:
 			floor := f.Params["latency_ms"] - f.Params["jitter_ms"] - ms(o.tol.LatencySlack)
 			if p.Outcome == OutcomeOK && p.AddedMs < floor {
-				problem(ProblemIneffective, "probe +%.1f ms, want at least +%.0f ms", p.AddedMs, floor)
+				problem(ProblemIneffective, "probe %+.1f ms, want at least %+.0f ms", p.AddedMs, floor)
 			}
 			want = []string{OutcomeOK, OutcomeTimeout}
 		case KindPacketLoss:

@@ -239,7 +239,7 @@ func measured(r ServerResult) string {
 		parts = append(parts, fmt.Sprintf("%.1f %% of %d packets lost", *r.LossPct, r.Matched))
 	}
 	if k := r.ProbeOutcomes[OutcomeOK]; k > 0 {
-		parts = append(parts, fmt.Sprintf("probe +%.1f ms", r.AddedMsMedian))
+		parts = append(parts, fmt.Sprintf("probe %+.1f ms", r.AddedMsMedian))
 	}
 	for _, o := range []string{OutcomeRefused, OutcomeReset, OutcomeClosed, OutcomeTimeout, OutcomeError} {
 		if k := r.ProbeOutcomes[o]; k > 0 {
