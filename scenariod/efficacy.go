@@ -141,21 +141,6 @@ func (fs *faultSet) repair(ctx context.Context) error {
 	return nil
 }
 
-// countElsewhere adds every other proxy port to a non-empty loss map with
-// loss 0 (counted, never dropped), so the oracle measures "0 % elsewhere".
-func (fs *faultSet) countElsewhere(loss map[int]float64) {
-	if len(loss) == 0 {
-		return
-	}
-	for _, p := range fs.proxies {
-		if port, err := inject.ListenPort(p.Listen); err == nil {
-			if _, ok := loss[port]; !ok {
-				loss[port] = 0
-			}
-		}
-	}
-}
-
 var errNoProxies = errors.New("toxiproxy has no proxies")
 
 // reachesCompose reports whether nf's rules on this host see the traffic to

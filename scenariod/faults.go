@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
@@ -237,25 +238,15 @@ func (fs *faultSet) syncNetfilter(ctx context.Context) error {
 // the injector named inj, on every path of their targets, plus every other
 // proxy port with 0 (counted, never dropped) when there is any.
 func (fs *faultSet) lossPorts(inj string) (map[int]float64, error) {
-	loss := map[int]float64{}
+	var faults []efficacy.Fault
 	fs.mu.Lock()
-	defer fs.mu.Unlock()
 	for _, a := range fs.active {
-		if a.injector != inj {
-			continue
-		}
-		for _, t := range a.f.Targets {
-			for _, p := range fs.paths(t) {
-				port, err := inject.ListenPort(p.Listen)
-				if err != nil {
-					return nil, fmt.Errorf("packet loss on %s: %w", p.Name, err)
-				}
-				loss[port] = a.f.Params["loss_pct"]
-			}
+		if a.injector == inj {
+			faults = append(faults, efficacy.Fault{Kind: string(a.f.Kind), Targets: a.f.Targets, Params: a.f.Params, Injector: inj})
 		}
 	}
-	fs.countElsewhere(loss)
-	return loss, nil
+	fs.mu.Unlock()
+	return efficacy.LossPorts(efficacy.ServersOf(fs.proxies), faults)
 }
 
 // restartKilled starts again every process we killed.

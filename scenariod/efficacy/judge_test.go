@@ -2,10 +2,12 @@ package efficacy_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
 var t0 = time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)
@@ -119,5 +121,30 @@ func TestDialAddr(t *testing.T) {
 		if got := efficacy.DialAddr(tc.listen, tc.host); got != tc.want {
 			t.Errorf("DialAddr(%q, %q) = %q, want %q", tc.listen, tc.host, got, tc.want)
 		}
+	}
+}
+
+// TestLossPorts: every proxy of a targeted server (legacy and arms) gets
+// the loss, every other proxy 0; no counted loss fault, no rules.
+func TestLossPorts(t *testing.T) {
+	servers := efficacy.ServersOf(map[string]inject.Proxy{
+		"mc1":        {Listen: "127.0.0.1:21211"},
+		"mc1.head.1": {Listen: "127.0.0.1:21214"},
+		"mc1.base.1": {Listen: "0.0.0.0:21215"},
+		"mc2":        {Listen: "127.0.0.1:21212"},
+		"mc2.head.1": {Listen: "127.0.0.1:21216"},
+	})
+	if len(servers) != 2 || len(servers[0].Proxies) != 3 || servers[0].Proxies[1].Name != "mc1.base.1" {
+		t.Fatalf("servers %+v", servers)
+	}
+	nf := efficacy.Fault{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}
+	got, err := efficacy.LossPorts(servers, []efficacy.Fault{nf})
+	if want := "map[21211:10 21212:0 21214:10 21215:10 21216:0]"; err != nil || fmt.Sprint(got) != want {
+		t.Errorf("LossPorts = %v, %v; want %s", got, err, want)
+	}
+	// The toxiproxy emulation is not counted per packet: no rules.
+	nf.Injector = "toxiproxy"
+	if got, _ := efficacy.LossPorts(servers, []efficacy.Fault{nf}); len(got) != 0 {
+		t.Errorf("toxiproxy loss gave ports %v", got)
 	}
 }
