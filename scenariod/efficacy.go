@@ -3,6 +3,7 @@ package scenariod
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -33,7 +34,10 @@ const baselineProbes = 5
 func (r *Runner) newOracle() error {
 	fs := r.faults
 	cfg := efficacy.Config{Servers: efficacy.ServersOf(fs.proxies), Toxiproxy: &r.cfg.Toxiproxy}
-	if fs.lossNF {
+	switch {
+	case fs.netem != nil:
+		cfg.Loss = fs.netem
+	case fs.lossNF:
 		cfg.Loss = fs.nf
 	}
 	o, err := efficacy.New(cfg)
@@ -128,26 +132,16 @@ func (fs *faultSet) repair(ctx context.Context) error {
 	if err := fs.reapply(ctx); err != nil {
 		return err
 	}
-	if fs.lossNF {
+	switch {
+	case fs.netem != nil:
+		return fs.syncNetem(ctx)
+	case fs.lossNF:
 		return fs.syncNetfilter(ctx)
 	}
 	return nil
 }
 
-// countElsewhere adds every other proxy port to a non-empty loss map with
-// loss 0 (counted, never dropped), so the oracle measures "0 % elsewhere".
-func (fs *faultSet) countElsewhere(loss map[int]float64) {
-	if len(loss) == 0 {
-		return
-	}
-	for _, p := range fs.proxies {
-		if port, err := inject.ListenPort(p.Listen); err == nil {
-			if _, ok := loss[port]; !ok {
-				loss[port] = 0
-			}
-		}
-	}
-}
+var errNoProxies = errors.New("toxiproxy has no proxies")
 
 // reachesCompose reports whether nf's rules on this host see the traffic to
 // the compose stack's first proxy as clients dial it (127.0.0.1:<listen
@@ -156,7 +150,7 @@ func (fs *faultSet) countElsewhere(loss map[int]float64) {
 func (r *Runner) reachesCompose(ctx context.Context, nf *inject.Netfilter) error {
 	names := slices.Sorted(maps.Keys(r.faults.proxies))
 	if len(names) == 0 {
-		return fmt.Errorf("no proxies")
+		return errNoProxies
 	}
 	return efficacy.Reaches(ctx, nf, efficacy.DialAddr(r.faults.proxies[names[0]].Listen, r.cfg.Toxiproxy.Host()))
 }

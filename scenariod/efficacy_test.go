@@ -154,3 +154,33 @@ func TestComposeLossByTrying(t *testing.T) {
 		t.Errorf("fault %+v, want netfilter per-packet", f)
 	}
 }
+
+// TestNetemWiring: with -loss-injector netem, packet loss goes through
+// netem's commands in toxiproxy's namespace (here a stand-in for the
+// helper container, scenariod/inject/testdata/fake-netns.sh: this kernel
+// has no netem), the manifest says netem per-packet, and the oracle
+// judges netem's counters.
+func TestNetemWiring(t *testing.T) {
+	s := startStack(t)
+	dir := t.TempDir()
+	t.Setenv("FAKE_NETNS_LOG", filepath.Join(dir, "log"))
+	t.Setenv("FAKE_NETNS_STATE", filepath.Join(dir, "state"))
+	r := testRunner(t, s, testTable(), nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+	r.cfg.LossInjector = LossNetem
+	r.cfg.NetemExec = []string{"inject/testdata/fake-netns.sh"}
+	m, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := m.Scenarios[0]
+	if f := sc.Faults[0]; f.Injector != inject.InjectorNetem || f.Fidelity != manifest.FidelityPerPacket || sc.Status != manifest.StatusPassed {
+		t.Errorf("status %s (%s), fault %+v; want passed, netem per-packet", sc.Status, sc.Error, f)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	for _, want := range []string{"tc -batch -", "ip link add mcifb0 type ifb", "tc qdisc del dev eth0 root"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("netem commands lack %q:\n%s", want, log)
+		}
+	}
+	t.Logf("line: %s", readEfficacy(t, r)[sc.Name].Verdict.Line)
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
@@ -34,6 +35,7 @@ type applied struct {
 type faultSet struct {
 	tp       *inject.Toxiproxy
 	nf       *inject.Netfilter // nil: netfilter not used
+	netem    *inject.Netem     // nil: netem not used; else it makes packet loss
 	proc     *inject.Process
 	lossNF   bool                    // packet loss through netfilter
 	proxies  map[string]inject.Proxy // definitions at start, by name
@@ -54,6 +56,8 @@ func (fs *faultSet) injectorFor(f Fault) (string, string) {
 // injector returns the one injector that makes f.
 func (fs *faultSet) injector(f Fault) injector {
 	switch {
+	case f.Kind == KindPacketLoss && fs.netem != nil:
+		return netemInjector{fs}
 	case f.Kind == KindPacketLoss && fs.lossNF:
 		return netfilterInjector{fs}
 	case f.Kind == KindProcessKill:
@@ -67,8 +71,11 @@ func (fs *faultSet) injector(f Fault) injector {
 // injectorNamed returns the injector recorded under name for f (the one
 // that applied it, even if the choice would differ now).
 func (fs *faultSet) injectorNamed(name string, f Fault) injector {
-	if name == manifest.InjectorNetfilter {
+	switch name {
+	case manifest.InjectorNetfilter:
 		return netfilterInjector{fs}
+	case inject.InjectorNetem:
+		return netemInjector{fs}
 	}
 	return fs.injector(f)
 }
@@ -220,26 +227,26 @@ func (fs *faultSet) remove(ctx context.Context, f Fault) (map[string]time.Time, 
 
 // syncNetfilter makes the netfilter table hold exactly the active loss faults.
 func (fs *faultSet) syncNetfilter(ctx context.Context) error {
-	loss := map[int]float64{}
+	loss, err := fs.lossPorts(manifest.InjectorNetfilter)
+	if err != nil {
+		return err
+	}
+	return fs.nf.SetLoss(ctx, loss)
+}
+
+// lossPorts returns port → loss percent for the active loss faults made by
+// the injector named inj, on every path of their targets, plus every other
+// proxy port with 0 (counted, never dropped) when there is any.
+func (fs *faultSet) lossPorts(inj string) (map[int]float64, error) {
+	var faults []efficacy.Fault
 	fs.mu.Lock()
 	for _, a := range fs.active {
-		if a.injector != manifest.InjectorNetfilter {
-			continue
-		}
-		for _, t := range a.f.Targets {
-			for _, p := range fs.paths(t) {
-				port, err := inject.ListenPort(p.Listen)
-				if err != nil {
-					fs.mu.Unlock()
-					return fmt.Errorf("packet loss on %s: %w", p.Name, err)
-				}
-				loss[port] = a.f.Params["loss_pct"]
-			}
+		if a.injector == inj {
+			faults = append(faults, efficacy.Fault{Kind: string(a.f.Kind), Targets: a.f.Targets, Params: a.f.Params, Injector: inj})
 		}
 	}
 	fs.mu.Unlock()
-	fs.countElsewhere(loss)
-	return fs.nf.SetLoss(ctx, loss)
+	return efficacy.LossPorts(efficacy.ServersOf(fs.proxies), faults)
 }
 
 // restartKilled starts again every process we killed.
@@ -303,6 +310,9 @@ func (fs *faultSet) cleaners() []injector {
 	cs := []injector{toxicInjector{fs}, processInjector{fs}}
 	if fs.nf != nil {
 		cs = append(cs, netfilterInjector{fs})
+	}
+	if fs.netem != nil {
+		cs = append(cs, netemInjector{fs})
 	}
 	return cs
 }

@@ -36,6 +36,9 @@ const (
 	LossAuto      = "auto"
 	LossNetfilter = manifest.InjectorNetfilter
 	LossToxiproxy = manifest.InjectorToxiproxy
+	// LossNetem: netem in toxiproxy's network namespace through
+	// Config.NetemExec (the compose stack's helper container).
+	LossNetem = inject.InjectorNetem
 )
 
 const dialTimeout = 300 * time.Millisecond
@@ -66,6 +69,9 @@ type Config struct {
 	// to use it, toxiproxy is on this host's loopback and Stack is not
 	// "compose" (whose proxies listen inside a container).
 	LossInjector string
+	// NetemExec is the command prefix that runs tc and ip in toxiproxy's
+	// network namespace, for LossNetem. If nil, inject.ComposeNetemExec.
+	NetemExec []string
 	// NFTable is the nftables table of our rules. If empty, inject.DefaultTable.
 	NFTable string
 	// StackDir is the local stack's directory (pid and argv files), needed
@@ -151,9 +157,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	switch cfg.LossInjector {
 	case "":
 		cfg.LossInjector = LossAuto
-	case LossAuto, LossNetfilter, LossToxiproxy:
+	case LossAuto, LossNetfilter, LossToxiproxy, LossNetem:
 	default:
-		return nil, fmt.Errorf("%w: loss injector %q: want auto, netfilter or toxiproxy", ErrSetup, cfg.LossInjector)
+		return nil, fmt.Errorf("%w: loss injector %q: want auto, netfilter, netem or toxiproxy", ErrSetup, cfg.LossInjector)
 	}
 	if cfg.NFTable == "" {
 		cfg.NFTable = inject.DefaultTable
@@ -307,6 +313,10 @@ func (r *Runner) setup(ctx context.Context) error {
 		fs.lossNF = avail == nil
 		if needLoss && avail != nil {
 			r.logf("packet loss uses the toxiproxy per-connection emulation: %v", avail)
+		}
+	case LossNetem:
+		if err := r.useNetem(ctx, r.cfg.NetemExec); err != nil {
+			return fmt.Errorf("%w: -loss-injector netem: %v (is the helper up? docker compose --profile netem up -d --wait)", ErrSetup, err)
 		}
 	}
 	if err := fs.ensureClean(ctx); err != nil {

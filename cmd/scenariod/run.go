@@ -74,7 +74,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		maxFault     = fs.Duration("max-fault", 0, "override the profile's cap on fault times not stated in the scenario name")
 		tpURL        = fs.String("toxiproxy", inject.DefaultToxiproxyURL, "toxiproxy API URL")
 		tpTimeout    = fs.Duration("toxiproxy-timeout", inject.DefaultCallTimeout, "deadline of one toxiproxy API attempt (calls are retried)")
-		lossInj      = fs.String("loss-injector", scenariod.LossAuto, "packet loss injector: auto (netfilter when usable here), netfilter (per packet), toxiproxy (per connection)")
+		lossInj      = fs.String("loss-injector", scenariod.LossAuto, "packet loss injector: auto (netfilter when usable here), netfilter (per packet), netem (per packet, in toxiproxy's namespace: the compose helper), toxiproxy (per connection)")
+		netemExec    = fs.String("netem-exec", "", "with -loss-injector netem: the command that runs tc and ip in toxiproxy's network namespace (default: docker compose exec -T netem)")
 		nftTable     = fs.String("nft-table", inject.DefaultTable, "nftables table holding our rules (deleted at start, at fault end, on exit)")
 		stackDir     = fs.String("stack-dir", "", "local stack directory with <server>.pid and .argv.json (for process faults)")
 		stackName    = fs.String("stack", "", "stack kind recorded in the manifest: local, compose, external")
@@ -158,6 +159,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		Scenarios:    scenarios,
 		Toxiproxy:    inject.Toxiproxy{URL: *tpURL, CallTimeout: *tpTimeout},
 		LossInjector: *lossInj,
+		NetemExec:    strings.Fields(*netemExec),
 		NFTable:      *nftTable,
 		StackDir:     *stackDir,
 		ManifestPath: *manifestPath,

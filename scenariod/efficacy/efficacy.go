@@ -54,6 +54,8 @@ const (
 	DefaultShare        = 0.25
 	DefaultMinSigns     = 3
 	DefaultStallLag     = 50 * time.Millisecond
+	// DefaultCheckCallTimeout bounds a check's toxiproxy API call.
+	DefaultCheckCallTimeout = 800 * time.Millisecond
 	// DefaultBaselineTimeout bounds one baseline probe.
 	DefaultBaselineTimeout = 2 * time.Second
 )
@@ -211,7 +213,8 @@ func (t Tolerance) withDefaults() Tolerance {
 type Config struct {
 	// Servers are every server with every proxy (see ServersOf). Required.
 	Servers []Server
-	// Toxiproxy is the API holding the proxies. Required.
+	// Toxiproxy is the API holding the proxies. Required. The oracle uses
+	// a copy with one attempt per call, of at most DefaultCheckCallTimeout.
 	Toxiproxy *inject.Toxiproxy
 	// Loss reads the loss injector's counters; nil when packet loss is
 	// not counted (toxiproxy's per-connection emulation).
@@ -254,6 +257,14 @@ func New(cfg Config) (*Oracle, error) {
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = DefaultProbeTimeout
 	}
+	// One short attempt per check: a check must fit in its second, and a
+	// toxiproxy that does not answer is itself what the check reports.
+	tp := *cfg.Toxiproxy
+	tp.Attempts = 1
+	if tp.CallTimeout <= 0 || tp.CallTimeout > DefaultCheckCallTimeout {
+		tp.CallTimeout = DefaultCheckCallTimeout
+	}
+	cfg.Toxiproxy = &tp
 	o := &Oracle{cfg: cfg, tol: cfg.Tolerance.withDefaults(), baseline: map[string]time.Duration{}, prev: map[string]inject.Counter{}, ports: map[string][]int{}}
 	apiHost := cfg.Toxiproxy.Host()
 	for i, s := range cfg.Servers {
@@ -387,8 +398,12 @@ func (o *Oracle) regain(ctx context.Context, rec *Record, faults []Fault, totals
 // Finish). It waits for the first check if none has ended yet, else it
 // cuts the current one short.
 func (w *Watch) Stop() *Record {
+	end := time.Now()
 	w.cancel()
 	<-w.done
+	if w.rec.End.IsZero() {
+		w.rec.End = end
+	}
 	return w.rec
 }
 
@@ -663,7 +678,7 @@ func (o *Oracle) checkProbe(p Probe, srv Server, e *expectation, problem func(st
 		case p.Outcome != OutcomeOK:
 			problem(ProblemHarmed, "probe %s: %s", p.Outcome, p.Error)
 		case p.AddedMs > ms(o.tol.LeakLatency):
-			problem(ProblemHarmed, "probe +%.1f ms", p.AddedMs)
+			problem(ProblemHarmed, "probe %+.1f ms", p.AddedMs)
 		}
 		return
 	}
@@ -673,7 +688,7 @@ func (o *Oracle) checkProbe(p Probe, srv Server, e *expectation, problem func(st
 		case KindLatency:
 			floor := f.Params["latency_ms"] - f.Params["jitter_ms"] - ms(o.tol.LatencySlack)
 			if p.Outcome == OutcomeOK && p.AddedMs < floor {
-				problem(ProblemIneffective, "probe +%.1f ms, want at least +%.0f ms", p.AddedMs, floor)
+				problem(ProblemIneffective, "probe %+.1f ms, want at least %+.0f ms", p.AddedMs, floor)
 			}
 			want = []string{OutcomeOK, OutcomeTimeout}
 		case KindPacketLoss:

@@ -41,6 +41,10 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 		}
 		v.Gaps = append(v.Gaps, g)
 		switch {
+		case g.End.IsZero() && !rec.End.IsZero() && rec.End.Sub(g.Start) <= tol.MaxGap:
+			// Gone in the phase's last moments; no time was left to
+			// bring it back, and no more than MaxGap was unfaulted.
+			warn("fault absent for the last %v of the phase", rec.End.Sub(g.Start).Round(time.Millisecond))
 		case g.End.IsZero():
 			invalid("fault absent from %s to the end of the phase: %s", g.Start.Format(time.TimeOnly), firstProblem(rec.Samples[i-1], ProblemAbsent))
 		case g.End.Sub(g.Start) > tol.MaxGap:
@@ -235,7 +239,7 @@ func measured(r ServerResult) string {
 		parts = append(parts, fmt.Sprintf("%.1f %% of %d packets lost", *r.LossPct, r.Matched))
 	}
 	if k := r.ProbeOutcomes[OutcomeOK]; k > 0 {
-		parts = append(parts, fmt.Sprintf("probe +%.1f ms", r.AddedMsMedian))
+		parts = append(parts, fmt.Sprintf("probe %+.1f ms", r.AddedMsMedian))
 	}
 	for _, o := range []string{OutcomeRefused, OutcomeReset, OutcomeClosed, OutcomeTimeout, OutcomeError} {
 		if k := r.ProbeOutcomes[o]; k > 0 {

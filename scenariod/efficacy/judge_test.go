@@ -2,10 +2,12 @@ package efficacy_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
 var t0 = time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)
@@ -45,6 +47,7 @@ func TestJudge(t *testing.T) {
 	absent := map[string]string{"mc1": efficacy.ProblemAbsent}
 	harmed := map[string]string{"mc2": efficacy.ProblemHarmed}
 	lingering := new(sample(60, 0, 0, map[string]string{"mc1": efficacy.ProblemLingering}))
+	ends := map[string]time.Time{"open-gap": t0.Add(6 * time.Second), "open-gap-at-end": t0.Add(4500 * time.Millisecond)}
 	for _, tc := range []struct {
 		name     string
 		samples  []efficacy.Sample
@@ -67,8 +70,10 @@ func TestJudge(t *testing.T) {
 		{"short-gap", append(append(seconds(3, 1000, 100, nil), sample(3, 100, 10, absent), sample(3.5, 100, 10, nil)), seconds(6, 1000, 100, nil)[4:]...), clean, true},
 		// Absent in checks 3 to 4.5: 1.5 s.
 		{"long-gap", append(append(seconds(3, 1000, 100, nil), sample(3, 100, 10, absent), sample(4, 100, 10, absent), sample(4.5, 100, 10, nil)), seconds(8, 1000, 100, nil)[5:]...), clean, false},
-		// Absent until the end.
+		// Absent from 4 s to the end of the phase at 6 s.
 		{"open-gap", seconds(5, 1000, 100, map[int]map[string]string{4: absent}), clean, false},
+		// Absent from 4 s to the end of the phase at 4.5 s: no time to repair.
+		{"open-gap-at-end", seconds(5, 1000, 100, map[int]map[string]string{4: absent}), clean, true},
 		// A healthy server's probe failed in 2 of 10 checks: a warning.
 		{"harmed-rarely", seconds(10, 1000, 100, map[int]map[string]string{2: harmed, 7: harmed}), clean, true},
 		// ... in 3 of 10: more than a quarter.
@@ -81,7 +86,7 @@ func TestJudge(t *testing.T) {
 		{"no-checks", nil, clean, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &efficacy.Record{Samples: tc.samples, Recovery: tc.recovery}
+			rec := &efficacy.Record{Samples: tc.samples, Recovery: tc.recovery, End: ends[tc.name]}
 			efficacy.Judge(rec, loss10, efficacy.Tolerance{})
 			v := rec.Verdict
 			if v.Valid != tc.valid {
@@ -116,5 +121,30 @@ func TestDialAddr(t *testing.T) {
 		if got := efficacy.DialAddr(tc.listen, tc.host); got != tc.want {
 			t.Errorf("DialAddr(%q, %q) = %q, want %q", tc.listen, tc.host, got, tc.want)
 		}
+	}
+}
+
+// TestLossPorts: every proxy of a targeted server (legacy and arms) gets
+// the loss, every other proxy 0; no counted loss fault, no rules.
+func TestLossPorts(t *testing.T) {
+	servers := efficacy.ServersOf(map[string]inject.Proxy{
+		"mc1":        {Listen: "127.0.0.1:21211"},
+		"mc1.head.1": {Listen: "127.0.0.1:21214"},
+		"mc1.base.1": {Listen: "0.0.0.0:21215"},
+		"mc2":        {Listen: "127.0.0.1:21212"},
+		"mc2.head.1": {Listen: "127.0.0.1:21216"},
+	})
+	if len(servers) != 2 || len(servers[0].Proxies) != 3 || servers[0].Proxies[1].Name != "mc1.base.1" {
+		t.Fatalf("servers %+v", servers)
+	}
+	nf := efficacy.Fault{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}
+	got, err := efficacy.LossPorts(servers, []efficacy.Fault{nf})
+	if want := "map[21211:10 21212:0 21214:10 21215:10 21216:0]"; err != nil || fmt.Sprint(got) != want {
+		t.Errorf("LossPorts = %v, %v; want %s", got, err, want)
+	}
+	// The toxiproxy emulation is not counted per packet: no rules.
+	nf.Injector = "toxiproxy"
+	if got, _ := efficacy.LossPorts(servers, []efficacy.Fault{nf}); len(got) != 0 {
+		t.Errorf("toxiproxy loss gave ports %v", got)
 	}
 }

@@ -46,6 +46,8 @@ type Record struct {
 	// Samples are the checks while the faults were on, about one a second
 	// (more often while a fault was found absent).
 	Samples []Sample `json:"samples"`
+	// End is when the watch was stopped: the end of the faulted phase.
+	End time.Time `json:"end,omitzero"`
 	// Recovery is the check that the faults are gone, after their removal.
 	Recovery *Sample `json:"recovery,omitempty"`
 	// Ports are the loss injector's counters summed over the testing
@@ -130,7 +132,7 @@ type Verdict struct {
 }
 
 // Gap is a span in which a fault was absent. End is zero if it never came
-// back. LastSeen is the check before Start (zero if none), which still saw
+// back before the phase ended. LastSeen is the check before Start (zero if none), which still saw
 // the fault: the fault went between LastSeen and Start.
 type Gap struct {
 	LastSeen time.Time `json:"last_seen,omitzero"`

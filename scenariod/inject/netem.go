@@ -211,6 +211,23 @@ func (n *Netem) SetLoss(ctx context.Context, loss map[int]float64) error {
 // Clear removes every rule.
 func (n *Netem) Clear(ctx context.Context) error { return n.SetLoss(ctx, nil) }
 
+// Active reports whether any rule of Netem's is in place in the namespace:
+// its ifb device or its root qdisc on Device.
+func (n *Netem) Active(ctx context.Context) (bool, error) {
+	out, err := n.run(ctx, "", "ip", "-o", "link", "show")
+	if err != nil {
+		return false, err
+	}
+	if strings.Contains(out, " "+n.ifb()+":") {
+		return true, nil
+	}
+	q, err := n.run(ctx, "", "tc", "qdisc", "show", "dev", n.dev())
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(q, "qdisc htb 1: root"), nil
+}
+
 // Counters returns, per group of ports with the same loss, the packets
 // both directions' netem qdiscs saw and dropped since the last SetLoss.
 func (n *Netem) Counters(ctx context.Context) ([]Counter, error) {

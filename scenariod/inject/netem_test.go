@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/mcchaos/mcchaos/scenariod/inject"
+	"github.com/mcchaos/mcchaos/scenariod/inject/injecttest"
 )
 
 // TestNetemPlan: ports with the same loss share a class per direction,
@@ -42,30 +42,24 @@ func TestNetemPlan(t *testing.T) {
 	}
 }
 
-// netns starts a process holding a new network namespace with a veth pair
-// (eth0, eth1), like a container's, and returns the prefix that runs a
-// command in it. It skips the test where namespaces cannot be made.
+// netns returns the prefix that runs a command in a new network
+// namespace with a veth pair (eth0, eth1), like a container's. It skips
+// the test where namespaces cannot be made.
 func netns(t *testing.T) []string {
 	t.Helper()
-	for _, bin := range []string{"unshare", "nsenter", "ip", "tc"} {
+	for _, bin := range []string{"ip", "tc"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("needs %s: %v", bin, err)
 		}
 	}
-	hold := exec.Command("unshare", "-n", "sleep", "600")
-	if err := hold.Start(); err != nil {
-		t.Skipf("unshare -n: %v", err)
-	}
-	t.Cleanup(func() { hold.Process.Kill(); hold.Wait() })
-	prefix := []string{"nsenter", "-t", strconv.Itoa(hold.Process.Pid), "-n"}
+	prefix := injecttest.Netns(t)
 	for _, c := range [][]string{
 		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"},
 		{"ip", "link", "set", "eth0", "up"},
 		{"ip", "link", "set", "eth1", "up"},
 	} {
-		// The namespace exists once nsenter can enter it.
 		if out, err := exec.Command(prefix[0], append(prefix[1:], c...)...).CombinedOutput(); err != nil {
-			t.Skipf("cannot make a network namespace here: %s: %v: %s", strings.Join(c, " "), err, out)
+			t.Fatalf("%s: %v: %s", strings.Join(c, " "), err, out)
 		}
 	}
 	return prefix
@@ -134,5 +128,32 @@ func TestNetemNamespace(t *testing.T) {
 	links, _ := run(t, prefix, "", "ip", "link", "show")
 	if strings.Contains(out, "htb") || strings.Contains(out, "ingress") || strings.Contains(links, "mcifb0") {
 		t.Errorf("Clear left rules:\n%s%s", out, links)
+	}
+}
+
+// TestNetemCounters reads the netem qdiscs' counters of both directions
+// per port group, from iproute2's JSON (here from a stand-in for the
+// helper container: this kernel has no netem to count with).
+func TestNetemCounters(t *testing.T) {
+	n := &inject.Netem{Exec: []string{"testdata/fake-netns.sh"}}
+	if cs, err := n.Counters(t.Context()); err != nil || len(cs) != 0 {
+		t.Errorf("before SetLoss: %+v, %v; want none", cs, err)
+	}
+	if err := n.SetLoss(t.Context(), map[int]float64{21211: 10, 21214: 10, 21212: 0}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := n.Counters(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[{Ports:[21211 21214] Matched:1000 Dropped:100} {Ports:[21212] Matched:1000 Dropped:0}]"
+	if got := fmt.Sprintf("%+v", cs); got != want {
+		t.Errorf("counters\n got %s\nwant %s", got, want)
+	}
+	if err := n.Clear(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := n.Counters(t.Context()); len(cs) != 0 {
+		t.Errorf("after Clear: %+v", cs)
 	}
 }

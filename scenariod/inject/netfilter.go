@@ -46,6 +46,19 @@ type Netfilter struct {
 	// Interface is the input interface whose packets the rules see. If
 	// empty, "lo": the client's own connection to a proxy on this host.
 	Interface string
+	// Command runs nft. If empty, {"nft"}. An unprivileged process cannot
+	// pass CAP_NET_ADMIN from its own file capabilities to the nft it
+	// runs (they do not survive execve), so where only sudo grants it,
+	// {"sudo", "-n", "nft"}; or give nft itself the capability
+	// (setcap cap_net_admin+ep $(command -v nft)).
+	Command []string
+}
+
+func (n *Netfilter) command() []string {
+	if len(n.Command) == 0 {
+		return []string{"nft"}
+	}
+	return n.Command
 }
 
 func (n *Netfilter) iface() string {
@@ -77,7 +90,8 @@ func (n *Netfilter) nft(ctx context.Context, stdin string, args ...string) (stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nft", args...)
+	argv := append(slices.Clone(n.command()), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
@@ -99,8 +113,8 @@ func (n *Netfilter) Available(ctx context.Context) error {
 	if err := ValidTable(n.table()); err != nil {
 		return fmt.Errorf("%w: %v", ErrNetfilterUnavailable, err)
 	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		return fmt.Errorf("%w: nft not found (Debian: apt-get install nftables)", ErrNetfilterUnavailable)
+	if _, err := exec.LookPath(n.command()[0]); err != nil {
+		return fmt.Errorf("%w: %s not found (Debian: apt-get install nftables)", ErrNetfilterUnavailable, n.command()[0])
 	}
 	if err := n.Clear(ctx); err != nil {
 		return fmt.Errorf("%w: %v (needs root or CAP_NET_ADMIN)", ErrNetfilterUnavailable, err)

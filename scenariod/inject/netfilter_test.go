@@ -2,6 +2,7 @@ package inject_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
+	"github.com/mcchaos/mcchaos/scenariod/inject/injecttest"
 )
 
 var tableSeq atomic.Int32
@@ -35,40 +37,46 @@ func testNetfilter(t *testing.T) *inject.Netfilter {
 // sink listens on a free loopback port and discards what it reads.
 func sink(t *testing.T) (addr string, port int) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	return l.Addr().String(), l.Addr().(*net.TCPAddr).Port
+	a := injecttest.Serve(t, "127.0.0.1:0", func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+	return a.String(), a.Port
 }
 
-// stream writes to addr until the table has matched at least n packets of port.
+// stream writes to addr, reconnecting on errors, until the table has
+// matched at least n packets of port.
 func stream(t *testing.T, nf *inject.Netfilter, addr string, port int, n int64) inject.Counter {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	buf := make([]byte, 1400)
-	var last inject.Counter
-	err = inject.Poll(t.Context(), 20*time.Second, func() bool {
-		for range 50 {
-			c.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := c.Write(buf); err != nil {
-				t.Fatal(err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1400)
+		for ctx.Err() == nil {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				continue
 			}
+			stop := context.AfterFunc(ctx, func() { c.Close() })
+			// Lost packets back off the retransmission timer: a write
+			// may wait seconds, which is not an error here.
+			for ctx.Err() == nil {
+				if _, err := c.Write(buf); err != nil {
+					break
+				}
+			}
+			stop()
+			c.Close()
 		}
+	}()
+	defer func() { cancel(); <-done }()
+	var last inject.Counter
+	var next time.Time
+	err := inject.Poll(t.Context(), 30*time.Second, func() bool {
+		// One nft call per 200 ms, not per poll.
+		if time.Now().Before(next) {
+			return false
+		}
+		next = time.Now().Add(200 * time.Millisecond)
 		last = counterOf(t, nf, port)
 		return last.Matched >= n
 	})
@@ -152,5 +160,20 @@ func TestNetfilterScript(t *testing.T) {
 	}
 	if got := nf.Script(nil); got != "add table inet t\ndelete table inet t\n" {
 		t.Errorf("empty script %q", got)
+	}
+}
+
+// TestNetfilterCommand: nft may be run through another command (sudo on a
+// CI runner); a missing one makes netfilter unavailable, saying which.
+func TestNetfilterCommand(t *testing.T) {
+	nf := testNetfilter(t)
+	// env stands in for sudo -n: a prefix that runs nft.
+	wrapped := &inject.Netfilter{Table: nf.Table, Command: []string{"env", "nft"}}
+	if err := wrapped.Available(t.Context()); err != nil {
+		t.Errorf("through env: %v", err)
+	}
+	missing := &inject.Netfilter{Table: nf.Table, Command: []string{"/nonexistent/sudo", "nft"}}
+	if err := missing.Available(t.Context()); !errors.Is(err, inject.ErrNetfilterUnavailable) || !strings.Contains(err.Error(), "/nonexistent/sudo") {
+		t.Errorf("missing command: %v", err)
 	}
 }
