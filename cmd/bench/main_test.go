@@ -247,79 +247,110 @@ func metric(t *testing.T, s results.Scenario, phase, name string) float64 {
 // armsPerSide is the smoke profile's k.
 const armsPerSide = 5
 
-// TestInterrupt sends Ctrl-C to bench in the middle of the second scenario:
-// no child process may outlive it, toxiproxy and nftables must be clean, and
-// the report must cover the scenario that finished.
+// TestInterrupt sends Ctrl-C to bench at every step of a run that the
+// manifest shows (the first scenario's stabilization, the second's
+// stabilization, testing before and after its faults are in place, and its
+// recovery): each time no child process may outlive it, toxiproxy and
+// nftables must be clean, the exit code is 2 and the report covers the
+// scenarios that finished.
 func TestInterrupt(t *testing.T) {
 	requireStack(t)
-	reports := t.TempDir()
-	cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "int")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	type point struct {
+		name     string
+		finished int // scenarios passed when interrupted
+		reached  func(m *manifest.Manifest) bool
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-
-	runDir := filepath.Join(reports, "int")
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		if m, err := manifest.Read(filepath.Join(runDir, "manifest.json")); err == nil &&
-			len(m.Scenarios) >= 2 && len(m.Scenarios[1].Phases) >= 1 {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("bench exited before the second scenario: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("second scenario never started\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	pids := descendants(cmd.Process.Pid)
-	if len(pids) < 6 {
-		t.Errorf("bench has %d descendants, want at least 6 (stack, loadgen, scenariod)", len(pids))
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("bench did not exit within 60 s of SIGINT\n%s", out.String())
-	}
-	t.Logf("bench output:\n%s", out.String())
-	if cmd.ProcessState.ExitCode() != 2 {
-		t.Errorf("exit code %d, want 2 (interrupted)", cmd.ProcessState.ExitCode())
-	}
-	for _, pid := range pids {
-		if alive(pid) {
-			t.Errorf("pid %d (%s) outlived bench", pid, comm(pid))
+	second := func(phases int, applied bool) func(m *manifest.Manifest) bool {
+		return func(m *manifest.Manifest) bool {
+			if len(m.Scenarios) < 2 || len(m.Scenarios[1].Phases) < phases {
+				return false
+			}
+			return !applied || !m.Scenarios[1].Faults[0].Applied.IsZero()
 		}
 	}
-	if !strings.Contains(out.String(), "toxiproxy is clean") {
-		t.Errorf("bench did not confirm toxiproxy is clean")
-	}
-	if tables, err := exec.Command("nft", "list", "tables").Output(); err == nil &&
-		bytes.Contains(tables, []byte(fmt.Sprintf("mcchaos_e2e_%d", os.Getpid()))) {
-		t.Errorf("nftables table left behind:\n%s", tables)
-	}
-	m, err := manifest.Read(filepath.Join(runDir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Scenarios[0].Status != manifest.StatusPassed || m.Scenarios[1].Status != manifest.StatusInterrupted {
-		t.Errorf("statuses %s, %s; want passed, interrupted", m.Scenarios[0].Status, m.Scenarios[1].Status)
-	}
-	report, err := os.ReadFile(filepath.Join(runDir, "report.md"))
-	if err != nil {
-		t.Fatalf("no report after interrupt: %v", err)
-	}
-	if !bytes.Contains(report, []byte(m.Scenarios[0].Name)) {
-		t.Errorf("report does not cover the finished scenario %s", m.Scenarios[0].Name)
+	for _, p := range []point{
+		// Nothing finished yet: the report has nothing to cover, exit 2 all the same.
+		{"first scenario stabilization", 0, func(m *manifest.Manifest) bool { return len(m.Scenarios) >= 1 && len(m.Scenarios[0].Phases) >= 1 }},
+		{"second scenario stabilization", 1, second(1, false)},
+		{"second scenario testing", 1, second(2, false)},
+		{"second scenario fault applied", 1, second(2, true)},
+		{"second scenario recovery", 1, second(3, false)},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			reports := t.TempDir()
+			cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "int", "-arms", "2",
+				"-scenarios", "packet-loss-100-pct,multi-failure-2-servers-latency",
+				"-scenariod-args", fmt.Sprintf("-nft-table mcchaos_e2e_%d -stabilization 3s -recovery 3s -max-fault 3s", os.Getpid()))
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			runDir := filepath.Join(reports, "int")
+			deadline := time.Now().Add(90 * time.Second)
+			for {
+				if m, err := manifest.Read(filepath.Join(runDir, "manifest.json")); err == nil && p.reached(m) {
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("bench exited before %s: %v\n%s", p.name, err, out.String())
+				case <-time.After(20 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("%s never came\n%s", p.name, out.String())
+				}
+			}
+			pids := descendants(cmd.Process.Pid)
+			cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("bench did not exit within 60 s of SIGINT\n%s", out.String())
+			}
+			if code := cmd.ProcessState.ExitCode(); code != 2 {
+				t.Errorf("exit code %d, want 2 (interrupted)\n%s", code, out.String())
+			}
+			for _, pid := range pids {
+				if alive(pid) {
+					t.Errorf("pid %d (%s) outlived bench", pid, comm(pid))
+				}
+			}
+			if !strings.Contains(out.String(), "toxiproxy is clean") {
+				t.Errorf("bench did not confirm toxiproxy is clean\n%s", out.String())
+			}
+			if tables, err := exec.Command("nft", "list", "tables").Output(); err == nil &&
+				bytes.Contains(tables, []byte(fmt.Sprintf("mcchaos_e2e_%d", os.Getpid()))) {
+				t.Errorf("nftables table left behind:\n%s", tables)
+			}
+			m, err := manifest.Read(filepath.Join(runDir, "manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			passed := 0
+			for _, sc := range m.Scenarios {
+				if sc.Status == manifest.StatusPassed {
+					passed++
+				}
+			}
+			if passed != p.finished {
+				t.Errorf("%d scenarios passed, want %d", passed, p.finished)
+			}
+			if p.finished == 0 {
+				return
+			}
+			report, err := os.ReadFile(filepath.Join(runDir, "report.md"))
+			if err != nil {
+				t.Fatalf("no report after interrupt: %v\n%s", err, out.String())
+			}
+			if !bytes.Contains(report, []byte(m.Scenarios[0].Name)) {
+				t.Errorf("report does not cover the finished scenario %s", m.Scenarios[0].Name)
+			}
+		})
 	}
 }
 

@@ -118,6 +118,10 @@ func resolveRef(ref string) (string, error) {
 // loadgen there. remove deletes the worktree (and its git bookkeeping); it
 // is safe to call more than once and after a failed build.
 func buildBase(ctx context.Context, commit, dir string, say func(string, ...any)) (bin string, remove func(), err error) {
+	// Absolute: the build runs in the worktree, a relative -o would land there.
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", func() {}, fmt.Errorf("bench: %w", err)
+	}
 	src := filepath.Join(dir, "src")
 	var once sync.Once
 	remove = func() {
