@@ -281,37 +281,13 @@ func TestInterrupt(t *testing.T) {
 			cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "int", "-arms", "2",
 				"-scenarios", "packet-loss-100-pct,multi-failure-2-servers-latency",
 				"-scenariod-args", fmt.Sprintf("-nft-table mcchaos_e2e_%d -stabilization 3s -recovery 3s -max-fault 3s", os.Getpid()))
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			run := startRun(t, cmd)
+			out := run.out
 			runDir := filepath.Join(reports, "int")
-			deadline := time.Now().Add(90 * time.Second)
-			for {
-				if m, err := manifest.Read(filepath.Join(runDir, "manifest.json")); err == nil && p.reached(m) {
-					break
-				}
-				select {
-				case err := <-done:
-					t.Fatalf("bench exited before %s: %v\n%s", p.name, err, out.String())
-				case <-time.After(20 * time.Millisecond):
-				}
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("%s never came\n%s", p.name, out.String())
-				}
-			}
+			run.waitFor(t, runDir, p.name, p.reached)
 			pids := descendants(cmd.Process.Pid)
 			cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-done:
-			case <-time.After(60 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("bench did not exit within 60 s of SIGINT\n%s", out.String())
-			}
+			run.wait(t, "SIGINT")
 			if code := cmd.ProcessState.ExitCode(); code != 2 {
 				t.Errorf("exit code %d, want 2 (interrupted)\n%s", code, out.String())
 			}
@@ -351,6 +327,57 @@ func TestInterrupt(t *testing.T) {
 				t.Errorf("report does not cover the finished scenario %s", m.Scenarios[0].Name)
 			}
 		})
+	}
+}
+
+// running is a bench started in the background, its output collected.
+type running struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan error
+}
+
+// startRun starts cmd and returns it running.
+func startRun(t *testing.T, cmd *exec.Cmd) *running {
+	t.Helper()
+	r := &running{cmd: cmd, out: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = r.out, r.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- cmd.Wait() }()
+	return r
+}
+
+// waitFor polls the run's manifest until reached says so, failing the test
+// if bench exits first or 90 s pass.
+func (r *running) waitFor(t *testing.T, runDir, what string, reached func(*manifest.Manifest) bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if m, err := manifest.Read(filepath.Join(runDir, "manifest.json")); err == nil && reached(m) {
+			return
+		}
+		select {
+		case err := <-r.done:
+			t.Fatalf("bench exited before %s: %v\n%s", what, err, r.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.cmd.Process.Kill()
+			t.Fatalf("%s never came\n%s", what, r.out.String())
+		}
+	}
+}
+
+// wait waits at most 60 s for bench to exit.
+func (r *running) wait(t *testing.T, after string) {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(60 * time.Second):
+		r.cmd.Process.Kill()
+		t.Fatalf("bench did not exit within 60 s of %s\n%s", after, r.out.String())
 	}
 }
 
@@ -535,30 +562,12 @@ func TestChildDies(t *testing.T) {
 			reports := t.TempDir()
 			cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "die", "-arms", "2",
 				"-scenarios", "latency-200ms-1s,multi-failure-2-servers-latency")
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			run := startRun(t, cmd)
+			out := run.out
 			runDir := filepath.Join(reports, "die")
-			deadline := time.Now().Add(90 * time.Second)
-			for {
-				if m, err := manifest.Read(filepath.Join(runDir, "manifest.json")); err == nil &&
-					len(m.Scenarios) >= 2 && len(m.Scenarios[1].Phases) >= 2 {
-					break
-				}
-				select {
-				case err := <-done:
-					t.Fatalf("bench exited before the second scenario's testing phase: %v\n%s", err, out.String())
-				case <-time.After(100 * time.Millisecond):
-				}
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("second scenario never reached testing\n%s", out.String())
-				}
-			}
+			run.waitFor(t, runDir, "the second scenario's testing phase", func(m *manifest.Manifest) bool {
+				return len(m.Scenarios) >= 2 && len(m.Scenarios[1].Phases) >= 2
+			})
 			killed := 0
 			for _, pid := range descendants(cmd.Process.Pid) {
 				if comm(pid) == victim {
@@ -572,14 +581,8 @@ func TestChildDies(t *testing.T) {
 				t.Fatalf("no %s among bench's descendants", victim)
 			}
 			at := time.Now()
-			var stopped time.Duration
-			select {
-			case <-done:
-			case <-time.After(60 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("bench did not stop within 60 s of %s dying\n%s", victim, out.String())
-			}
-			stopped = time.Since(at)
+			run.wait(t, victim+" dying")
+			stopped := time.Since(at)
 			t.Logf("bench exited %v after %s died; output:\n%s", stopped, victim, out.String())
 			if code := cmd.ProcessState.ExitCode(); code != 2 {
 				t.Errorf("exit code %d, want 2", code)
