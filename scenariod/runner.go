@@ -423,11 +423,106 @@ func (r *Runner) write() error {
 	return nil
 }
 
+// scenarioRun is one scenario while it runs: its manifest entry and the
+// event every step of it emits.
+type scenarioRun struct {
+	r   *Runner
+	i   int
+	s   Scenario
+	cur *manifest.Scenario
+	ev  Event
+}
+
+// step records one step of the scenario, always the same way: the
+// manifest (written, so a run cut short keeps it), the scenario metrics,
+// then the event. kind says which metrics change; e is the event's
+// fields beyond the scenario's. A manifest that cannot be written is
+// returned after the event went out.
+func (sr *scenarioRun) step(kind EventKind, e Event) error {
+	met := sr.r.cfg.Metrics
+	if met != nil {
+		name := sr.s.Name
+		switch kind {
+		case EventScenarioStart:
+			met.Active.Set(1)
+		case EventPhaseStart:
+			met.Phase.WithLabelValues(name).Set(float64(len(sr.cur.Phases)))
+		case EventPhaseEnd:
+			ph := sr.cur.Phases[len(sr.cur.Phases)-1]
+			met.PhaseDuration.WithLabelValues(name, ph.Name).Set(ph.End.Sub(ph.Start).Seconds())
+		case EventScenarioEnd:
+			met.Phase.WithLabelValues(name).Set(PhaseIdle)
+			met.Active.Set(0)
+			met.Runs.WithLabelValues(name, sr.cur.Status).Inc()
+		}
+	}
+	var err error
+	if kind != EventScenarioStart {
+		err = sr.r.write()
+	}
+	e.Kind, e.Index, e.Scenario = kind, sr.ev.Index, sr.ev.Scenario
+	sr.r.emit(e)
+	return err
+}
+
+// end closes the scenario: faults gone, open phase closed, status set,
+// and the step recorded.
+func (sr *scenarioRun) end(ctx context.Context, st string, why error) (string, error) {
+	cur := sr.cur
+	if st != manifest.StatusPassed {
+		cctx, cancel := sr.r.cleanupContext(ctx)
+		cerr := sr.r.faults.clearAll(cctx)
+		cancel()
+		now := time.Now()
+		if cerr != nil {
+			why = errors.Join(why, fmt.Errorf("%w: %v", ErrDirtyState, cerr))
+		}
+		for j := range cur.Faults {
+			// Removed only when the cleanup is known to have worked.
+			if !cur.Faults[j].Applied.IsZero() && cur.Faults[j].Removed.IsZero() && cerr == nil {
+				cur.Faults[j].Removed = now
+			}
+		}
+		if n := len(cur.Phases); n > 0 && cur.Phases[n-1].End.IsZero() {
+			cur.Phases[n-1].End = now
+		}
+	}
+	cur.Status = st
+	if why != nil {
+		cur.Error = why.Error()
+	}
+	if werr := sr.step(EventScenarioEnd, Event{Status: st}); werr != nil {
+		why = errors.Join(why, werr)
+	}
+	return st, why
+}
+
+// faults applies (or removes) every fault of the scenario and records
+// when each arm got it.
+func (sr *scenarioRun) faults(ctx context.Context, apply bool) error {
+	for j, f := range sr.s.Faults {
+		do, verb := sr.r.faults.remove, "remove"
+		if apply {
+			do, verb = sr.r.faults.apply, "apply"
+		}
+		at, err := do(ctx, f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", verb, err)
+		}
+		if apply {
+			sr.cur.Faults[j].Applied = time.Now()
+		} else {
+			sr.cur.Faults[j].Removed = time.Now()
+		}
+		recordArms(&sr.cur.Faults[j], at, apply)
+	}
+	return nil
+}
+
 // scenario runs scenario i and returns its status. A non-nil error is
 // ErrDirtyState (stop the run) or the reason of a failure.
 func (r *Runner) scenario(ctx context.Context, i int) (status string, err error) {
 	s := r.cfg.Scenarios[i]
-	ev := Event{Index: i + 1, Scenario: s.Name}
 	ms := manifest.Scenario{Name: s.Name, Description: s.Description, Status: manifest.StatusRunning, Phases: []manifest.Phase{}}
 	for _, f := range s.Faults {
 		inj, fid := r.faults.injectorFor(f)
@@ -437,62 +532,19 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 		})
 	}
 	r.m.Scenarios = append(r.m.Scenarios, ms)
-	cur := &r.m.Scenarios[len(r.m.Scenarios)-1]
-	met := r.cfg.Metrics
-
-	// end closes the scenario: faults gone, open phase closed, manifest written.
-	end := func(st string, why error) (string, error) {
-		if st != manifest.StatusPassed {
-			cctx, cancel := r.cleanupContext(ctx)
-			cerr := r.faults.clearAll(cctx)
-			cancel()
-			now := time.Now()
-			if cerr != nil {
-				why = errors.Join(why, fmt.Errorf("%w: %v", ErrDirtyState, cerr))
-			}
-			for j := range cur.Faults {
-				// Removed only when the cleanup is known to have worked.
-				if !cur.Faults[j].Applied.IsZero() && cur.Faults[j].Removed.IsZero() && cerr == nil {
-					cur.Faults[j].Removed = now
-				}
-			}
-			if n := len(cur.Phases); n > 0 && cur.Phases[n-1].End.IsZero() {
-				cur.Phases[n-1].End = now
-			}
-		}
-		cur.Status = st
-		if why != nil {
-			cur.Error = why.Error()
-		}
-		if met != nil {
-			met.Phase.WithLabelValues(s.Name).Set(PhaseIdle)
-			met.Active.Set(0)
-			met.Runs.WithLabelValues(s.Name, st).Inc()
-		}
-		if werr := r.write(); werr != nil {
-			why = errors.Join(why, werr)
-		}
-		e := ev
-		e.Kind, e.Status = EventScenarioEnd, st
-		r.emit(e)
-		return st, why
-	}
+	sr := &scenarioRun{r: r, i: i, s: s, cur: &r.m.Scenarios[len(r.m.Scenarios)-1], ev: Event{Index: i + 1, Scenario: s.Name}}
+	cur := sr.cur
 
 	cctx, cancel := context.WithTimeout(ctx, DefaultSetupTimeout)
 	err = r.faults.ensureClean(cctx)
 	cancel()
 	if ctx.Err() != nil {
-		return end(manifest.StatusInterrupted, nil)
+		return sr.end(ctx, manifest.StatusInterrupted, nil)
 	}
 	if err != nil {
-		return end(manifest.StatusFailed, err)
+		return sr.end(ctx, manifest.StatusFailed, err)
 	}
-	if met != nil {
-		met.Active.Set(1)
-	}
-	e := ev
-	e.Kind = EventScenarioStart
-	r.emit(e)
+	sr.step(EventScenarioStart, Event{})
 	chk := r.newCheck(s)
 	defer chk.stop()
 	var invalid error
@@ -501,89 +553,69 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 		planned := r.phaseLen(i, ph)
 		start := time.Now()
 		cur.Phases = append(cur.Phases, manifest.Phase{Name: name, Start: start})
-		if met != nil {
-			met.Phase.WithLabelValues(s.Name).Set(float64(ph + 1))
+		if err := sr.step(EventPhaseStart, Event{Phase: name, Planned: planned, Left: r.left(i, ph)}); err != nil {
+			return sr.end(ctx, manifest.StatusFailed, err)
 		}
-		if err := r.write(); err != nil {
-			return end(manifest.StatusFailed, err)
-		}
-		e := ev
-		e.Kind, e.Phase, e.Planned, e.Left = EventPhaseStart, name, planned, r.left(i, ph)
-		r.emit(e)
 		if ctx.Err() != nil {
-			return end(manifest.StatusInterrupted, nil)
+			return sr.end(ctx, manifest.StatusInterrupted, nil)
 		}
 
 		until := start.Add(planned)
 		if name == manifest.PhaseTesting {
 			chk.baseline(ctx)
-			for j, f := range s.Faults {
-				at, err := r.faults.apply(ctx, f)
-				if err != nil {
-					if ctx.Err() != nil {
-						return end(manifest.StatusInterrupted, nil)
-					}
-					return end(manifest.StatusFailed, fmt.Errorf("apply: %w", err))
+			if err := sr.faults(ctx, true); err != nil {
+				if ctx.Err() != nil {
+					return sr.end(ctx, manifest.StatusInterrupted, nil)
 				}
-				cur.Faults[j].Applied = time.Now()
-				recordArms(&cur.Faults[j], at, true)
+				return sr.end(ctx, manifest.StatusFailed, err)
 			}
 			// The fault is held for the planned time from the moment it is in place.
 			until = time.Now().Add(planned)
-			if err := r.write(); err != nil {
-				return end(manifest.StatusFailed, err)
+			if err := sr.step(EventFaultApplied, Event{Phase: name}); err != nil {
+				return sr.end(ctx, manifest.StatusFailed, err)
 			}
-			e.Kind = EventFaultApplied
-			r.emit(e)
 			chk.start(ctx)
 		}
 		if err := r.wait(ctx, until); err != nil {
-			return end(manifest.StatusInterrupted, nil)
+			return sr.end(ctx, manifest.StatusInterrupted, nil)
 		}
 		if name == manifest.PhaseTesting {
 			chk.stop()
-			for j, f := range s.Faults {
-				at, err := r.faults.remove(ctx, f)
-				if err != nil {
-					if ctx.Err() != nil {
-						return end(manifest.StatusInterrupted, nil)
-					}
-					return end(manifest.StatusFailed, err)
+			if err := sr.faults(ctx, false); err != nil {
+				if ctx.Err() != nil {
+					return sr.end(ctx, manifest.StatusInterrupted, nil)
 				}
-				cur.Faults[j].Removed = time.Now()
-				recordArms(&cur.Faults[j], at, false)
+				return sr.end(ctx, manifest.StatusFailed, errors.Unwrap(err))
 			}
-			e.Kind = EventFaultRemoved
-			r.emit(e)
+			if err := sr.step(EventFaultRemoved, Event{Phase: name}); err != nil {
+				return sr.end(ctx, manifest.StatusFailed, err)
+			}
 		}
-		now := time.Now()
-		cur.Phases[ph].End = now
-		if met != nil {
-			met.PhaseDuration.WithLabelValues(s.Name, name).Set(now.Sub(start).Seconds())
+		cur.Phases[ph].End = time.Now()
+		if err := sr.step(EventPhaseEnd, Event{Phase: name}); err != nil {
+			return sr.end(ctx, manifest.StatusFailed, err)
 		}
-		e.Kind = EventPhaseEnd
-		r.emit(e)
 		if name == manifest.PhaseTesting {
 			// Recovery starts only on a state proven clean.
 			cctx, cancel := context.WithTimeout(ctx, DefaultSetupTimeout)
 			d, err := r.faults.dirt(cctx)
 			cancel()
 			if ctx.Err() != nil {
-				return end(manifest.StatusInterrupted, nil)
+				return sr.end(ctx, manifest.StatusInterrupted, nil)
 			}
 			if err == nil && d != "" {
 				err = fmt.Errorf("%w after removing the faults: %s", ErrDirtyState, d)
 			}
 			if err != nil {
-				return end(manifest.StatusFailed, err)
+				return sr.end(ctx, manifest.StatusFailed, err)
 			}
 			invalid = chk.finish(ctx)
 		}
 	}
 	if invalid != nil {
-		return end(StatusInvalid, invalid)
+		return sr.end(ctx, StatusInvalid, invalid)
 	}
-	return end(manifest.StatusPassed, nil)
+	return sr.end(ctx, manifest.StatusPassed, nil)
 }
 
 // recordArms notes when each arm's path got (or lost) the fault. A fault on
