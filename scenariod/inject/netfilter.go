@@ -41,7 +41,7 @@ var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
 type Netfilter struct {
 	// Table is the nftables table name (family inet). If empty, DefaultTable.
 	Table string
-	// Timeout bounds one nft invocation. If zero, 5 s.
+	// Timeout bounds one nft invocation. If zero, 15 s: on a 2-core machine under load, nft waited more than 5 s for the kernel (seen while tests of other tables ran).
 	Timeout time.Duration
 	// Interface is the input interface whose packets the rules see. If
 	// empty, "lo": the client's own connection to a proxy on this host.
@@ -86,7 +86,7 @@ func ValidTable(name string) error {
 func (n *Netfilter) nft(ctx context.Context, stdin string, args ...string) (string, error) {
 	timeout := n.Timeout
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = 15 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
