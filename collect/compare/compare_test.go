@@ -3,6 +3,7 @@ package compare_test
 import (
 	"errors"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -329,5 +330,81 @@ func TestCalibrate(t *testing.T) {
 	}
 	if _, err := compare.Calibrate([]*results.File{resultstest.File(resultstest.Options{})}, compare.Config{}, 0); !errors.Is(err, compare.ErrCalibration) || !strings.Contains(err.Error(), "bench -aa") {
 		t.Errorf("unpaired: err = %v", err)
+	}
+}
+
+// recorded reads real results files under testdata/recorded/ (see its
+// README). The files are committed; a missing one fails the test.
+func recorded(t *testing.T, names ...string) []*results.File {
+	t.Helper()
+	var out []*results.File
+	for _, n := range names {
+		f, err := results.Read(filepath.Join("testdata", "recorded", n+".json"))
+		if err != nil {
+			t.Fatalf("recorded run %s: %v (it is committed testdata)", n, err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// validAA are the recorded paired A/A runs whose comparison is valid.
+var validAA = []string{"aa-smoke-1", "aa-smoke-2", "aa-smoke-3", "aa-smoke-5", "aa-smoke-6", "aa-smoke-8", "aa-smoke-9"}
+
+// TestAARecorded: in every recorded paired A/A run, the base arms against
+// the head arms flag no regression, with the default floors, on every
+// scenario (no exemption).
+func TestAARecorded(t *testing.T) {
+	for i, f := range recorded(t, validAA...) {
+		d, err := compare.Compare(nil, f, compare.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Verdict != compare.VerdictOK || d.Compared != 3 {
+			t.Errorf("%s: %s; flagged %v; problems %q", validAA[i], d.Summary, flagged(d, compare.Regression), d.Problems)
+		}
+	}
+}
+
+// TestCalibrateRecorded: calibrated on the recorded A/A runs, the floors
+// flag nothing in any run left out (leave-one-out), every gating figure
+// has a finite floor, and each run passes with the calibration.
+func TestCalibrateRecorded(t *testing.T) {
+	fs := recorded(t, validAA...)
+	cal, err := compare.Calibrate(fs, compare.Config{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cal.Profile != "smoke" || cal.HostClass != "linux-amd64-2cpu" || cal.ArmsPerSide != 5 || cal.FalseAlarms.Runs != len(validAA) {
+		t.Errorf("calibration %s %s k=%d over %d runs", cal.Profile, cal.HostClass, cal.ArmsPerSide, cal.FalseAlarms.Runs)
+	}
+	if cal.FalseAlarms.Flagged != 0 {
+		t.Errorf("leave-one-out false alarms: %d of %d: %q", cal.FalseAlarms.Flagged, cal.FalseAlarms.Runs, cal.FalseAlarms.Flags)
+	}
+	for _, f := range cal.Figures {
+		if math.IsInf(float64(f.Floor), 0) || math.IsNaN(float64(f.Floor)) || f.Floor <= 0 {
+			t.Errorf("%s %s: floor %v", f.Scenario, f.Key, f.Floor)
+		}
+	}
+	for i, f := range fs {
+		d, err := compare.Compare(nil, f, compare.Config{Calibration: cal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Verdict != compare.VerdictOK {
+			t.Errorf("%s with its calibration: %s", validAA[i], d.Summary)
+		}
+	}
+}
+
+// TestIdleArmsRecorded: a recorded run whose head arms were still ramping
+// up in stabilization is not compared (exit 2), and says why.
+func TestIdleArmsRecorded(t *testing.T) {
+	d, err := compare.Compare(nil, recorded(t, "aa-smoke-7")[0], compare.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "packet-loss-100-pct: gating figure resilience time_to_recover has values on the base side only") {
+		t.Errorf("summary %q", d.Summary)
 	}
 }

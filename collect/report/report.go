@@ -109,7 +109,7 @@ func verdictLine(d *compare.Diff) string {
 	case compare.VerdictRegression:
 		return "**❌ " + d.Summary + ".**"
 	}
-	return fmt.Sprintf("**✅ No regression in %d scenario(s) compared** (%s). No integrity violation.", d.Compared, modeText(d))
+	return fmt.Sprintf("**✅ %s** (%s). No integrity violation.", strings.ToUpper(d.Summary[:1])+d.Summary[1:], modeText(d))
 }
 
 func modeText(d *compare.Diff) string {

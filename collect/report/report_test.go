@@ -64,6 +64,8 @@ func TestMarkdownGolden(t *testing.T) {
 		{"aa", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true}), nil},
 		{"planted", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true, Planted: true}), []string{"Grafana snapshots skipped: grafana: unreachable"}},
 		{"integrity", base, resultstest.File(resultstest.Options{Seed: 2, IntegrityIn: "packet-loss-5-pct", CPUs: 4}), nil},
+		// A real paired A/A smoke run (see collect/compare/testdata/recorded).
+		{"recorded", nil, readRecorded(t, "aa-smoke-1"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := compare.Compare(tc.old, tc.new, compare.Config{})
@@ -87,7 +89,7 @@ func TestMarkdownGolden(t *testing.T) {
 			golden(t, "diff-"+tc.name+".json", js.Bytes())
 			md := b.String()
 			// Every scenario has a summary row and a section.
-			for _, s := range resultstest.Scenarios {
+			for _, s := range tc.new.ScenarioNames() {
 				if !strings.Contains(md, "| [`"+s+"`](#"+s+")") || !strings.Contains(md, "\n## "+s+"\n") {
 					t.Errorf("scenario %s: no summary row or section", s)
 				}
@@ -146,4 +148,13 @@ func TestValueFormats(t *testing.T) {
 			t.Errorf("Value(%g, %s) = %q, want %q", tc.v, tc.unit, got, tc.want)
 		}
 	}
+}
+
+func readRecorded(t *testing.T, name string) *results.File {
+	t.Helper()
+	f, err := results.Read(filepath.Join("..", "compare", "testdata", "recorded", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
