@@ -68,7 +68,9 @@ fuzz:
 stress: deps
 	MCCHAOS_STRESS_DURATION=20s $(GO) test -race -count=1 -run TestStress ./memcache
 bench-client: deps
-	$(GO) test -run '^$$' -bench Clients -benchmem -count 10 ./memcache
+	@mkdir -p reports
+	set -o pipefail; $(GO) test -run '^$$' -bench Clients -benchmem -count 10 -timeout 30m ./memcache | tee reports/bench-client.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat -col /client reports/bench-client.txt
 
 ## lint: formatting, vet, workflows.
 lint: deps

@@ -95,7 +95,7 @@ func TestValueSizeCapped(t *testing.T) {
 func TestFailoverDeadline(t *testing.T) {
 	env := newEnv(t)
 	t.Run("fallback after a pool timeout", func(t *testing.T) {
-		const timeout = 100 * time.Millisecond
+		const timeout = 300 * time.Millisecond
 		c := newClient(t, Config{
 			Servers: env.proxied(), Timeout: timeout, Failover: true, Pool: PoolConfig{MaxSize: 1},
 			Breaker: gobreaker.Settings{Timeout: time.Minute, ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 }},
@@ -121,6 +121,42 @@ func TestFailoverDeadline(t *testing.T) {
 		}
 		if st := c.Stats()[1]; st.Breaker.Counts.TotalFailures != 0 || st.Pool.Destroyed != 0 || st.Breaker.State != gobreaker.StateClosed {
 			t.Fatalf("fallback server after the failover: breaker %+v, pool %+v; want no failure, nothing destroyed", st.Breaker, st.Pool)
+		}
+	})
+	t.Run("blackhole on the home server, pool of one", func(t *testing.T) {
+		// The first get holds mc1's only connection until its deadline; the
+		// others wait for it until theirs (pool timeout, or a connection
+		// with no time left) and fail over, all at the same moment.
+		const timeout, gets = 300 * time.Millisecond, 8
+		c := newClient(t, Config{
+			Servers: env.proxied(), Timeout: timeout, Failover: true, Pool: PoolConfig{MaxSize: 1},
+			Breaker: gobreaker.Settings{Timeout: time.Minute, ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 }},
+		})
+		ctx := ctxT(t)
+		k0, k1 := keyFor(t, c, 0, "bh"), keyFor(t, c, 1, "bh")
+		for _, k := range []string{k0, k1} {
+			if err := c.Set(ctx, &Item{Key: k, Value: []byte(k)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		env.toxic(t, 0, "timeout", "both", toxiproxy.Attributes{"timeout": 0})
+		errs := make(chan error, gets)
+		for range gets {
+			go func() { _, err := c.Get(ctx, k0); errs <- err }()
+		}
+		var failed []error
+		for range gets {
+			if err := <-errs; err != nil && err != ErrCacheMiss {
+				failed = append(failed, err)
+			}
+		}
+		// The get that held the connection timed out on mc1; every other
+		// one was served by mc2.
+		if len(failed) > 1 || len(failed) == 1 && Classify(failed[0]) != ClassTimeout {
+			t.Errorf("%d of %d gets failed: %v", len(failed), gets, failed)
+		}
+		if st := c.Stats()[1]; st.Breaker.Counts.TotalFailures != 0 || st.Breaker.State != gobreaker.StateClosed {
+			t.Errorf("fallback server: breaker %+v; want no failure", st.Breaker)
 		}
 	})
 	t.Run("no time left after the pool wait", func(t *testing.T) {
@@ -232,14 +268,12 @@ func TestDeadIdleConnections(t *testing.T) {
 			tc.fault()
 			// Each connection has seen the server's FIN (the kernel has it at once).
 			eventually(t, 2*time.Second, "the server's close reaches the client", func() bool {
+				dead := true
 				for _, res := range c.servers[0].pool.AcquireAllIdle() {
-					alive := res.Value().idleAlive()
+					dead = dead && !res.Value().idleAlive()
 					res.ReleaseUnused()
-					if alive {
-						return false
-					}
 				}
-				return true
+				return dead
 			})
 			for i := 0; i < 2*idle; i++ {
 				if _, err := c.Get(ctx, "k"); err != nil && err != ErrCacheMiss {
