@@ -529,7 +529,7 @@ func checkDashboard(t *testing.T, runDir string) {
 	}
 	st, err := stack.Start(context.Background(), stack.Config{
 		Dir:            t.TempDir(),
-		OnlyPrometheus: true,
+		Services:       stack.Prometheus,
 		PrometheusData: filepath.Join(runDir, "stack", "prometheus-data"),
 		Ports:          stack.Ports{Prometheus: port},
 	})

@@ -770,7 +770,7 @@ func startPrometheusOn(ctx context.Context, data, dir string, log io.Writer) (*s
 	}
 	return stack.Start(ctx, stack.Config{
 		Dir:            dir,
-		OnlyPrometheus: true,
+		Services:       stack.Prometheus,
 		PrometheusData: data,
 		Ports:          stack.Ports{Prometheus: port},
 		Log:            log,

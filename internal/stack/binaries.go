@@ -15,28 +15,6 @@ import (
 // stack builds when no toxiproxy-server binary is found.
 const ToxiproxyModule = "github.com/Shopify/toxiproxy/v2/cmd/server"
 
-type binaries struct{ memcached, toxiproxy, prometheus string }
-
-func findBinaries(ctx context.Context, cfg *Config) (binaries, error) {
-	var b binaries
-	var err error
-	if !cfg.NoPrometheus {
-		if b.prometheus, err = lookPath(cfg.PrometheusBin, "prometheus", "run `make deps` (or: apt-get install prometheus)"); err != nil {
-			return b, err
-		}
-	}
-	if cfg.OnlyPrometheus {
-		return b, nil
-	}
-	if b.memcached, err = lookPath(cfg.MemcachedBin, "memcached", "run `make deps` (or: apt-get install memcached)"); err != nil {
-		return b, err
-	}
-	if b.toxiproxy, err = ToxiproxyBinary(ctx, cfg.ToxiproxyBin); err != nil {
-		return b, err
-	}
-	return b, nil
-}
-
 func lookPath(override, name, fix string) (string, error) {
 	if override != "" {
 		name = override

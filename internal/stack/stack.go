@@ -114,11 +114,9 @@ type Config struct {
 	// Targets are more scrape targets, each with its own labels (the
 	// arms of a run: job "loadgen", labels side and arm).
 	Targets []Target
-	// NoPrometheus starts memcached and toxiproxy only.
-	NoPrometheus bool
-	// OnlyPrometheus starts Prometheus alone, e.g. on the data of an
-	// earlier run to query it again.
-	OnlyPrometheus bool
+	// Services are the services to start. If zero, All. Prometheus alone
+	// serves the data of an earlier run to query it again.
+	Services Service
 	// PrometheusData is Prometheus' storage directory. If empty,
 	// <Dir>/prometheus-data.
 	PrometheusData string
@@ -175,30 +173,51 @@ func (e *PortInUseError) Error() string {
 }
 
 // Start starts the local stack and waits until every part is healthy. On
-// error, whatever was started is stopped again.
+// error, whatever was started is stopped again. It composes one starter
+// per service (starters): find the binary, check the ports, spawn, wait
+// until healthy.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	if cfg.Services == 0 {
+		cfg.Services = All
+	}
 	if cfg.Servers == 0 {
 		cfg.Servers = DefaultServers
 	}
-	switch {
-	case cfg.OnlyPrometheus && cfg.Ports.Prometheus == 0:
-		cfg.Ports.Prometheus = DefaultPrometheusPort
-	case !cfg.OnlyPrometheus && cfg.Ports.Memcached == nil:
-		cfg.Ports = DefaultPorts(cfg.Servers)
+	def := DefaultPorts(cfg.Servers)
+	if cfg.Services.has(Memcached|Toxiproxy) && cfg.Ports.Memcached == nil {
+		cfg.Ports = def
 	}
-	if !cfg.OnlyPrometheus && (len(cfg.Ports.Memcached) != cfg.Servers || len(cfg.Ports.Proxy) != cfg.Servers) {
+	if cfg.Ports.Prometheus == 0 {
+		cfg.Ports.Prometheus = def.Prometheus
+	}
+	if cfg.Services.has(Memcached|Toxiproxy) && (len(cfg.Ports.Memcached) != cfg.Servers || len(cfg.Ports.Proxy) != cfg.Servers) {
 		return nil, fmt.Errorf("stack: %d servers need %d memcached and proxy ports, got %d and %d",
 			cfg.Servers, cfg.Servers, len(cfg.Ports.Memcached), len(cfg.Ports.Proxy))
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = DefaultStartTimeout
 	}
-	bins, err := findBinaries(ctx, &cfg)
-	if err != nil {
-		return nil, err
+	if cfg.PrometheusData == "" && cfg.Dir != "" {
+		cfg.PrometheusData = filepath.Join(cfg.Dir, "prometheus-data")
 	}
-	if err := checkPorts(cfg); err != nil {
-		return nil, err
+	var run []starter
+	for _, st := range starters {
+		if cfg.Services.has(st.service) {
+			run = append(run, st)
+		}
+	}
+	bins := make([]string, len(run))
+	for i, st := range run {
+		if bins[i], err = st.binary(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	for _, st := range run {
+		for _, u := range st.ports(cfg) {
+			if err := checkPort(u.port, u.what); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	s := &Stack{Dir: cfg.Dir, log: cfg.Log}
@@ -210,6 +229,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, fmt.Errorf("stack: %w", err)
 		}
 		s.tempDir = true
+		if cfg.PrometheusData == "" {
+			cfg.PrometheusData = filepath.Join(s.Dir, "prometheus-data")
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(s.Dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
@@ -221,75 +243,142 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}()
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
-
-	for i := range cfg.Servers {
-		if cfg.OnlyPrometheus {
-			break
-		}
-		srv := Server{
-			Name:      fmt.Sprintf("mc%d", i+1),
-			Addr:      hostPort(cfg.Ports.Memcached[i]),
-			ProxyAddr: hostPort(cfg.Ports.Proxy[i]),
-		}
-		srv.Upstream = srv.Addr
-		s.Servers = append(s.Servers, srv)
-		args := []string{"-l", "127.0.0.1", "-p", strconv.Itoa(cfg.Ports.Memcached[i]), "-U", "0", "-m", "64", "-c", "4096", "-t", "2"}
-		if os.Geteuid() == 0 {
-			args = append(args, "-u", "root")
-		}
-		p, err := s.spawn(srv.Name, bins.memcached, args)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeProcFiles(s.Dir, srv.Name, p); err != nil {
+	// Spawn everything, then wait for each: the processes start in parallel.
+	for i, st := range run {
+		if err := st.spawn(s, cfg, bins[i]); err != nil {
 			return nil, err
 		}
 	}
-	if !cfg.OnlyPrometheus {
-		s.ToxiproxyURL = "http://" + hostPort(cfg.Ports.Toxiproxy)
-		if _, err := s.spawn("toxiproxy", bins.toxiproxy, []string{"-host", "127.0.0.1", "-port", strconv.Itoa(cfg.Ports.Toxiproxy)}); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.PrometheusData == "" {
-		cfg.PrometheusData = filepath.Join(s.Dir, "prometheus-data")
-	}
-	if !cfg.NoPrometheus {
-		conf := filepath.Join(s.Dir, "prometheus.yml")
-		if err := os.WriteFile(conf, PrometheusConfig(cfg.ScrapeTargets, cfg.Targets...), 0o644); err != nil {
-			return nil, fmt.Errorf("stack: %w", err)
-		}
-		s.PrometheusURL = "http://" + hostPort(cfg.Ports.Prometheus)
-		if _, err := s.spawn("prometheus", bins.prometheus, []string{
-			"--config.file=" + conf,
-			"--storage.tsdb.path=" + cfg.PrometheusData,
-			"--storage.tsdb.retention.time=7d",
-			"--web.listen-address=" + hostPort(cfg.Ports.Prometheus),
-			"--log.level=warn",
-		}); err != nil {
-			return nil, err
-		}
-	}
-
-	for _, srv := range s.Servers {
-		if err := s.waitHealthy(ctx, srv.Name, func() error { return memcachedVersion(srv.Addr) }); err != nil {
-			return nil, err
-		}
-	}
-	if s.ToxiproxyURL != "" {
-		if err := s.waitHealthy(ctx, "toxiproxy", func() error { return httpOK(ctx, s.ToxiproxyURL+"/version") }); err != nil {
-			return nil, err
-		}
-		if err := s.createProxies(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if s.PrometheusURL != "" {
-		if err := s.waitHealthy(ctx, "prometheus", func() error { return httpOK(ctx, s.PrometheusURL+"/-/ready") }); err != nil {
+	for _, st := range run {
+		if err := st.ready(ctx, s); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// Service is one kind of process of the local stack.
+type Service int
+
+// The services; All is every one.
+const (
+	Memcached Service = 1 << iota
+	Toxiproxy
+	Prometheus
+	All = Memcached | Toxiproxy | Prometheus
+)
+
+func (s Service) has(o Service) bool { return s&o != 0 }
+
+// portUse is a port a service binds and what for (for the error).
+type portUse struct {
+	port int
+	what string
+}
+
+// starter starts one service: its binary, the ports it binds, how to
+// spawn it and how to know it is healthy.
+type starter struct {
+	service Service
+	binary  func(ctx context.Context, cfg Config) (string, error)
+	ports   func(cfg Config) []portUse
+	spawn   func(s *Stack, cfg Config, bin string) error
+	ready   func(ctx context.Context, s *Stack) error
+}
+
+// starters are the services in the order they start.
+var starters = []starter{
+	{
+		service: Memcached,
+		binary: func(_ context.Context, cfg Config) (string, error) {
+			return lookPath(cfg.MemcachedBin, "memcached", "run `make deps` (or: apt-get install memcached)")
+		},
+		ports: func(cfg Config) []portUse {
+			var us []portUse
+			for i, p := range cfg.Ports.Memcached {
+				us = append(us, portUse{p, fmt.Sprintf("memcached mc%d", i+1)})
+			}
+			return us
+		},
+		spawn: func(s *Stack, cfg Config, bin string) error {
+			for i := range cfg.Servers {
+				srv := Server{
+					Name:      fmt.Sprintf("mc%d", i+1),
+					Addr:      hostPort(cfg.Ports.Memcached[i]),
+					ProxyAddr: hostPort(cfg.Ports.Proxy[i]),
+				}
+				srv.Upstream = srv.Addr
+				s.Servers = append(s.Servers, srv)
+				args := []string{"-l", "127.0.0.1", "-p", strconv.Itoa(cfg.Ports.Memcached[i]), "-U", "0", "-m", "64", "-c", "4096", "-t", "2"}
+				if os.Geteuid() == 0 {
+					args = append(args, "-u", "root")
+				}
+				p, err := s.spawn(srv.Name, bin, args)
+				if err != nil {
+					return err
+				}
+				if err := writeProcFiles(s.Dir, srv.Name, p); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		ready: func(ctx context.Context, s *Stack) error {
+			for _, srv := range s.Servers {
+				if err := s.waitHealthy(ctx, srv.Name, func() error { return memcachedVersion(srv.Addr) }); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	},
+	{
+		service: Toxiproxy,
+		binary:  func(ctx context.Context, cfg Config) (string, error) { return ToxiproxyBinary(ctx, cfg.ToxiproxyBin) },
+		ports: func(cfg Config) []portUse {
+			us := []portUse{{cfg.Ports.Toxiproxy, "the toxiproxy API"}}
+			for i, p := range cfg.Ports.Proxy {
+				us = append(us, portUse{p, fmt.Sprintf("toxiproxy proxy mc%d", i+1)})
+			}
+			return us
+		},
+		spawn: func(s *Stack, cfg Config, bin string) error {
+			s.ToxiproxyURL = "http://" + hostPort(cfg.Ports.Toxiproxy)
+			_, err := s.spawn("toxiproxy", bin, []string{"-host", "127.0.0.1", "-port", strconv.Itoa(cfg.Ports.Toxiproxy)})
+			return err
+		},
+		ready: func(ctx context.Context, s *Stack) error {
+			if err := s.waitHealthy(ctx, "toxiproxy", func() error { return httpOK(ctx, s.ToxiproxyURL+"/version") }); err != nil {
+				return err
+			}
+			return s.createProxies(ctx)
+		},
+	},
+	{
+		service: Prometheus,
+		binary: func(_ context.Context, cfg Config) (string, error) {
+			return lookPath(cfg.PrometheusBin, "prometheus", "run `make deps` (or: apt-get install prometheus)")
+		},
+		ports: func(cfg Config) []portUse { return []portUse{{cfg.Ports.Prometheus, "prometheus"}} },
+		spawn: func(s *Stack, cfg Config, bin string) error {
+			conf := filepath.Join(s.Dir, "prometheus.yml")
+			if err := os.WriteFile(conf, PrometheusConfig(cfg.ScrapeTargets, cfg.Targets...), 0o644); err != nil {
+				return fmt.Errorf("stack: %w", err)
+			}
+			s.PrometheusURL = "http://" + hostPort(cfg.Ports.Prometheus)
+			_, err := s.spawn("prometheus", bin, []string{
+				"--config.file=" + conf,
+				"--storage.tsdb.path=" + cfg.PrometheusData,
+				"--storage.tsdb.retention.time=7d",
+				"--web.listen-address=" + hostPort(cfg.Ports.Prometheus),
+				"--log.level=warn",
+			})
+			return err
+		},
+		ready: func(ctx context.Context, s *Stack) error {
+			return s.waitHealthy(ctx, "prometheus", func() error { return httpOK(ctx, s.PrometheusURL+"/-/ready") })
+		},
+	},
 }
 
 // Attach describes a stack that runs already (compose, CI services): the
@@ -550,32 +639,12 @@ func poll(ctx context.Context, interval time.Duration, check func() error) error
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-func checkPorts(cfg Config) error {
-	check := func(port int, what string) error {
-		l, err := net.Listen("tcp", hostPort(port))
-		if err != nil {
-			return &PortInUseError{Port: port, What: what}
-		}
-		return l.Close()
+func checkPort(port int, what string) error {
+	l, err := net.Listen("tcp", hostPort(port))
+	if err != nil {
+		return &PortInUseError{Port: port, What: what}
 	}
-	if !cfg.OnlyPrometheus {
-		for i := range cfg.Servers {
-			name := fmt.Sprintf("mc%d", i+1)
-			if err := check(cfg.Ports.Memcached[i], "memcached "+name); err != nil {
-				return err
-			}
-			if err := check(cfg.Ports.Proxy[i], "toxiproxy proxy "+name); err != nil {
-				return err
-			}
-		}
-		if err := check(cfg.Ports.Toxiproxy, "the toxiproxy API"); err != nil {
-			return err
-		}
-	}
-	if !cfg.NoPrometheus {
-		return check(cfg.Ports.Prometheus, "prometheus")
-	}
-	return nil
+	return l.Close()
 }
 
 func memcachedVersion(addr string) error { return mcprobe.Version(addr, time.Second) }

@@ -71,7 +71,7 @@ func TestPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	ports.Memcached[1] = busy
-	_, err = stack.Start(context.Background(), stack.Config{Dir: t.TempDir(), Ports: ports, NoPrometheus: true})
+	_, err = stack.Start(context.Background(), stack.Config{Dir: t.TempDir(), Ports: ports, Services: stack.Memcached | stack.Toxiproxy})
 	var inUse *stack.PortInUseError
 	if !errors.As(err, &inUse) || inUse.Port != busy || !strings.Contains(err.Error(), "memcached mc2") {
 		t.Fatalf("err = %v, want PortInUseError for %d naming memcached mc2", err, busy)
@@ -79,7 +79,7 @@ func TestPortInUse(t *testing.T) {
 }
 
 func TestMissingBinary(t *testing.T) {
-	_, err := stack.Start(context.Background(), stack.Config{Dir: t.TempDir(), MemcachedBin: "memcached-does-not-exist", NoPrometheus: true})
+	_, err := stack.Start(context.Background(), stack.Config{Dir: t.TempDir(), MemcachedBin: "memcached-does-not-exist", Services: stack.Memcached | stack.Toxiproxy})
 	var missing *stack.MissingBinaryError
 	if !errors.As(err, &missing) || !strings.Contains(err.Error(), "make deps") {
 		t.Fatalf("err = %v, want MissingBinaryError with the fix", err)

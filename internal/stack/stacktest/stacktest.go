@@ -41,7 +41,7 @@ func Start(t testing.TB, opt Options) *stack.Stack {
 		Servers:       n,
 		Ports:         ports,
 		ScrapeTargets: opt.ScrapeTargets,
-		NoPrometheus:  !opt.Prometheus,
+		Services:      services(opt.Prometheus),
 	})
 	var missing *stack.MissingBinaryError
 	if errors.As(err, &missing) && os.Getenv(RequireEnv) != "1" {
@@ -72,4 +72,12 @@ func NeedNetfilter(t testing.TB, unusable error) {
 		t.Fatalf("per-packet loss needs nftables with CAP_NET_ADMIN: %v", unusable)
 	}
 	t.Skipf("per-packet loss needs nftables with CAP_NET_ADMIN: %v", unusable)
+}
+
+// services returns the stack's services with or without Prometheus.
+func services(prometheus bool) stack.Service {
+	if prometheus {
+		return stack.All
+	}
+	return stack.Memcached | stack.Toxiproxy
 }
