@@ -114,9 +114,17 @@ func TestEndToEndSmoke(t *testing.T) {
 			if len(f.Arms) != 2*armsPerSide {
 				t.Errorf("%s: %s reached %d arms, want %d", sc.Name, f.Kind, len(f.Arms), 2*armsPerSide)
 			}
-			// Goal 10 ms; a loaded test machine gets twice that.
-			if a, r := f.Spread(); a > 20*time.Millisecond || r > 20*time.Millisecond {
-				t.Errorf("%s: %s applied within %v, removed within %v across the arms, want ≤ 20 ms", sc.Name, f.Kind, a, r)
+			// Goal 10 ms. nftables changes every arm in one transaction;
+			// toxiproxy re-links each proxy's connections, and removing a
+			// latency toxic waits for the data it holds (up to its
+			// latency), so its spread is bounded looser.
+			a, r := f.Spread()
+			limA, limR := 5*time.Millisecond, 5*time.Millisecond
+			if f.Injector == manifest.InjectorToxiproxy {
+				limA, limR = 50*time.Millisecond, 200*time.Millisecond
+			}
+			if a > limA || r > limR {
+				t.Errorf("%s: %s (%s) applied within %v, removed within %v across the arms, want ≤ %v and ≤ %v", sc.Name, f.Kind, f.Injector, a, r, limA, limR)
 			}
 		}
 	}
