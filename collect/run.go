@@ -458,8 +458,9 @@ func isDir(p string) bool {
 // Calibrate reads paired A/A results files (bench -aa, one per pass),
 // measures the A/A spread of every gating figure, derives the floors and
 // the leave-one-out false-alarm rate (compare.Calibrate), and writes the
-// calibration to out; an empty out means
-// DefaultCalibrationDir/<profile>-<host class>.json. It prints the rate.
+// calibration to out; a directory (or a path ending in a separator) gets
+// <profile>-<host class>.json in it, and an empty out means
+// DefaultCalibrationDir. It prints the rate.
 func Calibrate(out string, paths []string, multiple float64, cfg compare.Config, stdout io.Writer) (*compare.Calibration, string, error) {
 	if len(paths) == 0 {
 		return nil, "", fmt.Errorf("%w: -calibrate needs the results.json of paired A/A runs (bench -aa -count N)", ErrUsage)
@@ -477,7 +478,10 @@ func Calibrate(out string, paths []string, multiple float64, cfg compare.Config,
 		return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
 	}
 	if out == "" {
-		out = filepath.Join(DefaultCalibrationDir, cal.Profile+"-"+cal.HostClass+".json")
+		out = DefaultCalibrationDir + string(filepath.Separator)
+	}
+	if strings.HasSuffix(out, string(filepath.Separator)) || isDir(out) {
+		out = filepath.Join(out, cal.Profile+"-"+cal.HostClass+".json")
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, "", err

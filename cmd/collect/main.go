@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -123,7 +124,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	if *calibrate != "" {
 		out := *calibrate
 		if out == "auto" {
-			out = ""
+			out = opt.CalibrationDir + string(filepath.Separator)
 		}
 		var paths []string
 		for _, p := range pos {

@@ -243,3 +243,33 @@ func TestCalibrateCLI(t *testing.T) {
 		t.Errorf("one run: exit %d: %s", code, stderr)
 	}
 }
+
+// TestStoredBaselineOtherHostClass: a stored baseline of another host
+// class is compared with a loud warning and the floors calibrated for that
+// class.
+func TestStoredBaselineOtherHostClass(t *testing.T) {
+	dir := t.TempDir()
+	calDir := filepath.Join(dir, "calibration")
+	var aa []string
+	for seed := uint64(1); seed <= 4; seed++ {
+		aa = append(aa, writeResults(t, dir, fmt.Sprintf("aa%d.json", seed), resultstest.File(resultstest.Options{Seed: seed, Paired: true, CPUs: 8, Scenarios: few})))
+	}
+	if code, _, stderr := runCLI(t, nil, append([]string{"-calibration-dir", calDir, "-calibrate", "auto"}, aa...)...); code != 0 {
+		t.Fatalf("calibrate: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(calDir, "pr-linux-amd64-8cpu.json")); err != nil {
+		t.Fatalf("-calibrate auto: %v", err)
+	}
+	old := writeResults(t, dir, "old.json", resultstest.File(resultstest.Options{Seed: 5, CPUs: 8, Scenarios: few}))
+	newer := writeResults(t, dir, "new.json", resultstest.File(resultstest.Options{Seed: 6, Scenarios: few}))
+	out := filepath.Join(dir, "out")
+	if code, _, stderr := runCLI(t, nil, "-q", "-out", out, "-calibration-dir", calDir, "-compare", old, newer); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	for _, want := range []string{"another host class (linux-amd64-8cpu; this run: linux-amd64-2cpu)", "pr on linux-amd64-8cpu: 4 A/A runs", "(calibrated)"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report.md does not say %q", want)
+		}
+	}
+}
