@@ -449,7 +449,7 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 		}
 	}
 	if base != nil && d.Compared == 0 {
-		d.Problems = append(d.Problems, "no scenario ran on both sides: nothing compared")
+		d.Problems = append(d.Problems, "no scenario ran on both sides: nothing compared (run the baseline's scenarios, or record the baseline again with the same profile: make baseline)")
 	}
 	d.Verdict, d.Summary = verdict(d, base != nil)
 	return d, nil
@@ -636,7 +636,7 @@ func compareScenario(cfg Config, name string, base *source, head source, problem
 			}
 			switch {
 			case len(th) > 0 && len(idle) == len(th):
-				*problems = append(*problems, fmt.Sprintf("%s: every %s arm has no operations in stabilization: its loadgen processes were not running", name, sg.name))
+				*problems = append(*problems, fmt.Sprintf("%s: every %s arm has no operations in stabilization: its loadgen processes were not running (see the run's logs/, then run again)", name, sg.name))
 			case len(idle) > 0:
 				*warnings = append(*warnings, fmt.Sprintf("%s: %s arm(s) %s had no operations in stabilization (started late?): their figures that need a healthy baseline are no data", name, sg.name, strings.Join(idle, ", ")))
 			}
@@ -662,7 +662,7 @@ func compareScenario(cfg Config, name string, base *source, head source, problem
 			if row.Verdict == Removed {
 				where = "base"
 			}
-			*problems = append(*problems, fmt.Sprintf("%s: gating figure %s has values on the %s side only", name, k, where))
+			*problems = append(*problems, fmt.Sprintf("%s: gating figure %s has values on the %s side only (the other side's arms say why in report.md; run again, or check that side's loadgen logs)", name, k, where))
 		}
 		switch row.Verdict {
 		case Regression:
