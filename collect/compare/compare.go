@@ -489,7 +489,7 @@ func verdict(d *Diff, compared bool) (string, string) {
 				var figs []string
 				for _, r := range s.Rows {
 					if r.Verdict == Regression {
-						figs = append(figs, r.Key.Metric())
+						figs = append(figs, units.Name(r.Key.Name))
 					}
 				}
 				where = append(where, s.Name+" ("+strings.Join(figs, ", ")+")")
