@@ -71,7 +71,15 @@ type scenarioCheck struct {
 	name   string
 	faults []efficacy.Fault
 	watch  *efficacy.Watch
-	rec    *efficacy.Record
+	rec    *efficacy.Record // the watch's, then the judged one
+	judged chan judged      // finish's result; nil before finish
+	err    error            // the verdict, once received
+}
+
+// judged is what finish's goroutine hands back.
+type judged struct {
+	rec *efficacy.Record
+	err error
 }
 
 func (r *Runner) newCheck(s Scenario) *scenarioCheck {
@@ -102,24 +110,43 @@ func (c *scenarioCheck) stop() {
 	}
 }
 
-// finish checks that the faults are gone, judges, records and writes the
-// record, and returns an error saying why the scenario is invalid, or nil.
-func (c *scenarioCheck) finish(ctx context.Context) error {
+// finish starts checking, once the faults were removed, that they are
+// gone, then judges, records and writes the record: in the background, so
+// the recovery phase starts on time (the check is the first second of
+// recovery). verdict waits for it.
+func (c *scenarioCheck) finish(ctx context.Context) {
 	if c.r.oracle == nil {
-		return nil
+		return
 	}
 	c.stop()
-	rec := c.r.oracle.Finish(ctx, c.rec, c.faults)
-	c.r.records[c.name] = rec
+	c.judged = make(chan judged, 1)
+	watched := c.rec
+	go func() {
+		rec := c.r.oracle.Finish(ctx, watched, c.faults)
+		v := rec.Verdict
+		c.r.logf("%s efficacy: %s", c.name, v.Line)
+		var err error
+		if !v.Valid {
+			err = fmt.Errorf("faults not in effect as requested: %s", strings.Join(v.Reasons, "; "))
+		}
+		c.judged <- judged{rec, err}
+	}()
+}
+
+// verdict waits for finish and returns why the scenario is invalid, or nil
+// (also when finish never ran). It records the oracle's record in the
+// run's efficacy file. It may be called more than once.
+func (c *scenarioCheck) verdict() error {
+	if c.judged == nil {
+		return c.err
+	}
+	j := <-c.judged
+	c.judged, c.rec, c.err = nil, j.rec, j.err
+	c.r.records[c.name] = j.rec
 	if err := c.r.writeEfficacy(); err != nil {
 		c.r.logf("%v", err)
 	}
-	v := rec.Verdict
-	c.r.logf("%s efficacy: %s", c.name, v.Line)
-	if !v.Valid {
-		return fmt.Errorf("faults not in effect as requested: %s", strings.Join(v.Reasons, "; "))
-	}
-	return nil
+	return c.err
 }
 
 // repair puts every active fault back: proxies a toxiproxy restart lost

@@ -546,8 +546,8 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 	}
 	sr.step(EventScenarioStart, Event{})
 	chk := r.newCheck(s)
+	defer chk.verdict() // no check outlives its scenario
 	defer chk.stop()
-	var invalid error
 
 	for ph, name := range manifest.Phases {
 		planned := r.phaseLen(i, ph)
@@ -609,11 +609,11 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 			if err != nil {
 				return sr.end(ctx, manifest.StatusFailed, err)
 			}
-			invalid = chk.finish(ctx)
+			chk.finish(ctx)
 		}
 	}
-	if invalid != nil {
-		return sr.end(ctx, StatusInvalid, invalid)
+	if err := chk.verdict(); err != nil {
+		return sr.end(ctx, StatusInvalid, err)
 	}
 	return sr.end(ctx, manifest.StatusPassed, nil)
 }

@@ -45,7 +45,7 @@ func newRig(t *testing.T, arms int) *rig {
 	if r.apiPort, err = stack.FreePort(); err != nil {
 		t.Fatal(err)
 	}
-	r.tp = &inject.Toxiproxy{URL: fmt.Sprintf("http://127.0.0.1:%d", r.apiPort), CallTimeout: 300 * time.Millisecond, Attempts: 1}
+	r.tp = &inject.Toxiproxy{URL: fmt.Sprintf("http://127.0.0.1:%d", r.apiPort)}
 	r.start(t)
 	t.Cleanup(r.kill)
 	for _, x := range s.Servers {
