@@ -578,8 +578,12 @@ func timerLag(ctx context.Context) time.Duration {
 func (o *Oracle) checkProxies(ss *ServerSample, srv Server, e *expectation, proxies map[string]inject.Proxy, tpErr error, problem func(string, string, ...any)) {
 	if tpErr != nil {
 		kind := ProblemUnknown
-		if len(e.toxics) > 0 || e.disabled {
-			kind = ProblemAbsent // toxiproxy down: no toxic of it is in effect
+		var ne net.Error
+		slow := errors.Is(tpErr, context.DeadlineExceeded) || errors.As(tpErr, &ne) && ne.Timeout()
+		if (len(e.toxics) > 0 || e.disabled) && !slow {
+			// toxiproxy down: no toxic of it is in effect. A slow answer
+			// only says the state could not be read in time.
+			kind = ProblemAbsent
 		}
 		problem(kind, "toxiproxy: %v", tpErr)
 		return

@@ -66,6 +66,12 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 		case k == 0:
 		case kind == ProblemLeak:
 			invalid("%s in %d of %d checks, first: %s", what, k, n, first)
+		case kind == ProblemHarmed:
+			// A slow or failed probe of a server no fault targets does not
+			// prove a leak (counters and toxics do, as ProblemLeak): the
+			// shared proxy or the machine may be loaded. It is told, not
+			// judged: the blast radius, not the fault's validity.
+			warn("%s in %d of %d checks, first: %s", what, k, n, first)
 		case float64(k) > tol.Share*float64(n) && k >= tol.MinSigns:
 			invalid("%s in %d of %d checks (limit %.0f %%), first: %s", what, k, n, 100*tol.Share, first)
 		default:

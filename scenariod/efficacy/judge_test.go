@@ -76,8 +76,10 @@ func TestJudge(t *testing.T) {
 		{"open-gap-at-end", seconds(5, 1000, 100, map[int]map[string]string{4: absent}), clean, true},
 		// A healthy server's probe failed in 2 of 10 checks: a warning.
 		{"harmed-rarely", seconds(10, 1000, 100, map[int]map[string]string{2: harmed, 7: harmed}), clean, true},
-		// ... in 3 of 10: more than a quarter.
-		{"harmed-often", seconds(10, 1000, 100, map[int]map[string]string{1: harmed, 2: harmed, 3: harmed}), clean, false},
+		// ... in 3 of 10 is still only told: a slow healthy server proves
+		// no leak (a pr run on a loaded machine had toxiproxy itself slow
+		// every probe by 130 ms); counters and toxics prove leaks.
+		{"harmed-often", seconds(10, 1000, 100, map[int]map[string]string{1: harmed, 2: harmed, 3: harmed}), clean, true},
 		// One leak is enough.
 		{"leak", seconds(10, 1000, 100, map[int]map[string]string{5: {"mc2": efficacy.ProblemLeak}}), clean, false},
 		// Still there after removal.
