@@ -184,3 +184,29 @@ func TestNetemWiring(t *testing.T) {
 	}
 	t.Logf("line: %s", readEfficacy(t, r)[sc.Name].Verdict.Line)
 }
+
+// TestNFTCommand: nft runs through Config.NFTCommand (sudo -n nft on a CI
+// runner; env here); a command that cannot run leaves auto on toxiproxy's
+// per-connection emulation.
+func TestNFTCommand(t *testing.T) {
+	s := startStack(t)
+	table := testTable()
+	needNetfilter(t, table)
+	for _, tc := range []struct {
+		command  []string
+		injector string
+	}{
+		{[]string{"env", "nft"}, manifest.InjectorNetfilter},
+		{[]string{"/nonexistent/sudo", "-n", "nft"}, manifest.InjectorToxiproxy},
+	} {
+		r := testRunner(t, s, table, nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+		r.cfg.NFTCommand = tc.command
+		m, err := r.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := m.Scenarios[0].Faults[0]; f.Injector != tc.injector {
+			t.Errorf("%q: injector %s, want %s", tc.command, f.Injector, tc.injector)
+		}
+	}
+}
