@@ -1,6 +1,7 @@
 package scenariod
 
 import (
+	"cmp"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -97,7 +98,8 @@ func TestEfficacyLeakInvalid(t *testing.T) {
 // fault times cut to MCCHAOS_EFFICACY_FAULT (e.g. 3s), on the local stack
 // with two arms under light load, and logs the oracle's requested-vs-
 // measured line for each. It takes about a minute and a half at 3 s, so
-// it runs only when that variable is set.
+// it runs only when that variable is set. MCCHAOS_EFFICACY_LOSS picks the
+// loss injector (default auto: netfilter here; toxiproxy is CI's fallback).
 func TestEfficacyCatalogue(t *testing.T) {
 	cut, err := time.ParseDuration(os.Getenv("MCCHAOS_EFFICACY_FAULT"))
 	if err != nil {
@@ -120,6 +122,7 @@ func TestEfficacyCatalogue(t *testing.T) {
 	}
 	r := testRunner(t, s, table, nil, sel...)
 	r.cfg.Profile = profile.Profile{Name: "test", Stabilization: time.Second, Recovery: time.Second}
+	r.cfg.LossInjector = cmp.Or(os.Getenv("MCCHAOS_EFFICACY_LOSS"), LossAuto)
 	m, err := r.Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +130,7 @@ func TestEfficacyCatalogue(t *testing.T) {
 	recs := readEfficacy(t, r)
 	for _, sc := range m.Scenarios {
 		v := recs[sc.Name].Verdict
-		t.Logf("%-38s %-7s %s", sc.Name, sc.Status, v.Line)
+		t.Logf("%-38s %-7s %-9s %s", sc.Name, sc.Status, sc.Faults[0].Injector, v.Line)
 		for _, w := range append(v.Reasons, v.Warnings...) {
 			t.Logf("%38s - %s", "", w)
 		}
