@@ -1,6 +1,7 @@
 package scenariod
 
 import (
+	"cmp"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -97,7 +98,8 @@ func TestEfficacyLeakInvalid(t *testing.T) {
 // fault times cut to MCCHAOS_EFFICACY_FAULT (e.g. 3s), on the local stack
 // with two arms under light load, and logs the oracle's requested-vs-
 // measured line for each. It takes about a minute and a half at 3 s, so
-// it runs only when that variable is set.
+// it runs only when that variable is set. MCCHAOS_EFFICACY_LOSS picks the
+// loss injector (default auto: netfilter here; toxiproxy is CI's fallback).
 func TestEfficacyCatalogue(t *testing.T) {
 	cut, err := time.ParseDuration(os.Getenv("MCCHAOS_EFFICACY_FAULT"))
 	if err != nil {
@@ -120,6 +122,7 @@ func TestEfficacyCatalogue(t *testing.T) {
 	}
 	r := testRunner(t, s, table, nil, sel...)
 	r.cfg.Profile = profile.Profile{Name: "test", Stabilization: time.Second, Recovery: time.Second}
+	r.cfg.LossInjector = cmp.Or(os.Getenv("MCCHAOS_EFFICACY_LOSS"), LossAuto)
 	m, err := r.Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +130,7 @@ func TestEfficacyCatalogue(t *testing.T) {
 	recs := readEfficacy(t, r)
 	for _, sc := range m.Scenarios {
 		v := recs[sc.Name].Verdict
-		t.Logf("%-38s %-7s %s", sc.Name, sc.Status, v.Line)
+		t.Logf("%-38s %-7s %-9s %s", sc.Name, sc.Status, sc.Faults[0].Injector, v.Line)
 		for _, w := range append(v.Reasons, v.Warnings...) {
 			t.Logf("%38s - %s", "", w)
 		}
@@ -183,4 +186,30 @@ func TestNetemWiring(t *testing.T) {
 		}
 	}
 	t.Logf("line: %s", readEfficacy(t, r)[sc.Name].Verdict.Line)
+}
+
+// TestNFTCommand: nft runs through Config.NFTCommand (sudo -n nft on a CI
+// runner; env here); a command that cannot run leaves auto on toxiproxy's
+// per-connection emulation.
+func TestNFTCommand(t *testing.T) {
+	s := startStack(t)
+	table := testTable()
+	needNetfilter(t, table)
+	for _, tc := range []struct {
+		command  []string
+		injector string
+	}{
+		{[]string{"env", "nft"}, manifest.InjectorNetfilter},
+		{[]string{"/nonexistent/sudo", "-n", "nft"}, manifest.InjectorToxiproxy},
+	} {
+		r := testRunner(t, s, table, nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+		r.cfg.NFTCommand = tc.command
+		m, err := r.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := m.Scenarios[0].Faults[0]; f.Injector != tc.injector {
+			t.Errorf("%q: injector %s, want %s", tc.command, f.Injector, tc.injector)
+		}
+	}
 }

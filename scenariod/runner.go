@@ -74,6 +74,9 @@ type Config struct {
 	NetemExec []string
 	// NFTable is the nftables table of our rules. If empty, inject.DefaultTable.
 	NFTable string
+	// NFTCommand runs nft (inject.Netfilter.Command), e.g. {"sudo", "-n",
+	// "nft"} where only sudo grants CAP_NET_ADMIN. If nil, nft.
+	NFTCommand []string
 	// StackDir is the local stack's directory (pid and argv files), needed
 	// only by process faults.
 	StackDir string
@@ -286,7 +289,7 @@ func (r *Runner) setup(ctx context.Context) error {
 			needLoss = needLoss || f.Kind == KindPacketLoss
 		}
 	}
-	nf := &inject.Netfilter{Table: r.cfg.NFTable}
+	nf := &inject.Netfilter{Table: r.cfg.NFTable, Command: r.cfg.NFTCommand}
 	avail := nf.Available(ctx) // also deletes a table left by an earlier run
 	if avail == nil {
 		fs.nf = nf

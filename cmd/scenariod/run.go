@@ -77,6 +77,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		lossInj      = fs.String("loss-injector", scenariod.LossAuto, "packet loss injector: auto (netfilter when usable here), netfilter (per packet), netem (per packet, in toxiproxy's namespace: the compose helper), toxiproxy (per connection)")
 		netemExec    = fs.String("netem-exec", "", "with -loss-injector netem: the command that runs tc and ip in toxiproxy's network namespace (default: docker compose exec -T netem)")
 		nftTable     = fs.String("nft-table", inject.DefaultTable, "nftables table holding our rules (deleted at start, at fault end, on exit)")
+		nftCommand   = fs.String("nft-command", "nft", "the command that runs nft, e.g. \"sudo -n nft\" where only sudo grants CAP_NET_ADMIN (file capabilities on scenariod do not reach the nft it runs)")
 		stackDir     = fs.String("stack-dir", "", "local stack directory with <server>.pid and .argv.json (for process faults)")
 		stackName    = fs.String("stack", "", "stack kind recorded in the manifest: local, compose, external")
 		runID        = fs.String("run-id", "", "run id (default: the start time, 20060102-150405)")
@@ -161,6 +162,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		LossInjector: *lossInj,
 		NetemExec:    strings.Fields(*netemExec),
 		NFTable:      *nftTable,
+		NFTCommand:   strings.Fields(*nftCommand),
 		StackDir:     *stackDir,
 		ManifestPath: *manifestPath,
 		RunID:        *runID,

@@ -209,6 +209,10 @@ func describe(f Fault) string {
 	p := f.Params
 	switch f.Kind {
 	case KindPacketLoss:
+		if !f.counted() {
+			// toxiproxy's emulation: toxicity is drawn once per connection.
+			return fmt.Sprintf("%g %% of connections black-holed (per-connection emulation of loss)", p["loss_pct"])
+		}
 		return fmt.Sprintf("%g %% loss", p["loss_pct"])
 	case KindLatency:
 		if p["jitter_ms"] > 0 {

@@ -3,6 +3,7 @@ package efficacy_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,15 @@ func TestLossPorts(t *testing.T) {
 	nf.Injector = "toxiproxy"
 	if got, _ := efficacy.LossPorts(servers, []efficacy.Fault{nf}); len(got) != 0 {
 		t.Errorf("toxiproxy loss gave ports %v", got)
+	}
+}
+
+// TestLinePerConnection: the emulated loss says what it is.
+func TestLinePerConnection(t *testing.T) {
+	rec := &efficacy.Record{Samples: seconds(2, 0, 0, nil)}
+	f := []efficacy.Fault{{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "toxiproxy"}}
+	efficacy.Judge(rec, f, efficacy.Tolerance{})
+	if want := "mc1: requested 10 % of connections black-holed (per-connection emulation of loss)"; !strings.HasPrefix(rec.Verdict.Line, want) {
+		t.Errorf("line %q, want it to start with %q", rec.Verdict.Line, want)
 	}
 }
