@@ -313,6 +313,8 @@ func (c *collector) scenario(ctx context.Context, s manifest.Scenario) (*results
 		Name:        s.Name,
 		Description: s.Description,
 		Status:      s.Status,
+		Efficacy:    s.Efficacy,
+		Error:       s.Error,
 		Fidelity:    Fidelity(s.Faults),
 		Faults:      s.Faults,
 	}

@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/mcchaos/mcchaos/internal/atomicfile"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -250,6 +252,8 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return o, fmt.Errorf("%w: %v; the report covers the others", ErrInput, missing)
 	case d.Verdict == compare.VerdictInvalid:
 		return o, fmt.Errorf("%w: %s", ErrInput, d.Summary)
+	case len(d.Invalid) > 0 && d.Verdict != compare.VerdictIntegrity && d.Verdict != compare.VerdictRegression:
+		return o, fmt.Errorf("%w: %s (see each one's efficacy line in the report)", ErrInput, d.Summary)
 	}
 	err = failOn(opt.FailOn, d)
 	o.Failed = err != nil
@@ -282,6 +286,30 @@ func calibration(opt Options, newF, oldF *results.File) (*compare.Calibration, s
 	return c, "floors from " + p, nil
 }
 
+// efficacyLines fills the scenarios' requested-vs-measured lines from the
+// efficacy file beside the manifest when the manifest lacks them (runs
+// recorded before the manifest held them). collect reads the file as
+// plain JSON: it knows scenariod only by its files.
+func efficacyLines(m *manifest.Manifest, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var recs map[string]struct {
+		Verdict struct {
+			Line string `json:"line"`
+		} `json:"verdict"`
+	}
+	if json.Unmarshal(b, &recs) != nil {
+		return
+	}
+	for i := range m.Scenarios {
+		if s := &m.Scenarios[i]; s.Efficacy == "" {
+			s.Efficacy = recs[s.Name].Verdict.Line
+		}
+	}
+}
+
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -309,6 +337,7 @@ func collectRuns(ctx context.Context, q Querier, opt Options, out string) (*resu
 			return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
 		}
 		fmt.Fprintf(opt.Collect.Progress, "collect: run %s (%d scenarios) from %s\n", m.RunID, len(m.Scenarios), p)
+		efficacyLines(m, filepath.Join(filepath.Dir(p), "efficacy.json"))
 		run, err := Collect(ctx, q, m, opt.Collect)
 		if run != nil {
 			run.Notes = append(run.Notes, notes...)

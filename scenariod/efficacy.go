@@ -20,7 +20,7 @@ import (
 // efficacy oracle could not prove: one did not take effect, was absent for
 // more than a second, leaked onto a server it does not target, or lingered
 // into recovery (issue 14). Such a scenario is excluded from verdicts.
-const StatusInvalid = "invalid"
+const StatusInvalid = manifest.StatusInvalid
 
 // EfficacyFile is the name of the oracle's records, next to the manifest:
 // a JSON object from scenario name to efficacy.Record.
@@ -71,9 +71,10 @@ type scenarioCheck struct {
 	name   string
 	faults []efficacy.Fault
 	watch  *efficacy.Watch
-	rec    *efficacy.Record // the watch's, then the judged one
-	judged chan judged      // finish's result; nil before finish
-	err    error            // the verdict, once received
+	rec    *efficacy.Record   // the watch's, then the judged one
+	judged chan judged        // finish's result; nil before finish
+	err    error              // the verdict, once received
+	cur    *manifest.Scenario // gets the verdict's line
 }
 
 // judged is what finish's goroutine hands back.
@@ -82,8 +83,8 @@ type judged struct {
 	err error
 }
 
-func (r *Runner) newCheck(s Scenario) *scenarioCheck {
-	return &scenarioCheck{r: r, name: s.Name, faults: r.efficacyFaults(s)}
+func (r *Runner) newCheck(s Scenario, cur *manifest.Scenario) *scenarioCheck {
+	return &scenarioCheck{r: r, name: s.Name, faults: r.efficacyFaults(s), cur: cur}
 }
 
 // baseline measures the servers' round trips; call it with no fault on.
@@ -143,6 +144,9 @@ func (c *scenarioCheck) verdict() error {
 	j := <-c.judged
 	c.judged, c.rec, c.err = nil, j.rec, j.err
 	c.r.records[c.name] = j.rec
+	if c.cur != nil && j.rec != nil {
+		c.cur.Efficacy = j.rec.Verdict.Line
+	}
 	if err := c.r.writeEfficacy(); err != nil {
 		c.r.logf("%v", err)
 	}

@@ -548,7 +548,7 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 		return sr.end(ctx, manifest.StatusFailed, err)
 	}
 	sr.step(EventScenarioStart, Event{})
-	chk := r.newCheck(s)
+	chk := r.newCheck(s, cur)
 	defer chk.verdict() // no check outlives its scenario
 	defer chk.stop()
 

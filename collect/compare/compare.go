@@ -31,6 +31,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect/internal/robust"
 	"github.com/mcchaos/mcchaos/collect/internal/units"
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
 // Defaults of Config.
@@ -323,7 +324,11 @@ type Diff struct {
 	// Problems make the comparison untrustworthy: a gating figure on one
 	// side only, every arm of a side without data, nothing compared. Any
 	// problem is exit 2, never "no regression".
-	Problems  []string   `json:"problems,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+	// Invalid are the scenarios whose faults were not in effect as
+	// requested (the efficacy oracle's verdict): excluded from the
+	// verdict, and the run exits 2.
+	Invalid   []string   `json:"invalid_scenarios,omitempty"`
 	Integrity []string   `json:"integrity_failures,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`
 	Family    []Gate     `json:"gating_family"`
@@ -425,6 +430,12 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 	}
 	for _, name := range names {
 		sd := compareScenario(cfg, name, base, head, &d.Problems, &d.Warnings)
+		if invalidIn(base, name) || invalidIn(&head, name) {
+			// Its faults were not in effect as requested: its figures
+			// measure something else. Shown, never judged.
+			sd.Status, sd.Compared, sd.Regressions = manifest.StatusInvalid, false, 0
+			d.Invalid = append(d.Invalid, name)
+		}
 		if sd.Integrity > 0 {
 			d.Integrity = append(d.Integrity, fmt.Sprintf("%s: %g integrity violation(s) on a head arm", name, sd.Integrity))
 		}
@@ -452,6 +463,9 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 		d.Problems = append(d.Problems, "no scenario ran on both sides: nothing compared (run the baseline's scenarios, or record the baseline again with the same profile: make baseline)")
 	}
 	d.Verdict, d.Summary = verdict(d, base != nil)
+	if len(d.Invalid) > 0 {
+		d.Summary += fmt.Sprintf("; %d scenario(s) invalid, faults not in effect as requested: %s", len(d.Invalid), strings.Join(d.Invalid, ", "))
+	}
 	return d, nil
 }
 
@@ -604,6 +618,12 @@ func gather(src *source, name string) *gathered {
 		return nil
 	}
 	return g
+}
+
+// invalidIn reports whether a source's run marked the scenario invalid.
+func invalidIn(src *source, name string) bool {
+	g := gather(src, name)
+	return g != nil && g.sc.Status == manifest.StatusInvalid
 }
 
 func compareScenario(cfg Config, name string, base *source, head source, problems, warnings *[]string) Scenario {

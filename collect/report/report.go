@@ -20,6 +20,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/internal/units"
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
 // Link is a link shown in a scenario's section (a Grafana snapshot).
@@ -108,6 +109,9 @@ func verdictLine(d *compare.Diff) string {
 		return "**ℹ️ No baseline**: " + d.Summary + "."
 	case compare.VerdictRegression:
 		return "**❌ " + d.Summary + ".**"
+	}
+	if len(d.Invalid) > 0 {
+		return fmt.Sprintf("**🛑 %s.** An invalid scenario's faults were not in effect as requested: its figures are shown, never judged.", strings.ToUpper(d.Summary[:1])+d.Summary[1:])
 	}
 	return fmt.Sprintf("**✅ %s** (%s). No integrity violation.", strings.ToUpper(d.Summary[:1])+d.Summary[1:], modeText(d))
 }
@@ -300,6 +304,12 @@ func writeScenario(b *strings.Builder, in Input, sd compare.Scenario) {
 			fmt.Fprintf(b, "; applied to %d arm paths within %s, removed within %s (goal ≤ 10 ms)", len(f.Arms), a.Round(time.Microsecond), r.Round(time.Microsecond))
 		}
 		b.WriteString("\n")
+	}
+	if sc.Efficacy != "" {
+		fmt.Fprintf(b, "- measured: %s\n", sc.Efficacy)
+	}
+	if sc.Status == manifest.StatusInvalid {
+		fmt.Fprintf(b, "- **invalid, excluded from the verdict**: %s\n", sc.Error)
 	}
 	for _, p := range sc.Phases {
 		fmt.Fprintf(b, "- %s: %s\n", p.Name, p.End.Sub(p.Start).Round(time.Millisecond))

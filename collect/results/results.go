@@ -131,12 +131,17 @@ func (h Host) Class() string {
 
 // Scenario is one scenario of a run.
 type Scenario struct {
-	Name        string           `json:"name"`
-	Description string           `json:"description,omitempty"`
-	Status      string           `json:"status,omitempty"`
-	Fidelity    string           `json:"fidelity"`
-	Faults      []manifest.Fault `json:"faults,omitempty"`
-	Phases      []Phase          `json:"phases"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Status      string `json:"status,omitempty"`
+	// Efficacy is what the faults measurably did, requested vs measured
+	// per server (scenariod's efficacy oracle); Error says why a scenario
+	// failed or is invalid.
+	Efficacy string           `json:"efficacy,omitempty"`
+	Error    string           `json:"error,omitempty"`
+	Fidelity string           `json:"fidelity"`
+	Faults   []manifest.Fault `json:"faults,omitempty"`
+	Phases   []Phase          `json:"phases"`
 	// Event holds the figures of a short fault (a testing phase shorter
 	// than collect's minimum window): from the fault's start to a few
 	// seconds after it, never past the scenario's end. Nil for long faults.

@@ -68,6 +68,10 @@ const (
 	StatusPassed      = "passed"
 	StatusFailed      = "failed"
 	StatusInterrupted = "interrupted"
+	// StatusInvalid: the scenario ran, but its faults were not in effect as
+	// requested (absent, leaked, lingering): its figures measure something
+	// else, so it is excluded from verdicts.
+	StatusInvalid = "invalid"
 )
 
 // Injectors and their fidelity.
@@ -135,6 +139,10 @@ type Scenario struct {
 	Phases      []Phase `json:"phases"`
 	Status      string  `json:"status"`
 	Error       string  `json:"error,omitempty"`
+	// Efficacy is the efficacy oracle's line: requested vs measured per
+	// server ("mc1: requested 10 % loss, measured 9.7 % of 5230 packets
+	// lost; elsewhere mc2 0.0 % ..."). efficacy.json has the checks.
+	Efficacy string `json:"efficacy,omitempty"`
 }
 
 // Fault is one fault of a scenario, applied to one or more servers.
