@@ -408,3 +408,41 @@ func TestIdleArmsRecorded(t *testing.T) {
 		t.Errorf("summary %q", d.Summary)
 	}
 }
+
+// TestInvalidExcluded: a scenario whose faults the efficacy oracle found
+// not in effect is shown but never judged, even when its figures moved,
+// and the summary names it.
+func TestInvalidExcluded(t *testing.T) {
+	f := resultstest.File(resultstest.Options{Seed: 1, Paired: true, Planted: true})
+	planted, err := compare.Compare(nil, f, compare.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim string
+	for _, s := range planted.Scenarios {
+		if s.Regressions > 0 {
+			victim = s.Name
+			break
+		}
+	}
+	if victim == "" {
+		t.Fatal("the planted file flags nothing: no scenario to invalidate")
+	}
+	sc, _ := f.Runs[0].Scenario(victim)
+	sc.Status = manifest.StatusInvalid
+	d, err := compare.Compare(nil, f, compare.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(d.Invalid, victim) {
+		t.Errorf("Invalid = %v, want %s in it", d.Invalid, victim)
+	}
+	for _, s := range d.Scenarios {
+		if s.Name == victim && (s.Compared || s.Regressions > 0) {
+			t.Errorf("%s: compared %v with %d regressions, want neither", victim, s.Compared, s.Regressions)
+		}
+	}
+	if d.Compared != planted.Compared-1 || !strings.Contains(d.Summary, "invalid") || !strings.Contains(d.Summary, victim) {
+		t.Errorf("compared %d (was %d), summary %q: want one fewer and the invalid scenario named", d.Compared, planted.Compared, d.Summary)
+	}
+}
