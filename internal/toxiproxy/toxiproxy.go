@@ -124,7 +124,7 @@ func (t *Client) do(ctx context.Context, method, path string, body, out any) err
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("%w: %s %s: %v (last error: %v)", ErrToxiproxy, method, path, ctx.Err(), last)
+				return fmt.Errorf("%w: %s %s: %w (last error: %v)", ErrToxiproxy, method, path, ctx.Err(), last)
 			case <-time.After(backoff):
 			}
 			backoff *= 2
@@ -152,7 +152,7 @@ func (t *Client) once(ctx context.Context, method, path string, payload []byte, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, t.base()+path, rd)
 	if err != nil {
-		return false, fmt.Errorf("%w: %s %s: %v", ErrToxiproxy, method, path, err)
+		return false, fmt.Errorf("%w: %s %s: %w", ErrToxiproxy, method, path, err)
 	}
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -163,7 +163,7 @@ func (t *Client) once(ctx context.Context, method, path string, payload []byte, 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return true, fmt.Errorf("%w: %s %s: %v", ErrToxiproxy, method, path, err)
+		return true, fmt.Errorf("%w: %s %s: %w", ErrToxiproxy, method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
