@@ -334,10 +334,10 @@ func (c *collector) scenario(ctx context.Context, s manifest.Scenario) (*results
 	alive := make([]map[armID]bool, len(wins))
 	anyData := false
 	for i, w := range wins {
-		if w.dur() < c.cfg.MinWindow {
-			continue
-		}
-		vals, err := c.perArm(ctx, specs()[0].windowQuery(w.dur()), w.end, "", false)
+		// A phase shorter than MinWindow gets no phase figures, but its
+		// operations still show that the arms ran (the fault event figures
+		// measure it); two scrapes are the least a rate needs.
+		vals, err := c.perArm(ctx, specs()[0].windowQuery(max(w.dur(), 2*time.Second)), w.end, "", false)
 		if err != nil {
 			return nil, err
 		}

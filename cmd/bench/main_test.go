@@ -186,7 +186,7 @@ func TestEndToEndSmoke(t *testing.T) {
 		if err != nil {
 			t.Fatalf("bench: %v\n%s", err, out)
 		}
-		if !bytes.Contains(out, []byte("verdict: no regression in 1 scenarios compared")) {
+		if !bytes.Contains(out, []byte("verdict: no regression in 1 scenario compared")) {
 			t.Errorf("stored-baseline run did not compare its one scenario:\n%s", out)
 		}
 	})
@@ -218,7 +218,7 @@ func TestBaseRef(t *testing.T) {
 	if list, _ := exec.Command("git", "worktree", "list").Output(); bytes.Contains(list, []byte(runDir)) {
 		t.Errorf("git still lists the base worktree:\n%s", list)
 	}
-	if !bytes.Contains(out, []byte("in 1 scenarios compared")) {
+	if !bytes.Contains(out, []byte("in 1 scenario compared")) {
 		t.Errorf("no paired verdict:\n%s", out)
 	}
 }
