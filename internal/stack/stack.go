@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -73,28 +74,63 @@ func FreePorts(n int) (Ports, error) {
 }
 
 // FreePortList returns n distinct free TCP ports on 127.0.0.1: each is
-// held until all are found, so none is handed out twice.
+// held until all are found, so none is handed out twice. They come from
+// below the kernel's ephemeral range when there is room: a port chosen
+// now is bound later (after the stack starts), and in between any
+// outgoing connection (the arms' thousands of them, Prometheus's scrapes)
+// may take a just-released ephemeral port as its source, so the listener
+// fails with "address already in use".
 func FreePortList(n int) ([]int, error) {
-	ports := make([]int, n)
-	for i := range ports {
+	ports := make([]int, 0, n)
+	lo, hi := portRange()
+	for tries := 0; len(ports) < n && tries < 50*n; tries++ {
+		port := lo + rand.IntN(hi-lo)
+		if slices.Contains(ports, port) {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		ports = append(ports, port)
+	}
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("stack: find a free port: %w", err)
 		}
 		defer l.Close()
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
 }
 
+// portRange is where FreePortList looks first: from 10000 to the start of
+// the ephemeral range (net.ipv4.ip_local_port_range), or [10000, 32768)
+// when that cannot be read.
+func portRange() (lo, hi int) {
+	lo, hi = 10000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if start, err := strconv.Atoi(f[0]); err == nil {
+				hi = start
+			}
+		}
+	}
+	if hi-lo < 1000 {
+		lo, hi = 1024, max(hi, 2048)
+	}
+	return lo, hi
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := FreePortList(1)
 	if err != nil {
-		return 0, fmt.Errorf("stack: find a free port: %w", err)
+		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
 }
 
 // Config says what to start. The zero value starts DESIGN.md's stack in a
