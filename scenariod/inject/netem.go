@@ -1,13 +1,12 @@
 package inject
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -136,21 +135,10 @@ func (n *Netem) Plan(loss map[int]float64) NetemPlan {
 }
 
 func (n *Netem) run(ctx context.Context, stdin string, argv ...string) (string, error) {
-	timeout := n.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	full := append(slices.Clone(n.Exec), argv...)
-	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(errb.String() + " " + out.String())
+	out, errOut, err := runTool(ctx, cmp.Or(n.Timeout, 5*time.Second), full, stdin)
+	if err != nil {
+		msg := strings.TrimSpace(errOut + " " + out)
 		var k int
 		if i := strings.Index(msg, "Command failed -:"); i >= 0 && stdin != "" {
 			// Name the batch line that failed.
@@ -167,7 +155,7 @@ func (n *Netem) run(ctx context.Context, stdin string, argv ...string) (string, 
 		}
 		return "", fmt.Errorf("netem: %s: %v: %s", strings.Join(full, " "), err, msg)
 	}
-	return out.String(), nil
+	return out, nil
 }
 
 // SetLoss replaces every rule by loss (port → percent, 0 ≤ pct ≤ 100). An

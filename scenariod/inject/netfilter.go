@@ -2,6 +2,7 @@ package inject
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,23 +85,26 @@ func ValidTable(name string) error {
 }
 
 func (n *Netfilter) nft(ctx context.Context, stdin string, args ...string) (string, error) {
-	timeout := n.Timeout
-	if timeout <= 0 {
-		timeout = 15 * time.Second
+	out, errOut, err := runTool(ctx, cmp.Or(n.Timeout, 15*time.Second), append(slices.Clone(n.command()), args...), stdin)
+	if err != nil {
+		return "", fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut))
 	}
+	return out, nil
+}
+
+// runTool runs argv with stdin (if any) under timeout and returns its
+// stdout and stderr: the one way nft and tc are run.
+func runTool(ctx context.Context, timeout time.Duration, argv []string, stdin string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	argv := append(slices.Clone(n.command()), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
-	}
-	return out.String(), nil
+	err = cmd.Run()
+	return out.String(), errb.String(), err
 }
 
 // Available reports nil if this machine can apply Netfilter rules, else an
