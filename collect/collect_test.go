@@ -74,6 +74,9 @@ func hashValue(q string, m model.Metric, i int64) model.SampleValue {
 	if strings.Contains(q, mIntegrity) {
 		return 0 // no violations: TestRunRepeatedRuns expects a passing run
 	}
+	if strings.Contains(q, mErrors) {
+		base /= 100 // error ratios of a healthy run (the steady state before a fault holds)
+	}
 	if strings.Contains(q, mLastTransit) {
 		return model.SampleValue(float64(i) - 1.5) // a breaker opened 1.5 s before this step
 	}

@@ -289,7 +289,10 @@ type Scenario struct {
 	Improvements int      `json:"improvements"`
 	// Integrity is the largest integrity-violation count of a head arm.
 	Integrity float64 `json:"integrity_violations"`
-	Rows      []Row   `json:"rows"`
+	// Unsteady says why the scenario had no steady state before its
+	// fault on both sides (then it is invalid), or on one side (a warning).
+	Unsteady string `json:"unsteady,omitempty"`
+	Rows     []Row  `json:"rows"`
 }
 
 // Overall verdicts of a Diff.
@@ -435,9 +438,17 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 	}
 	for _, name := range names {
 		sd := compareScenario(cfg, name, base, head, &d.Problems, &d.Warnings)
-		if invalidIn(base, name) || invalidIn(&head, name) {
-			// Its faults were not in effect as requested: its figures
-			// measure something else. Shown, never judged.
+		bu, hu := unsteady(base, name), unsteady(&head, name)
+		switch {
+		case bu != "" && hu != "":
+			sd.Unsteady = fmt.Sprintf("no steady state before the fault: %s, %s (the machine or the previous scenario, not the fault, is what the figures measure)", bu, hu)
+		case bu != "" || hu != "":
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: %s%s: only one side was not in steady state before the fault", name, bu, hu))
+		}
+		if invalidIn(base, name) || invalidIn(&head, name) || sd.Unsteady != "" {
+			// Its faults were not in effect as requested, or nothing was
+			// steady before them: its figures measure something else.
+			// Shown, never judged.
 			sd.Status, sd.Compared, sd.Regressions = manifest.StatusInvalid, false, 0
 			d.Invalid = append(d.Invalid, name)
 		}
@@ -469,7 +480,7 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 	}
 	d.Verdict, d.Summary = verdict(d, base != nil)
 	if len(d.Invalid) > 0 {
-		d.Summary += fmt.Sprintf("; %d scenario(s) invalid, faults not in effect as requested: %s", len(d.Invalid), strings.Join(d.Invalid, ", "))
+		d.Summary += fmt.Sprintf("; %d scenario(s) invalid (faults not in effect as requested, or no steady state before them): %s", len(d.Invalid), strings.Join(d.Invalid, ", "))
 	}
 	return d, nil
 }
@@ -623,6 +634,31 @@ func gather(src *source, name string) *gathered {
 		return nil
 	}
 	return g
+}
+
+// SteadyMaxErrorRatio is the steady-state hypothesis checked before every
+// fault (as Chaos Toolkit checks one before its method): a side whose
+// median arm failed more than this share of operations in stabilization
+// was not healthy before the fault. Both sides so → the scenario is
+// invalid (a starved machine, or a previous scenario not yet recovered);
+// one side → a warning (that may be the client itself).
+const SteadyMaxErrorRatio = 0.05
+
+// unsteady says how a source's side broke the steady state of a scenario,
+// or "".
+func unsteady(src *source, name string) string {
+	g := gather(src, name)
+	if g == nil {
+		return ""
+	}
+	vs, ok := g.vals[Key{Phase: manifest.PhaseStabilization, Name: "error_ratio"}]
+	if !ok || len(vs.Defined()) == 0 {
+		return ""
+	}
+	if m := robust.Median(vs.Defined()); m > SteadyMaxErrorRatio {
+		return fmt.Sprintf("%s side failed %.0f %% of operations in stabilization (median arm; limit %.0f %%)", src.side, 100*m, 100*SteadyMaxErrorRatio)
+	}
+	return ""
 }
 
 // invalidIn reports whether a source's run marked the scenario invalid.

@@ -111,7 +111,7 @@ func verdictLine(d *compare.Diff) string {
 		return "**❌ " + d.Summary + ".**"
 	}
 	if len(d.Invalid) > 0 {
-		return fmt.Sprintf("**🛑 %s.** An invalid scenario's faults were not in effect as requested: its figures are shown, never judged.", strings.ToUpper(d.Summary[:1])+d.Summary[1:])
+		return fmt.Sprintf("**🛑 %s.** An invalid scenario's faults were not in effect as requested, or it was not in steady state before them: its figures are shown, never judged.", strings.ToUpper(d.Summary[:1])+d.Summary[1:])
 	}
 	return fmt.Sprintf("**✅ %s** (%s). No integrity violation.", strings.ToUpper(d.Summary[:1])+d.Summary[1:], modeText(d))
 }
@@ -310,6 +310,9 @@ func writeScenario(b *strings.Builder, in Input, sd compare.Scenario) {
 	}
 	if sc.Status == manifest.StatusInvalid {
 		fmt.Fprintf(b, "- **invalid, excluded from the verdict**: %s\n", sc.Error)
+	}
+	if sd.Unsteady != "" {
+		fmt.Fprintf(b, "- **invalid, excluded from the verdict**: %s\n", sd.Unsteady)
 	}
 	for _, p := range sc.Phases {
 		fmt.Fprintf(b, "- %s: %s\n", p.Name, p.End.Sub(p.Start).Round(time.Millisecond))
