@@ -81,11 +81,13 @@ func FreePorts(n int) (Ports, error) {
 // may take a just-released ephemeral port as its source, so the listener
 // fails with "address already in use".
 func FreePortList(n int) ([]int, error) {
+	given.Lock()
+	defer given.Unlock()
 	ports := make([]int, 0, n)
 	lo, hi := portRange()
 	for tries := 0; len(ports) < n && tries < 50*n; tries++ {
 		port := lo + rand.IntN(hi-lo)
-		if slices.Contains(ports, port) {
+		if slices.Contains(ports, port) || given.ports[port] || wellKnown(port) {
 			continue
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -103,8 +105,32 @@ func FreePortList(n int) ([]int, error) {
 		defer l.Close()
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
+	for _, p := range ports {
+		given.ports[p] = true
+	}
 	return ports, nil
 }
+
+// wellKnown reports whether port is near a fixed port of DESIGN.md's
+// stack or the compose file (memcached 11211…, proxies 21211…, compose
+// 31211…, Prometheus 9090…, toxiproxy, Grafana): a stack started on the
+// defaults (make bench) takes them after FreePortList has chosen.
+func wellKnown(port int) bool {
+	for _, base := range []int{DefaultMemcachedPort, DefaultProxyPort, DefaultMemcachedPort + 20000, 9090, DefaultToxiproxyPort, 3000} {
+		if port >= base && port < base+100 {
+			return true
+		}
+	}
+	return false
+}
+
+// given are the ports FreePortList handed out in this process: a later
+// call (the arms' ports after the stack's) must not hand one out again,
+// although nothing may listen on it yet.
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // portRange is where FreePortList looks first: from 10000 to the start of
 // the ephemeral range (net.ipv4.ip_local_port_range), or [10000, 32768)
