@@ -19,6 +19,7 @@ const glossary = `## Glossary
 - **Not reached** (a breaker that never opened, a client that never recovered) ranks worse than every value reached, and it gates.
 - **No data**: an arm without a value for a figure (no operations of that kind, or its process did not run); the note says which.
 - **Integrity violations**: reads that returned a value other than the one written for the key. Any violation on a head arm fails the run, whatever the statistics say.
+- **Invalid scenario**: not an experiment, so never judged (shown, named in the first line, exit 2): the efficacy oracle found its faults not in effect as requested or leaking onto another server, or both sides failed more than 5 % of operations in stabilization — the steady state before the fault did not hold (a starved machine, or the previous scenario not yet recovered).
 
 **The figures.**
 
