@@ -253,7 +253,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	case d.Verdict == compare.VerdictInvalid:
 		return o, fmt.Errorf("%w: %s", ErrInput, d.Summary)
 	case len(d.Invalid) > 0 && d.Verdict != compare.VerdictIntegrity && d.Verdict != compare.VerdictRegression:
-		return o, fmt.Errorf("%w: %s (see each one's efficacy line in the report)", ErrInput, d.Summary)
+		return o, fmt.Errorf("%w: %s (each one's reason is in its section of the report)", ErrInput, d.Summary)
 	}
 	err = failOn(opt.FailOn, d)
 	o.Failed = err != nil
