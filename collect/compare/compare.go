@@ -84,6 +84,12 @@ type Gate struct {
 	// Resolution is the smallest change the measurement can resolve, in
 	// the figure's unit: a floor is never below it.
 	Resolution float64 `json:"resolution"`
+	// MinRel is the smallest change worth acting on, relative to the base
+	// median: a calibrated floor is never below MinRel × |base median|.
+	// A/A runs can pin a figure so tightly (p99 held at the operation
+	// timeout varies by 1 ms) that a 3 ms shift would be "significant"
+	// and beyond the calibrated spread, yet nobody would act on it.
+	MinRel float64 `json:"min_rel,omitempty"`
 }
 
 // DefaultFamily is the gating family, per scenario: the critical figures of
@@ -91,13 +97,13 @@ type Gate struct {
 // phase figures) is judged by its event figures instead. Integrity is not
 // here: any violation fails the run.
 var DefaultFamily = []Gate{
-	{Key: Key{Phase: "testing", Name: "throughput"}, Resolution: 1},                         // ops/s
-	{Key: Key{Phase: "testing", Name: "error_ratio"}, Resolution: 0.0005},                   // 0.05 pp
-	{Key: Key{Phase: "testing", Name: "latency_p99", Labels: "op=all"}, Resolution: 0.0005}, // s
-	{Key: Key{Phase: PhaseResilience, Name: "time_to_detect"}, Resolution: 0.01},            // s
-	{Key: Key{Phase: PhaseResilience, Name: "time_to_recover"}, Resolution: 1},              // s: 1 s series
-	{Key: Key{Phase: PhaseEvent, Name: "failed_operations"}, Resolution: 1},                 // count
-	{Key: Key{Phase: PhaseEvent, Name: "peak_latency_p99"}, Resolution: 0.0005},             // s
+	{Key: Key{Phase: "testing", Name: "throughput"}, Resolution: 1, MinRel: 0.02},                         // ops/s
+	{Key: Key{Phase: "testing", Name: "error_ratio"}, Resolution: 0.0005},                                 // 0.05 pp
+	{Key: Key{Phase: "testing", Name: "latency_p99", Labels: "op=all"}, Resolution: 0.0005, MinRel: 0.05}, // s
+	{Key: Key{Phase: PhaseResilience, Name: "time_to_detect"}, Resolution: 0.01, MinRel: 0.05},            // s
+	{Key: Key{Phase: PhaseResilience, Name: "time_to_recover"}, Resolution: 1},                            // s: 1 s series
+	{Key: Key{Phase: PhaseEvent, Name: "failed_operations"}, Resolution: 1},                               // count
+	{Key: Key{Phase: PhaseEvent, Name: "peak_latency_p99"}, Resolution: 0.0005, MinRel: 0.05},             // s
 }
 
 // Floor is a minimum effect without calibration: a change must be at least
@@ -801,18 +807,18 @@ func compareRow(cfg Config, scenario string, k Key, meta results.Metric, bv, hv 
 // gating figure when the calibration has it, else DefaultFloors relative
 // to the base median; never below the gate's resolution.
 func floor(cfg Config, scenario string, k Key, g Gate, baseMedian float64) (Num, string) {
+	m := baseMedian
+	if math.IsNaN(m) || math.IsInf(m, 0) {
+		m = 0
+	}
 	if cfg.Calibration != nil {
 		if f, ok := cfg.Calibration.Floor(scenario, k); ok {
-			return Num(max(f, g.Resolution)), "calibrated"
+			return Num(max(f, g.Resolution, g.MinRel*math.Abs(m))), "calibrated"
 		}
 	}
 	fl, ok := cfg.Floors[k.Name]
 	if !ok {
 		fl = FallbackFloor
-	}
-	m := baseMedian
-	if math.IsNaN(m) || math.IsInf(m, 0) {
-		m = 0
 	}
 	return Num(max(fl.Rel*math.Abs(m), fl.Abs, g.Resolution)), "default"
 }
