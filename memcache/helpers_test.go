@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -148,13 +147,7 @@ type memcachedProc struct {
 
 func startMemcached(t testing.TB, extra ...string) *memcachedProc {
 	t.Helper()
-	bin, err := exec.LookPath("memcached")
-	if err != nil {
-		if os.Getenv(stacktest.RequireEnv) == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("needs memcached: %v", err)
-	}
+	bin := stacktest.NeedBinary(t, "memcached")
 	port, err := stack.FreePort()
 	if err != nil {
 		t.Fatal(err)

@@ -53,12 +53,7 @@ func TestMain(m *testing.M) {
 func requireStack(t *testing.T) {
 	t.Helper()
 	for _, bin := range []string{"memcached", "prometheus"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv(stacktest.RequireEnv) == "1" {
-				t.Fatalf("%s not installed: run make deps", bin)
-			}
-			t.Skipf("needs %s: run make deps", bin)
-		}
+		stacktest.NeedBinary(t, bin)
 	}
 }
 

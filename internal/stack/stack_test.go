@@ -91,12 +91,7 @@ func TestPrometheusConfigChecks(t *testing.T) {
 	if err := os.WriteFile(f, stack.PrometheusConfig(map[string]string{"loadgen": "127.0.0.1:9090", "scenariod": "127.0.0.1:9092"}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("promtool"); err != nil {
-		if os.Getenv(stacktest.RequireEnv) == "1" {
-			t.Fatal("promtool not installed: run make deps")
-		}
-		t.Skip("promtool not installed: run make deps")
-	}
+	stacktest.NeedBinary(t, "promtool")
 	if out, err := exec.Command("promtool", "check", "config", f).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}

@@ -11,16 +11,14 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/stack"
+	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 )
 
 // TestKillStale leaves a real memcached behind as a killed run would and
 // checks that KillStale kills it only once the run's bench is gone, and
 // never a memcached whose command line is not the recorded one.
 func TestKillStale(t *testing.T) {
-	bin, err := exec.LookPath("memcached")
-	if err != nil {
-		t.Skip("needs memcached: run make deps")
-	}
+	bin := stacktest.NeedBinary(t, "memcached")
 	port, err := stack.FreePort()
 	if err != nil {
 		t.Fatal(err)

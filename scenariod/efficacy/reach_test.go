@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 	"github.com/mcchaos/mcchaos/scenariod/inject/injecttest"
@@ -44,9 +45,10 @@ func in(t *testing.T, ns []string, args ...string) {
 // the loopback input hook sees nothing: Reaches says ErrNotReached, and
 // scenariod must use netem in the container instead.
 func TestReachesDockerPaths(t *testing.T) {
-	for _, bin := range []string{"ip", "nft", "memcached"} {
+	stacktest.NeedBinary(t, "memcached")
+	for _, bin := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s: %v", bin, err)
+			t.Skipf("needs %s (iproute2, nftables): %v", bin, err)
 		}
 	}
 	host, ctr := injecttest.Netns(t), injecttest.Netns(t)

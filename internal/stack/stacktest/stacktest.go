@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/mcchaos/mcchaos/internal/stack"
@@ -72,6 +73,22 @@ func NeedNetfilter(t testing.TB, unusable error) {
 		t.Fatalf("per-packet loss needs nftables with CAP_NET_ADMIN: %v", unusable)
 	}
 	t.Skipf("per-packet loss needs nftables with CAP_NET_ADMIN: %v", unusable)
+}
+
+// NeedBinary returns the path of a binary of the real stack (memcached,
+// prometheus, promtool). A missing one skips t, naming it, unless
+// RequireEnv is 1 (make test, CI), when it fails t.
+func NeedBinary(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("%s not installed: run make deps (%v)", name, err)
+	}
+	t.Skipf("needs %s: run make deps (%v)", name, err)
+	return ""
 }
 
 // services returns the stack's services with or without Prometheus.
