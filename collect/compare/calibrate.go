@@ -191,8 +191,7 @@ func fit(reps []*results.File, cfg Config, multiple float64) *Calibration {
 		base, head := &source{rep, results.SideBase}, source{rep, results.SideHead}
 		for _, name := range rep.ScenarioNames() {
 			b, h := gather(base, name), gather(&head, name)
-			if b == nil || h == nil || invalidIn(base, name) || invalidIn(&head, name) ||
-				(unsteady(base, name) != "" && unsteady(&head, name) != "") {
+			if b == nil || h == nil || b.invalid() || h.invalid() || (b.unsteady() != "" && h.unsteady() != "") {
 				// Not an experiment (Compare excludes it too): its
 				// spread would measure a starved machine or an absent fault.
 				continue

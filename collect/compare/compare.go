@@ -295,8 +295,8 @@ type Scenario struct {
 	Improvements int      `json:"improvements"`
 	// Integrity is the largest integrity-violation count of a head arm.
 	Integrity float64 `json:"integrity_violations"`
-	// Unsteady says why the scenario had no steady state before its
-	// fault on both sides (then it is invalid), or on one side (a warning).
+	// Unsteady says why neither side was in steady state before the
+	// fault (the scenario is then invalid); one side only is a warning.
 	Unsteady string `json:"unsteady,omitempty"`
 	Rows     []Row  `json:"rows"`
 }
@@ -443,15 +443,16 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 		}
 	}
 	for _, name := range names {
-		sd := compareScenario(cfg, name, base, head, &d.Problems, &d.Warnings)
-		bu, hu := unsteady(base, name), unsteady(&head, name)
+		b, h := gather(base, name), gather(&head, name)
+		sd := compareScenario(name, b, h, cfg, &d.Problems, &d.Warnings)
+		bu, hu := b.unsteady(), h.unsteady()
 		switch {
 		case bu != "" && hu != "":
 			sd.Unsteady = fmt.Sprintf("no steady state before the fault: %s, %s (the machine or the previous scenario, not the fault, is what the figures measure)", bu, hu)
 		case bu != "" || hu != "":
 			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: %s%s: only one side was not in steady state before the fault", name, bu, hu))
 		}
-		if invalidIn(base, name) || invalidIn(&head, name) || sd.Unsteady != "" {
+		if b.invalid() || h.invalid() || sd.Unsteady != "" {
 			// Its faults were not in effect as requested, or nothing was
 			// steady before them: its figures measure something else.
 			// Shown, never judged.
@@ -588,6 +589,7 @@ func hostWarnings(old, new results.Run) []string {
 // gathered is one scenario's rows on one side: per key, the arm values of
 // every run, in first-seen order.
 type gathered struct {
+	side  string
 	sc    *results.Scenario
 	order []Key
 	vals  map[Key]results.Values
@@ -598,7 +600,7 @@ func gather(src *source, name string) *gathered {
 	if src == nil {
 		return nil
 	}
-	g := &gathered{vals: map[Key]results.Values{}, meta: map[Key]results.Metric{}}
+	g := &gathered{side: src.side, vals: map[Key]results.Values{}, meta: map[Key]results.Metric{}}
 	add := func(phase string, m results.Metric) {
 		vs, ok := m.Arms[src.side]
 		if !ok {
@@ -650,10 +652,9 @@ func gather(src *source, name string) *gathered {
 // one side → a warning (that may be the client itself).
 const SteadyMaxErrorRatio = 0.05
 
-// unsteady says how a source's side broke the steady state of a scenario,
-// or "".
-func unsteady(src *source, name string) string {
-	g := gather(src, name)
+// unsteady says how g's side broke the steady state of its scenario, or
+// "" (also for a nil g: the side does not have the scenario).
+func (g *gathered) unsteady() string {
 	if g == nil {
 		return ""
 	}
@@ -662,19 +663,18 @@ func unsteady(src *source, name string) string {
 		return ""
 	}
 	if m := robust.Median(vs.Defined()); m > SteadyMaxErrorRatio {
-		return fmt.Sprintf("%s side failed %.0f %% of operations in stabilization (median arm; limit %.0f %%)", src.side, 100*m, 100*SteadyMaxErrorRatio)
+		return fmt.Sprintf("%s side failed %.0f %% of operations in stabilization (median arm; limit %.0f %%)", g.side, 100*m, 100*SteadyMaxErrorRatio)
 	}
 	return ""
 }
 
-// invalidIn reports whether a source's run marked the scenario invalid.
-func invalidIn(src *source, name string) bool {
-	g := gather(src, name)
+// invalid reports whether g's run marked its scenario invalid (false
+// for a nil g).
+func (g *gathered) invalid() bool {
 	return g != nil && g.sc.Status == manifest.StatusInvalid
 }
 
-func compareScenario(cfg Config, name string, base *source, head source, problems, warnings *[]string) Scenario {
-	b, h := gather(base, name), gather(&head, name)
+func compareScenario(name string, b, h *gathered, cfg Config, problems, warnings *[]string) Scenario {
 	sd := Scenario{Name: name, InBase: b != nil, InHead: h != nil}
 	ref := h
 	if h == nil {

@@ -351,17 +351,29 @@ func recorded(t *testing.T, names ...string) []*results.File {
 // validAA are the recorded paired A/A runs whose comparison is valid.
 var validAA = []string{"aa-smoke-1", "aa-smoke-2", "aa-smoke-3", "aa-smoke-5", "aa-smoke-6", "aa-smoke-8", "aa-smoke-9"}
 
+// unsteadyAA are the scenarios of the recorded A/A runs that were not in
+// steady state before their fault on both sides (11–70 % of operations
+// failing in stabilization: the previous scenario's 100 % loss not yet
+// recovered on a busy host); Compare marks them invalid.
+var unsteadyAA = map[string][]string{
+	"aa-smoke-1": {"latency-200ms-1s", "multi-failure-2-servers-latency"},
+	"aa-smoke-5": {"latency-200ms-1s"},
+}
+
 // TestAARecorded: in every recorded paired A/A run, the base arms against
-// the head arms flag no regression, with the default floors, on every
-// scenario (no exemption).
+// the head arms flag no regression with the default floors: no gating row
+// of any scenario is a regression, the invalid ones (unsteady, shown but
+// not judged) included, and exactly the unsteady scenarios are invalid.
 func TestAARecorded(t *testing.T) {
 	for i, f := range recorded(t, validAA...) {
 		d, err := compare.Compare(nil, f, compare.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Verdict != compare.VerdictOK || d.Compared+len(d.Invalid) != 3 {
-			t.Errorf("%s: %s; flagged %v; problems %q", validAA[i], d.Summary, flagged(d, compare.Regression), d.Problems)
+		want := unsteadyAA[validAA[i]]
+		if d.Verdict != compare.VerdictOK || len(flagged(d, compare.Regression)) > 0 ||
+			!slices.Equal(d.Invalid, want) || d.Compared != 3-len(want) {
+			t.Errorf("%s: %s; flagged %v; invalid %v, want %v; problems %q", validAA[i], d.Summary, flagged(d, compare.Regression), d.Invalid, want, d.Problems)
 		}
 	}
 }
@@ -372,25 +384,17 @@ func TestAARecorded(t *testing.T) {
 // operations failing in stabilization) are invalid and say why; the runs
 // of a quiet host are not touched.
 func TestUnsteadyRecorded(t *testing.T) {
-	for _, tc := range []struct {
-		run     string
-		invalid []string
-	}{
-		{"aa-smoke-1", []string{"latency-200ms-1s", "multi-failure-2-servers-latency"}},
-		{"aa-smoke-5", []string{"latency-200ms-1s"}},
-		{"aa-smoke-9", nil},
-		{"aa-smoke-6", nil},
-	} {
-		d, err := compare.Compare(nil, recorded(t, tc.run)[0], compare.Config{})
+	for _, run := range []string{"aa-smoke-1", "aa-smoke-5", "aa-smoke-9", "aa-smoke-6"} {
+		d, err := compare.Compare(nil, recorded(t, run)[0], compare.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(d.Invalid, tc.invalid) {
-			t.Errorf("%s: invalid %v, want %v", tc.run, d.Invalid, tc.invalid)
+		if want := unsteadyAA[run]; !slices.Equal(d.Invalid, want) {
+			t.Errorf("%s: invalid %v, want %v", run, d.Invalid, want)
 		}
 		for _, s := range d.Scenarios {
-			if slices.Contains(tc.invalid, s.Name) && !strings.Contains(s.Unsteady, "in stabilization") {
-				t.Errorf("%s %s: reason %q", tc.run, s.Name, s.Unsteady)
+			if slices.Contains(unsteadyAA[run], s.Name) && !strings.Contains(s.Unsteady, "in stabilization") {
+				t.Errorf("%s %s: reason %q", run, s.Name, s.Unsteady)
 			}
 		}
 	}
