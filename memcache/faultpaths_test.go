@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,57 @@ import (
 // sends another request's response; a connection wrongly reused after a
 // timeout does.
 func TestTokenCheckedBeforeValue(t *testing.T) {
+	// A stale response: another token, a large value that never comes.
+	addr := scriptedServer(t, func(string) string { return "VA 500000 O4242\r\n" })
+	const timeout = 500 * time.Millisecond
+	c := newClient(t, Config{Servers: []string{addr}, Timeout: timeout, DisableBreaker: true})
+	start := time.Now()
+	_, err := c.Get(ctxT(t), "k")
+	if took := time.Since(start); Classify(err) != ClassProtocol || took > timeout/2 {
+		t.Fatalf("Get of a mismatched response = %v (class %s) after %v, want a protocol error at once", err, Classify(err), took)
+	}
+	start = time.Now()
+	items, err := c.GetMulti(ctxT(t), []string{"k", "l"})
+	if took := time.Since(start); Classify(err) != ClassProtocol || took > timeout/2 || len(items) != 0 {
+		t.Fatalf("GetMulti of a mismatched response = %v, %v (class %s) after %v, want a protocol error at once", items, err, Classify(err), took)
+	}
+}
+
+// TestGetMultiChecksKeys: GetMulti's gets answer must name the keys asked
+// for, in order, after the token's answer. A scripted server echoes the
+// token, then answers the gets with body.
+func TestGetMultiChecksKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       string // Classify of the error; ClassOK: item a found
+	}{
+		{"hit", "VALUE a 3 1 7\r\nx\r\nEND\r\n", ClassOK},
+		{"another key", "VALUE z 3 1 7\r\nx\r\nEND\r\n", ClassProtocol},
+		{"out of order", "VALUE b 3 1 7\r\nx\r\nVALUE a 3 1 7\r\nx\r\nEND\r\n", ClassProtocol},
+		{"meta line in a gets answer", "HD O9\r\nEND\r\n", ClassProtocol},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := scriptedServer(t, func(line string) string {
+				if tok, ok := strings.CutPrefix(line, "mg a O"); ok {
+					return "HD O" + strings.TrimSpace(tok) + "\r\n"
+				}
+				return tc.body
+			})
+			c := newClient(t, Config{Servers: []string{addr}, DisableBreaker: true})
+			items, err := c.GetMulti(ctxT(t), []string{"a", "b"})
+			if Classify(err) != tc.want {
+				t.Fatalf("GetMulti = %v, %v (class %s), want class %s", items, err, Classify(err), tc.want)
+			}
+			if it := items["a"]; tc.want == ClassOK && (it == nil || string(it.Value) != "x" || it.Flags != 3 || it.CasID != 7 || len(items) != 1) {
+				t.Fatalf("GetMulti items %v, want a = x (flags 3, CAS 7)", items)
+			}
+		})
+	}
+}
+
+// scriptedServer answers every request line with reply(line) on a free
+// loopback port until the test ends.
+func scriptedServer(t *testing.T, reply func(line string) string) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -38,22 +90,16 @@ func TestTokenCheckedBeforeValue(t *testing.T) {
 				defer nc.Close()
 				br := bufio.NewReader(nc)
 				for {
-					if _, err := br.ReadString('\n'); err != nil {
+					line, err := br.ReadString('\n')
+					if err != nil {
 						return
 					}
-					// A stale response: another token, a large value that never comes.
-					nc.Write([]byte("VA 500000 O4242\r\n"))
+					nc.Write([]byte(reply(line)))
 				}
 			}()
 		}
 	}()
-	const timeout = 500 * time.Millisecond
-	c := newClient(t, Config{Servers: []string{l.Addr().String()}, Timeout: timeout, DisableBreaker: true})
-	start := time.Now()
-	_, err = c.Get(ctxT(t), "k")
-	if took := time.Since(start); Classify(err) != ClassProtocol || took > timeout/2 {
-		t.Fatalf("Get of a mismatched response = %v (class %s) after %v, want a protocol error at once", err, Classify(err), took)
-	}
+	return l.Addr().String()
 }
 
 // TestValueSizeCapped: a value larger than Config.MaxValueSize is refused

@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -190,4 +192,34 @@ func (m *memcachedProc) restart() {
 	m.t.Helper()
 	m.p.StopWith(syscall.SIGKILL, time.Second)
 	m.start()
+}
+
+// serverStat returns the counter name of memcached's "stats" at addr.
+func serverStat(t testing.TB, addr, name string) int64 {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := nc.Write([]byte("stats\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(nc)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 1 && f[0] == "END" {
+			break
+		}
+		if len(f) == 3 && f[0] == "STAT" && f[1] == name {
+			n, err := strconv.ParseInt(f[2], 10, 64)
+			if err != nil {
+				t.Fatalf("stat %s: %v", name, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("memcached %s has no stat %s (%v)", addr, name, sc.Err())
+	return 0
 }

@@ -8,8 +8,11 @@
 // matched to the wrong request, and a mismatch destroys the connection. The
 // token is checked on the status line, before a value is read, and a value
 // larger than Config.MaxValueSize is refused before it is allocated.
-// GetMulti pipelines quiet mg requests per server, ended by mn, in chunks
-// of at most 8 KiB of requests.
+// GetMulti sends each server, per chunk of at most 8 KiB of keys, an mg
+// carrying the token and one text protocol gets: memcached answers the gets
+// as one request, where a pipeline of one mg per key is cut every 20
+// requests (its -R). The token's answer comes first, and every VALUE line
+// must name the next keys asked for, in order.
 //
 // # Servers, pools and breakers
 //

@@ -277,6 +277,7 @@ func TestAllocs(t *testing.T) {
 	c := newClient(t, Config{Servers: env.direct()})
 	ctx := context.Background()
 	it := &Item{Key: "alloc", Value: []byte("12")}
+	big := &Item{Key: "alloc-big", Value: bytes.Repeat([]byte("v"), 100<<10)}
 	if err := c.Set(ctx, it); err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +294,7 @@ func TestAllocs(t *testing.T) {
 			return nil
 		}},
 		{"set", 0, func() error { return c.Set(ctx, it) }},
+		{"set 100 KiB (writev)", 0, func() error { return c.Set(ctx, big) }},
 		{"increment", 0, func() error { _, err := c.Increment(ctx, "alloc", 1); return err }},
 		{"touch", 0, func() error { return c.Touch(ctx, "alloc", 100) }},
 		{"delete miss", 0, func() error {
@@ -314,5 +316,33 @@ func TestAllocs(t *testing.T) {
 		if n > tc.max {
 			t.Errorf("%s: %.1f allocations per call, want at most %.0f", tc.name, n, tc.max)
 		}
+	}
+}
+
+// TestGetMultiOneRequest: a get-multi of 100 keys on one server is two
+// requests (the token's mg, then one gets), so memcached never yields the
+// connection at its limit of 20 requests per event (-R). A pipeline of one
+// quiet mg per key made it yield every 20 keys (stat conn_yields), each time
+// a separate write of the answers and a wake-up of the client.
+func TestGetMultiOneRequest(t *testing.T) {
+	env := newEnv(t)
+	addr := env.direct()[0]
+	c := newClient(t, Config{Servers: []string{addr}})
+	ctx := context.Background()
+	var keys []string
+	for i := 0; i < 100; i++ {
+		k := fmt.Sprintf("one-request-%d", i)
+		keys = append(keys, k)
+		if err := c.Set(ctx, &Item{Key: k, Value: []byte(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := serverStat(t, addr, "conn_yields")
+	got, err := c.GetMulti(ctx, keys)
+	if err != nil || len(got) != len(keys) {
+		t.Fatalf("GetMulti: %d items, %v", len(got), err)
+	}
+	if n := serverStat(t, addr, "conn_yields") - before; n != 0 {
+		t.Errorf("memcached yielded the connection %d times during one GetMulti of %d keys, want 0", n, len(keys))
 	}
 }

@@ -8,28 +8,34 @@ import (
 	"io"
 )
 
-// respCode is the two-letter status of a meta protocol response.
+// respCode is the status of a response: a meta protocol two-letter code,
+// or one of the two text protocol lines GetMulti reads (VALUE, END).
 type respCode uint8
 
 const (
-	codeVA respCode = iota + 1 // value follows
-	codeHD                     // success, no value
-	codeEN                     // miss (mg)
-	codeNF                     // not found (md, ma, ms with C)
-	codeNS                     // not stored
-	codeEX                     // CAS mismatch
-	codeMN                     // end of a pipeline (mn)
+	codeVA    respCode = iota + 1 // value follows
+	codeHD                        // success, no value
+	codeEN                        // miss (mg)
+	codeNF                        // not found (md, ma, ms with C)
+	codeNS                        // not stored
+	codeEX                        // CAS mismatch
+	codeMN                        // end of a pipeline (mn)
+	codeValue                     // text VALUE line (gets): value follows
+	codeEnd                       // text END: end of a gets response
 )
 
-// metaResp is one parsed meta response line, plus its value for VA.
+// metaResp is one parsed response line, plus its value for VA and VALUE.
 type metaResp struct {
 	code      respCode
-	size      int    // VA: length of the value
+	size      int    // VA, VALUE: length of the value
 	flags     uint32 // f
 	cas       uint64 // c
 	opaque    uint32 // O
 	hasOpaque bool
-	value     []byte // VA: the value, without its terminator
+	// key is a VALUE line's key. It aliases the reader's buffer: valid
+	// only until the next read (readValue included).
+	key   []byte
+	value []byte // VA, VALUE: the value, without its terminator
 }
 
 // errLineTooLong is returned for a response line longer than the reader's buffer.
@@ -65,12 +71,12 @@ func readHead(br *bufio.Reader) (metaResp, error) {
 	return parseLine(line)
 }
 
-// readValue reads the value of a VA response r with its "\r\n" terminator,
-// into scratch when it fits there and into a new slice otherwise. A value
-// larger than maxValue is a protocol error, found before anything is read
-// or allocated. It does nothing for other codes.
+// readValue reads the value of a VA or VALUE response r with its "\r\n"
+// terminator, into scratch when it fits there and into a new slice
+// otherwise. A value larger than maxValue is a protocol error, found before
+// anything is read or allocated. It does nothing for other codes.
 func readValue(br *bufio.Reader, r *metaResp, maxValue int, scratch []byte) error {
-	if r.code != codeVA {
+	if r.code != codeVA && r.code != codeValue {
 		return nil
 	}
 	if r.size > maxValue {
@@ -95,13 +101,20 @@ func readValue(br *bufio.Reader, r *metaResp, maxValue int, scratch []byte) erro
 	return nil
 }
 
-// parseLine parses a response line including its "\r\n". It never retains line.
+// parseLine parses a response line including its "\r\n". Only a VALUE
+// line's key retains line.
 func parseLine(line []byte) (metaResp, error) {
 	var r metaResp
 	if len(line) < 2 || line[len(line)-2] != '\r' || line[len(line)-1] != '\n' {
 		return r, protocolErrorf("line not terminated by CRLF: %q", line)
 	}
 	line = line[:len(line)-2]
+	switch {
+	case bytes.HasPrefix(line, []byte("VALUE ")):
+		return parseValueLine(line)
+	case string(line) == "END":
+		return metaResp{code: codeEnd}, nil
+	}
 	if len(line) < 2 || (len(line) > 2 && line[2] != ' ') {
 		return r, serverReply(line)
 	}
@@ -159,6 +172,28 @@ func parseLine(line []byte) (metaResp, error) {
 		}
 	}
 	return r, nil
+}
+
+// parseValueLine parses a text protocol "VALUE <key> <flags> <bytes> <cas>"
+// line, the answer to gets for a hit (without its "\r\n").
+func parseValueLine(line []byte) (metaResp, error) {
+	key, flags, size, cas, rest := split4(line[len("VALUE"):])
+	f, okF := parseUint(flags, 32)
+	n, okN := parseUint(size, 31)
+	c, okC := parseUint(cas, 64)
+	if len(key) == 0 || !okF || !okN || !okC || len(rest) > 0 {
+		return metaResp{}, protocolErrorf("bad VALUE line %q", line)
+	}
+	return metaResp{code: codeValue, key: key, flags: uint32(f), size: int(n), cas: c}, nil
+}
+
+// split4 takes four space-led tokens off b (see nextToken).
+func split4(b []byte) (t1, t2, t3, t4, rest []byte) {
+	t1, b = nextToken(b)
+	t2, b = nextToken(b)
+	t3, b = nextToken(b)
+	t4, rest = nextToken(b)
+	return
 }
 
 // serverReply turns a line that is not a meta status into an error.

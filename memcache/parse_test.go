@@ -29,6 +29,8 @@ var realResponses = []string{
 	"ERROR\r\n",
 	"VA 0 f0 c7 O3\r\n\r\n",
 	"VA 12 f4294967295 c18446744073709551615 O4294967295\r\nline1\r\nline2\r\nMN\r\n",
+	"HD O5\r\nVALUE a 5 1 1\r\nx\r\nVALUE a 5 1 1\r\nx\r\nEND\r\n", // mg and gets of GetMulti
+	"EN O6\r\nEND\r\n",
 }
 
 func TestParseLine(t *testing.T) {
@@ -62,9 +64,16 @@ func TestParseLine(t *testing.T) {
 		{"HD  O1\r\n", metaResp{}, ErrProtocol},                     // double space
 		{"HD O1 \r\n", metaResp{}, ErrProtocol},                     // trailing space
 		{"HDO1\r\n", metaResp{}, ErrProtocol},                       // no separator
-		{"VALUE k 0 3\r\n", metaResp{}, ErrProtocol},                // text protocol
-		{"\r\n", metaResp{}, ErrProtocol},                           // empty
-		{"ZZ O1\r\n", metaResp{}, ErrProtocol},                      // unknown status
+		// The text lines of GetMulti's gets.
+		{"VALUE k 4294967295 3 18446744073709551615\r\n", metaResp{code: codeValue, key: []byte("k"), flags: 1<<32 - 1, size: 3, cas: 1<<64 - 1}, nil},
+		{"END\r\n", metaResp{code: codeEnd}, nil},
+		{"VALUE k 0 3\r\n", metaResp{}, ErrProtocol},     // no CAS: get, not gets
+		{"VALUE k 0 3 1 2\r\n", metaResp{}, ErrProtocol}, // a token too many
+		{"VALUE  0 3 1\r\n", metaResp{}, ErrProtocol},    // empty key
+		{"VALUE k 0 -3 1\r\n", metaResp{}, ErrProtocol},  // negative size
+		{"END O1\r\n", metaResp{}, ErrProtocol},
+		{"\r\n", metaResp{}, ErrProtocol},      // empty
+		{"ZZ O1\r\n", metaResp{}, ErrProtocol}, // unknown status
 	} {
 		got, err := parseLine([]byte(tc.line))
 		if tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
@@ -128,8 +137,12 @@ func parseAll(r io.Reader, bufSize, maxValue int, scratch []byte) ([]metaResp, e
 	br := bufio.NewReaderSize(r, bufSize)
 	var out []metaResp
 	for {
-		resp, err := readResponse(br, maxValue, scratch)
+		resp, err := readHead(br)
 		if err != nil {
+			return out, err
+		}
+		resp.key = bytes.Clone(resp.key) // aliases br's buffer
+		if err := readValue(br, &resp, maxValue, scratch); err != nil {
 			return out, err
 		}
 		if resp.value != nil {
@@ -152,14 +165,18 @@ func FuzzParseResponse(f *testing.F) {
 		const maxValue = 1 << 16
 		whole, errWhole := parseAll(bytes.NewReader(data), 4096, maxValue, make([]byte, 32))
 		for _, r := range whole {
-			if r.code < codeVA || r.code > codeMN {
+			if r.code < codeVA || r.code > codeEnd {
 				t.Fatalf("bad code %d", r.code)
 			}
-			if r.code == codeVA && len(r.value) != r.size {
-				t.Fatalf("VA %d with a value of %d bytes", r.size, len(r.value))
+			hasValue := r.code == codeVA || r.code == codeValue
+			if hasValue && len(r.value) != r.size {
+				t.Fatalf("%d response of %d bytes with a value of %d bytes", r.code, r.size, len(r.value))
 			}
-			if r.code != codeVA && r.value != nil {
+			if !hasValue && r.value != nil {
 				t.Fatalf("value on a %d response", r.code)
+			}
+			if (r.code == codeValue) != (len(r.key) > 0) {
+				t.Fatalf("key %q on a %d response", r.key, r.code)
 			}
 		}
 		sliced, errSliced := parseAll(iotest.OneByteReader(bytes.NewReader(data)), 4096, maxValue, nil)
