@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +18,8 @@ import (
 // proxy), beside github.com/bradfitz/gomemcache in the same run, with the
 // same timeout, the same key placement (CRC32Modulo is gomemcache's) and
 // enough idle connections for the goroutines. `make bench-client` runs
-// them; compare with
+// them in interleaved rounds (MCCHAOS_BENCH_REVERSE=1 puts gomemcache
+// first); compare with
 //
 //	benchstat -col /client bench.txt
 //
@@ -97,6 +100,9 @@ func BenchmarkClients(b *testing.B) {
 			c.MaxIdleConns = 32
 			return theirs{c}, func() { c.Close() }
 		}},
+	}
+	if os.Getenv("MCCHAOS_BENCH_REVERSE") == "1" {
+		slices.Reverse(clients)
 	}
 	type row struct {
 		op   string
