@@ -41,15 +41,6 @@ type metaResp struct {
 // errLineTooLong is returned for a response line longer than the reader's buffer.
 var errLineTooLong = fmt.Errorf("%w: response line too long", ErrProtocol)
 
-// readResponse reads one meta response from br: readHead, then readValue.
-func readResponse(br *bufio.Reader, maxValue int, scratch []byte) (metaResp, error) {
-	r, err := readHead(br)
-	if err != nil {
-		return r, err
-	}
-	return r, readValue(br, &r, maxValue, scratch)
-}
-
 // readHead reads and parses one response line. SERVER_ERROR, CLIENT_ERROR
 // and ERROR lines come back as errors wrapping ErrServerError or
 // ErrClientError; anything unparsable wraps ErrProtocol; I/O errors are

@@ -131,18 +131,25 @@ func TestParseUint(t *testing.T) {
 	}
 }
 
+// readResponse reads one response from br as the client does: readHead,
+// then readValue. A VALUE line's key is copied: it aliases br's buffer.
+func readResponse(br *bufio.Reader, maxValue int, scratch []byte) (metaResp, error) {
+	r, err := readHead(br)
+	if err != nil {
+		return r, err
+	}
+	r.key = bytes.Clone(r.key)
+	return r, readValue(br, &r, maxValue, scratch)
+}
+
 // parseAll reads responses from r until the first error, small values
 // through scratch when it is not nil.
 func parseAll(r io.Reader, bufSize, maxValue int, scratch []byte) ([]metaResp, error) {
 	br := bufio.NewReaderSize(r, bufSize)
 	var out []metaResp
 	for {
-		resp, err := readHead(br)
+		resp, err := readResponse(br, maxValue, scratch)
 		if err != nil {
-			return out, err
-		}
-		resp.key = bytes.Clone(resp.key) // aliases br's buffer
-		if err := readValue(br, &resp, maxValue, scratch); err != nil {
 			return out, err
 		}
 		if resp.value != nil {
