@@ -47,7 +47,7 @@ const (
 	ChartsDir   = "charts"
 	// ConfirmDir holds the confirmation stage's results.json.
 	ConfirmDir = "confirm"
-	GrafanaDir  = "grafana"
+	GrafanaDir = "grafana"
 )
 
 // FailOn says when Run returns ErrFailed.

@@ -399,8 +399,8 @@ type Diff struct {
 	// Invalid are the scenarios whose faults were not in effect as
 	// requested (the efficacy oracle's verdict): excluded from the
 	// verdict, and the run exits 2.
-	Invalid   []string   `json:"invalid_scenarios,omitempty"`
-	Integrity []string   `json:"integrity_failures,omitempty"`
+	Invalid   []string `json:"invalid_scenarios,omitempty"`
+	Integrity []string `json:"integrity_failures,omitempty"`
 	// Healthy is the run-level healthy-path family.
 	Healthy   []Row      `json:"healthy,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`
@@ -665,7 +665,7 @@ func verdict(d *Diff, compared bool) (string, string) {
 		for _, s := range d.Scenarios {
 			var figs []string
 			for _, r := range s.Rows {
-				if s.Compared && slices.Contains(v, r.Verdict) {
+				if s.Compared && r.Gating && slices.Contains(v, r.Verdict) {
 					figs = append(figs, units.Name(r.Key.Name))
 				}
 			}

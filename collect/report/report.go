@@ -10,9 +10,9 @@ package report
 
 import (
 	"encoding/json"
-	"maps"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
