@@ -103,7 +103,7 @@ func TestDashboard(t *testing.T) {
 		"memcache_client_server_duration_seconds_bucket",    // per-server latency
 		"memcache_client_circuit_breaker_state",             // breaker state per server
 		"memcache_client_circuit_breaker_transitions_total",
-		"memcache_client_pool_connections", // pool, open connections
+		"memcache_client_pool_connections",               // pool, open connections
 		"memcache_client_pool_connections_created_total", // dial storms
 		"memcache_client_integrity_violations_total",
 		"loadgen_offered_operations_total",
