@@ -558,7 +558,10 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 			}
 		}
 	}
-	if base != nil && d.Compared == 0 {
+	switch {
+	case base != nil && d.Compared == 0 && len(d.Invalid) > 0:
+		d.Problems = append(d.Problems, "every scenario that ran on both sides was invalid: nothing compared (each one's reason is in its section; a starved machine is the usual cause: run again on a quiet one)")
+	case base != nil && d.Compared == 0:
 		d.Problems = append(d.Problems, "no scenario ran on both sides: nothing compared (run the baseline's scenarios, or record the baseline again with the same profile: make baseline)")
 	}
 	if mode == ModeStored {

@@ -219,7 +219,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// The arms: k loadgens per side, each with its own proxies, exporter
 	// and key prefix, all under load until scenariod is done.
-	if err := connectArms(setup, cfg, st, arms); err != nil {
+	if err := connectArms(setup, cfg, st, arms, DefaultArmProxyPort); err != nil {
 		return res, err
 	}
 	defer stopArms(arms, 10*time.Second)
