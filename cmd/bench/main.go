@@ -90,6 +90,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.StringVar(&baseClient, "base-client", "", "paired run: the base side runs this client (ours, gomemcache) with head's flags")
 	fs.BoolVar(&cfg.Calibrate, "calibrate", false, "with -aa -count N: report each A/A repetition and write the calibration of the gating floors (baselines/calibration/<profile>-<host class>.json)")
 	fs.IntVar(&cfg.Arms, "arms", 0, "arms (client instances) per side (default: the profile's)")
+	prune := fs.Bool("prune", false, "remove the Prometheus data of the runs under -reports (their reports, results and logs stay), then exit; such a run can no longer be -recollect'ed")
+	pruneKeep := fs.Int("prune-keep", 1, "with -prune: keep the Prometheus data of the newest N runs")
 	fs.StringVar(&recollect, "recollect", "", "report an earlier local run `DIR` again from its kept manifest and Prometheus data")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: bench [flags]\n\nRuns the mcchaos benchmark end to end and writes reports/<run-id>/report.md.\n\nFlags:")
@@ -104,6 +106,12 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bench: unexpected arguments %q (flags only; see -h)\n", fs.Args())
 		return exitError(2)
+	}
+	if *prune {
+		if _, err := bench.Prune(cfg.ReportsDir, *pruneKeep, stdout); err != nil {
+			return err
+		}
+		return nil
 	}
 	cfg.LoadgenArgs = strings.Fields(loadgenArgs)
 	if baseArgs != "" {

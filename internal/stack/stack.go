@@ -387,7 +387,15 @@ var starters = []starter{
 		},
 		ready: func(ctx context.Context, s *Stack) error {
 			for _, srv := range s.Servers {
-				if err := s.waitHealthy(ctx, srv.Name, func() error { return memcachedVersion(srv.Addr) }); err != nil {
+				// Its stats pid proves the answer came from our child.
+				own := s.proc(srv.Name).Pid()
+				if err := s.waitHealthy(ctx, srv.Name, func() error {
+					pid, err := mcprobe.Pid(srv.Addr, time.Second)
+					if err == nil && pid != own {
+						return fmt.Errorf("%s answers as memcached pid %d, ours is pid %d: %w", srv.Addr, pid, own, errNotOurs)
+					}
+					return err
+				}); err != nil {
 					return err
 				}
 			}
@@ -410,7 +418,9 @@ var starters = []starter{
 			return err
 		},
 		ready: func(ctx context.Context, s *Stack) error {
-			if err := s.waitHealthy(ctx, "toxiproxy", func() error { return httpOK(ctx, s.ToxiproxyURL+"/version") }); err != nil {
+			if err := s.waitHealthy(ctx, "toxiproxy", func() error {
+				return s.ownHTTP(ctx, "toxiproxy", s.ToxiproxyURL, "/version")
+			}); err != nil {
 				return err
 			}
 			return s.createProxies(ctx)
@@ -438,7 +448,9 @@ var starters = []starter{
 			return err
 		},
 		ready: func(ctx context.Context, s *Stack) error {
-			return s.waitHealthy(ctx, "prometheus", func() error { return httpOK(ctx, s.PrometheusURL+"/-/ready") })
+			return s.waitHealthy(ctx, "prometheus", func() error {
+				return s.ownHTTP(ctx, "prometheus", s.PrometheusURL, "/-/ready")
+			})
 		},
 	},
 }
@@ -663,16 +675,45 @@ func (s *Stack) AddArms(ctx context.Context, arms []Arm, listenHost string, port
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-func (s *Stack) waitHealthy(ctx context.Context, name string, check func() error) error {
-	if err := poll(ctx, 50*time.Millisecond, check); err != nil {
-		s.mu.Lock()
-		var tail string
-		for _, p := range s.procs {
-			if p.Name == name {
-				tail = p.Tail(10)
-			}
+// proc returns the stack's process of that name, nil if none.
+func (s *Stack) proc(name string) *Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		if p.Name == name {
+			return p
 		}
-		s.mu.Unlock()
+	}
+	return nil
+}
+
+// ownHTTP checks that base+path answers 200 and that the listener is the
+// named child's own process.
+func (s *Stack) ownHTTP(ctx context.Context, name, base, path string) error {
+	if err := httpOK(ctx, base+path); err != nil {
+		return err
+	}
+	p := s.proc(name)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
+	return listens(p.Pid(), atoi(port))
+}
+
+// waitHealthy polls check until it passes. It gives up at once when the
+// named child has exited (a port taken, a bad flag) or check reached
+// another process than ours: someone else's server never becomes ours.
+func (s *Stack) waitHealthy(ctx context.Context, name string, check func() error) error {
+	p := s.proc(name)
+	own := func() error {
+		if p != nil && p.Exited() {
+			return fmt.Errorf("%s exited (%v): %w", name, p.Err(), errNotOurs)
+		}
+		return check()
+	}
+	if err := poll(ctx, 50*time.Millisecond, own); err != nil {
+		var tail string
+		if p != nil {
+			tail = p.Tail(10)
+		}
 		if tail != "" {
 			return fmt.Errorf("stack: %s did not become healthy: %w; its log ends:\n%s", name, err, tail)
 		}
@@ -688,8 +729,8 @@ func poll(ctx context.Context, interval time.Duration, check func() error) error
 	defer t.Stop()
 	for {
 		err := check()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, errNotOurs) {
+			return err
 		}
 		select {
 		case <-ctx.Done():

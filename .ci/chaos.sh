@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# chaos.sh KILLS HUPS: bench dies at random moments of paired smoke runs
+# (-aa, on free ports so that it can run beside anything). After a kill -9,
+# within 5 s no nftables table of the run and no process bench started may
+# be left; after a SIGHUP, bench must exit 2 with a report of what finished
+# and leave nothing either. Prints one line per trial and exits 1 on any
+# failure. Runs go to $REPORTS (default: a temporary directory).
+set -u
+KILLS=${1:-10} HUPS=${2:-5}
+REPORTS=${REPORTS:-$(mktemp -d /tmp/mcchaos-chaos.XXXX)}
+BENCH=${BENCH:-bin/bench}
+# A paired smoke run lasts about 2.5 minutes here, its first 20-30 s start-up.
+MIN_AT=${MIN_AT:-5} MAX_AT=${MAX_AT:-150}
+fail=0
+
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+alive() { local p n=""; for p in $1; do kill -0 "$p" 2>/dev/null && n="$n $p"; done; echo "$n"; }
+
+# trial KIND N: start a run, signal it at a random moment, check what is left.
+trial() {
+	local kind=$1 n=$2 id="$1-$2-$RANDOM" at=$((MIN_AT + RANDOM % (MAX_AT - MIN_AT)))
+	local log="$REPORTS/$id.out"
+	"$BENCH" -profile smoke -aa -free-ports -reports "$REPORTS" -run-id "$id" >"$log" 2>&1 &
+	local pid=$!
+	sleep "$at" # the random moment itself, not a wait for state
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid"; echo "$kind $n: bench had ended (rc $?) before ${at}s; not counted"; return
+	fi
+	local kids table
+	kids=$(descendants "$pid")
+	# The run's own table: mcchaos_ and 12 hex digits of its directory's SHA-256 (stack.RunKey).
+	table=mcchaos_$(printf %s "$(realpath -m "$REPORTS/$id")" | sha256sum | cut -c1-12)
+	local had=no; nft list tables 2>/dev/null | grep -qx "table inet $table" && had=yes
+	local t0 rc=
+	t0=$(date +%s.%N)
+	if [ "$kind" = kill ]; then
+		kill -9 "$pid"; wait "$pid" 2>/dev/null; rc=137
+	else
+		kill -HUP "$pid"; wait "$pid"; rc=$?
+	fi
+	local t1 left tab
+	t1=$(date +%s.%N)
+	# Poll: children and table must be gone within 5 s of bench's end.
+	for _ in $(seq 50); do
+		left=$(alive "$kids")
+		tab=""; nft list tables 2>/dev/null | grep -qx "table inet $table" && tab=$table
+		[ -z "$left" ] && [ -z "$tab" ] && break
+		sleep 0.1
+	done
+	local clean_after ok=ok
+	clean_after=$(echo "$(date +%s.%N) - $t1" | bc)
+	if [ -n "$left" ] || [ -n "$tab" ]; then
+		ok=FAIL; fail=1
+		ps -o pid,ppid,comm,args -p "${left// /,}" 2>/dev/null | sed 's/^/    /'
+	fi
+	local extra=""
+	if [ "$kind" = hup ]; then
+		[ "$rc" = 2 ] || { ok=FAIL; fail=1; }
+		if grep -q '^report: ' "$log"; then extra="report $(sed -n 's/^report: //p' "$log")"; else extra="no report"; fi
+		extra="$extra; $(grep -c '^| ' "$REPORTS/$id/report.md" 2>/dev/null || echo 0) table rows; $(grep -o 'interrupted: .*' "$log" | head -1)"
+	fi
+	printf '%s %s: at %3ss, %s exit %s after %.1fs; %d children, table %s (present: %s): left after %.1fs: procs [%s] table [%s] %s %s\n' \
+		"$kind" "$n" "$at" "$kind" "$rc" "$(echo "$t1 - $t0" | bc)" "$(echo $kids | wc -w)" "$table" "$had" "$clean_after" "$left" "$tab" "$ok" "$extra"
+}
+
+for i in $(seq "$KILLS"); do trial kill "$i"; done
+for i in $(seq "$HUPS"); do trial hup "$i"; done
+echo "nft list tables (every table on the host; ours are mcchaos_<key>):"
+nft list tables | sed 's/^/    /'
+echo "runs in $REPORTS"
+exit $fail
