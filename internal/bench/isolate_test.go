@@ -94,7 +94,10 @@ func TestPrune(t *testing.T) {
 	if freed != 4096 {
 		t.Errorf("freed %d bytes, want the one old run's 4096\n%s", freed, &out)
 	}
-	gone := func(d string) bool { _, err := os.Stat(filepath.Join(d, PromDataDir)); return errors.Is(err, os.ErrNotExist) }
+	gone := func(d string) bool {
+		_, err := os.Stat(filepath.Join(d, PromDataDir))
+		return errors.Is(err, os.ErrNotExist)
+	}
 	if !gone(old) || gone(live) || gone(newest) {
 		t.Errorf("data gone: old %v live %v newest %v; want only old's\n%s", gone(old), gone(live), gone(newest), &out)
 	}
