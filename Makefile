@@ -113,6 +113,7 @@ clean:
 ## chaos: bench dies at random moments of paired smoke runs (kill -9 KILLS times, SIGHUP HUPS
 ## times); after each, no nftables table of ours and no child may be left after 5 s.
 KILLS ?= 10
+DROPS ?= 2
 HUPS ?= 5
 chaos: deps build
-	.ci/chaos.sh $(KILLS) $(HUPS)
+	.ci/chaos.sh $(KILLS) $(HUPS) $(DROPS)

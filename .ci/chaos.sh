@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # chaos.sh KILLS HUPS: bench dies at random moments of paired smoke runs
-# (-aa, on free ports so that it can run beside anything). After a kill -9,
+# (-aa, on free ports so that it can run beside anything), and DROPS
+# times just when the run's packet-drop rules are in place. After a kill -9,
 # within 5 s no nftables table of the run and no process bench started may
 # be left; after a SIGHUP, bench must exit 2 with a report of what finished
 # and leave nothing either. Prints one line per trial and exits 1 on any
 # failure. Runs go to $REPORTS (default: a temporary directory).
 set -u
-KILLS=${1:-10} HUPS=${2:-5}
+KILLS=${1:-10} HUPS=${2:-5} DROPS=${3:-0} # DROPS: kill -9 while the drop rules are in place
 REPORTS=${REPORTS:-$(mktemp -d /tmp/mcchaos-chaos.XXXX)}
 BENCH=${BENCH:-bin/bench}
 # A paired smoke run lasts about 2.5 minutes here, its first 20-30 s start-up.
@@ -22,18 +23,25 @@ trial() {
 	local log="$REPORTS/$id.out"
 	"$BENCH" -profile smoke -aa -free-ports -reports "$REPORTS" -run-id "$id" >"$log" 2>&1 &
 	local pid=$!
-	sleep "$at" # the random moment itself, not a wait for state
+	# The run's own table: mcchaos_ and 12 hex digits of its directory's SHA-256 (stack.RunKey).
+	local table
+	table=mcchaos_$(printf %s "$(realpath -m "$REPORTS/$id")" | sha256sum | cut -c1-12)
+	if [ "$kind" = killdrop ]; then
+		# While the drop rules are in place: poll for the table (3 min at most).
+		for at in $(seq 1800); do nft list tables 2>/dev/null | grep -qx "table inet $table" && break; sleep 0.1; done
+		at=$((at / 10))
+	else
+		sleep "$at" # the random moment itself, not a wait for state
+	fi
 	if ! kill -0 "$pid" 2>/dev/null; then
 		wait "$pid"; echo "$kind $n: bench had ended (rc $?) before ${at}s; not counted"; return
 	fi
-	local kids table
+	local kids
 	kids=$(descendants "$pid")
-	# The run's own table: mcchaos_ and 12 hex digits of its directory's SHA-256 (stack.RunKey).
-	table=mcchaos_$(printf %s "$(realpath -m "$REPORTS/$id")" | sha256sum | cut -c1-12)
 	local had=no; nft list tables 2>/dev/null | grep -qx "table inet $table" && had=yes
 	local t0 rc=
 	t0=$(date +%s.%N)
-	if [ "$kind" = kill ]; then
+	if [ "$kind" != hup ]; then
 		kill -9 "$pid"; wait "$pid" 2>/dev/null; rc=137
 	else
 		kill -HUP "$pid"; wait "$pid"; rc=$?
@@ -65,6 +73,7 @@ trial() {
 
 for i in $(seq "$KILLS"); do trial kill "$i"; done
 for i in $(seq "$HUPS"); do trial hup "$i"; done
+for i in $(seq "$DROPS"); do trial killdrop "$i"; done
 echo "nft list tables (every table on the host; ours are mcchaos_<key>):"
 nft list tables | sed 's/^/    /'
 echo "runs in $REPORTS"
