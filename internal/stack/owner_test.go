@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,5 +56,45 @@ func TestOwnChild(t *testing.T) {
 	}
 	if err := listens(os.Getpid(), port); !errors.Is(err, errNotOurs) {
 		t.Fatalf("another pid on its port: %v, want errNotOurs", err)
+	}
+}
+
+// TestReserveAcrossProcesses: a port another process has claimed (flock(1)
+// holding its claim file) is not FreePortList's to take; once that
+// process is gone, it is.
+func TestReserveAcrossProcesses(t *testing.T) {
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock(1) not installed (util-linux)")
+	}
+	port := 1 // a port no run ever asks for
+	dir := filepath.Join(DefaultRegistryDir(), "ports")
+	os.MkdirAll(dir, 0o755)
+	cmd := exec.Command("flock", "-n", filepath.Join(dir, strconv.Itoa(port)), "cat")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	in, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() }
+	defer in.Close()
+	// Until flock(1) holds it, reserve may win: poll for the refusal.
+	deadline := time.Now().Add(5 * time.Second)
+	for reserve(port) {
+		given.Lock()
+		reserved[len(reserved)-1].Close() // undo our own claim and try again
+		reserved = reserved[:len(reserved)-1]
+		given.Unlock()
+		if time.Now().After(deadline) {
+			kill()
+			t.Fatal("reserve took a port another process holds")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	kill()
+	// cat, killed with flock, may take a moment to let go.
+	for deadline := time.Now().Add(5 * time.Second); !reserve(port); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the claim of a dead process still blocks the port")
+		}
 	}
 }

@@ -87,7 +87,7 @@ func FreePortList(n int) ([]int, error) {
 	lo, hi := portRange()
 	for tries := 0; len(ports) < n && tries < 50*n; tries++ {
 		port := lo + rand.IntN(hi-lo)
-		if slices.Contains(ports, port) || given.ports[port] || wellKnown(port) {
+		if slices.Contains(ports, port) || given.ports[port] || wellKnown(port) || !reserve(port) {
 			continue
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -123,6 +123,32 @@ func wellKnown(port int) bool {
 	}
 	return false
 }
+
+// reserve takes a host-wide claim on port for the life of this process:
+// an flock on <registry>/ports/<port>, which FreePortList in every other
+// process (another run on -free-ports) respects. A port is chosen long
+// before it is bound (the arms' proxies, after the stack started), and
+// without the claim two runs picked the same one. Where the registry
+// cannot be written, every port is free to take.
+func reserve(port int) bool {
+	dir := filepath.Join(DefaultRegistryDir(), "ports")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return true
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	reserved = append(reserved, f) // held until the process exits
+	return true
+}
+
+// reserved are the port claims this process holds (under given's lock).
+var reserved []*os.File
 
 // given are the ports FreePortList handed out in this process: a later
 // call (the arms' ports after the stack's) must not hand one out again,
