@@ -15,7 +15,16 @@ MIN_AT=${MIN_AT:-5} MAX_AT=${MAX_AT:-150}
 fail=0
 
 descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
-alive() { local p n=""; for p in $1; do kill -0 "$p" 2>/dev/null && n="$n $p"; done; echo "$n"; }
+# alive PIDS: those still running (a zombie, exited but not yet reaped by
+# init, holds no socket, file or CPU: it counts as gone).
+alive() {
+	local p st n=""
+	for p in $1; do
+		st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)
+		[ -n "$st" ] && [ "$st" != Z ] && n="$n $p"
+	done
+	echo "$n"
+}
 
 # trial KIND N: start a run, signal it at a random moment, check what is left.
 trial() {
