@@ -114,6 +114,7 @@ clean:
 ## times); after each, no nftables table of ours and no child may be left after 5 s.
 KILLS ?= 10
 DROPS ?= 2
+INTS ?= 1
 HUPS ?= 5
 chaos: deps build
-	.ci/chaos.sh $(KILLS) $(HUPS) $(DROPS)
+	.ci/chaos.sh $(KILLS) $(HUPS) $(DROPS) $(INTS)

@@ -7,7 +7,7 @@
 # and leave nothing either. Prints one line per trial and exits 1 on any
 # failure. Runs go to $REPORTS (default: a temporary directory).
 set -u
-KILLS=${1:-10} HUPS=${2:-5} DROPS=${3:-0} # DROPS: kill -9 while the drop rules are in place
+KILLS=${1:-10} HUPS=${2:-5} DROPS=${3:-0} INTS=${4:-0} # DROPS: kill -9 while the drop rules are in place; INTS: two SIGINTs then
 REPORTS=${REPORTS:-$(mktemp -d /tmp/mcchaos-chaos.XXXX)}
 BENCH=${BENCH:-bin/bench}
 # A paired smoke run lasts about 2.5 minutes here, its first 20-30 s start-up.
@@ -35,7 +35,7 @@ trial() {
 	# The run's own table: mcchaos_ and 12 hex digits of its directory's SHA-256 (stack.RunKey).
 	local table
 	table=mcchaos_$(printf %s "$(realpath -m "$REPORTS/$id")" | sha256sum | cut -c1-12)
-	if [ "$kind" = killdrop ]; then
+	if [ "$kind" = killdrop ] || [ "$kind" = int2 ]; then
 		# While the drop rules are in place: poll for the table (3 min at most).
 		for at in $(seq 1800); do nft list tables 2>/dev/null | grep -qx "table inet $table" && break; sleep 0.1; done
 		at=$((at / 10))
@@ -50,7 +50,10 @@ trial() {
 	local had=no; nft list tables 2>/dev/null | grep -qx "table inet $table" && had=yes
 	local t0 rc=
 	t0=$(date +%s.%N)
-	if [ "$kind" != hup ]; then
+	if [ "$kind" = int2 ]; then
+		# Ctrl-C twice: the second exits at once, and must still remove the faults.
+		kill -INT "$pid"; sleep 0.3; kill -INT "$pid"; wait "$pid"; rc=$?
+	elif [ "$kind" != hup ]; then
 		kill -9 "$pid"; wait "$pid" 2>/dev/null; rc=137
 	else
 		kill -HUP "$pid"; wait "$pid"; rc=$?
@@ -83,6 +86,7 @@ trial() {
 for i in $(seq "$KILLS"); do trial kill "$i"; done
 for i in $(seq "$HUPS"); do trial hup "$i"; done
 for i in $(seq "$DROPS"); do trial killdrop "$i"; done
+for i in $(seq "$INTS"); do trial int2 "$i"; done
 echo "nft list tables (every table on the host; ours are mcchaos_<key>):"
 nft list tables | sed 's/^/    /'
 echo "runs in $REPORTS"
