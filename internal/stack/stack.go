@@ -536,7 +536,7 @@ func (s *Stack) Stop() error {
 	}
 	wg.Wait()
 	if s.Dir != "" {
-		killFromPidFiles(s.Dir)
+		KillRecorded(s.Dir) // a memcached another process restarted is not our child
 	}
 	if s.tempDir {
 		return os.RemoveAll(s.Dir)
@@ -846,25 +846,6 @@ func writeProcFiles(dir, name string, p *Process) error {
 		return fmt.Errorf("stack: %w", err)
 	}
 	return nil
-}
-
-// killFromPidFiles kills any process still named in dir/*.pid: a memcached
-// that another process restarted is not our child.
-func killFromPidFiles(dir string) {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 1 {
-			continue
-		}
-		if isMemcached(pid) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
 }
 
 // isMemcached reports whether pid is a memcached process, so that a stale pid
