@@ -39,6 +39,10 @@ const ParentPoll = 250 * time.Millisecond
 // with 130). stop releases the signals.
 func Notify(first func(os.Signal), second func()) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
+	// A child's stdout and stderr are often a pipe to its parent: once the
+	// parent is gone, the first line printed would kill the process with
+	// SIGPIPE before it cleaned up. Ignored, the write fails instead.
+	signal.Ignore(syscall.SIGPIPE)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	ppid := os.Getppid()

@@ -2,6 +2,7 @@ package signals_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,8 @@ func TestMain(m *testing.M) {
 		ctx, stop := signals.Notify(nil, nil)
 		os.WriteFile(out+".ready", nil, 0o644)
 		<-ctx.Done()
+		// As scenariod does: say so first (its stderr may be a pipe to a dead parent).
+		fmt.Fprintln(os.Stderr, "helper: cleaning up")
 		os.WriteFile(out+".tmp", []byte(context.Cause(ctx).Error()), 0o644)
 		os.Rename(out+".tmp", out) // whole, for the poll
 		stop()
@@ -65,15 +68,23 @@ func TestSIGHUP(t *testing.T) {
 
 // TestParentGone: the helper's parent (a shell) is killed with SIGKILL;
 // the helper's context ends with ErrParentGone within the poll interval,
-// with no death signal set.
+// with no death signal set; its stderr, a pipe whose reader is gone, does
+// not kill it with SIGPIPE before it cleans up.
 func TestParentGone(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "cause")
 	sh := exec.Command("sh", "-c", `"$0" -test.run='^$' & wait`, os.Args[0])
 	sh.Env = append(os.Environ(), helperEnv+"="+out)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.Stderr = w
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
 	}
+	w.Close()
 	waitFile(t, out+".ready")
+	r.Close() // the parent's end of the pipe goes with it
 	sh.Process.Kill()
 	sh.Wait()
 	start := time.Now()
