@@ -111,7 +111,8 @@ clean:
 	@[ ! -d reports ] || echo "make clean: kept reports/ ($$(du -sh reports | cut -f1), the run history): make prune drops old Prometheus data, rm -rf reports deletes it"
 
 ## chaos: bench dies at random moments of paired smoke runs (kill -9 KILLS times, SIGHUP HUPS
-## times); after each, no nftables table of ours and no child may be left after 5 s.
+## times), and while its drop rules are in place (kill -9 DROPS times, Ctrl-C twice INTS times);
+## after each, no nftables table of the run and no child may be left after 5 s.
 KILLS ?= 10
 DROPS ?= 2
 INTS ?= 1
