@@ -15,15 +15,11 @@ MIN_AT=${MIN_AT:-5} MAX_AT=${MAX_AT:-150}
 fail=0
 
 descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
-# alive PIDS: those still running (a zombie, exited but not yet reaped by
-# init, holds no socket, file or CPU: it counts as gone).
+# alive PIDS: those still running, in one ps call (a zombie, exited but
+# not yet reaped by init, holds no socket, file or CPU: it counts as gone).
 alive() {
-	local p st n=""
-	for p in $1; do
-		st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)
-		[ -n "$st" ] && [ "$st" != Z ] && n="$n $p"
-	done
-	echo "$n"
+	[ -n "$1" ] || return 0
+	ps -o pid=,stat= -p "$(echo $1 | tr ' ' ',')" 2>/dev/null | awk '$2 !~ /^Z/ { printf " %s", $1 }'
 }
 
 # trial KIND N: start a run, signal it at a random moment, check what is left.
@@ -36,8 +32,9 @@ trial() {
 	local table
 	table=mcchaos_$(printf %s "$(realpath -m "$REPORTS/$id")" | sha256sum | cut -c1-12)
 	if [ "$kind" = killdrop ] || [ "$kind" = int2 ]; then
-		# While the drop rules are in place: poll for the table (3 min at most).
-		for at in $(seq 1800); do nft list tables 2>/dev/null | grep -qx "table inet $table" && break; sleep 0.1; done
+		# While the drop rules are in place (not the empty table of scenariod's
+		# nftables check at start-up): poll for them, 3 min at most.
+		for at in $(seq 1800); do nft list table inet "$table" 2>/dev/null | grep -q 'drop comment' && break; sleep 0.1; done
 		at=$((at / 10))
 	else
 		sleep "$at" # the random moment itself, not a wait for state
@@ -47,7 +44,7 @@ trial() {
 	fi
 	local kids
 	kids=$(descendants "$pid")
-	local had=no; nft list tables 2>/dev/null | grep -qx "table inet $table" && had=yes
+	local had=no; nft list table inet "$table" 2>/dev/null | grep -q 'drop comment' && had=drops
 	local t0 rc=
 	t0=$(date +%s.%N)
 	if [ "$kind" = int2 ]; then
@@ -60,16 +57,18 @@ trial() {
 	fi
 	local t1 left tab
 	t1=$(date +%s.%N)
-	# Poll: children and table must be gone within 5 s of bench's end.
-	for _ in $(seq 50); do
+	# Poll: children and table must be gone within 5 s of bench's end
+	# (polled for 10 s, to say how long it took when it took too long).
+	local clean_after ok=ok
+	while :; do
 		left=$(alive "$kids")
 		tab=""; nft list tables 2>/dev/null | grep -qx "table inet $table" && tab=$table
+		clean_after=$(echo "$(date +%s.%N) - $t1" | bc)
 		[ -z "$left" ] && [ -z "$tab" ] && break
-		sleep 0.1
+		[ "$(echo "$clean_after > 10" | bc)" = 1 ] && break
+		sleep 0.05
 	done
-	local clean_after ok=ok
-	clean_after=$(echo "$(date +%s.%N) - $t1" | bc)
-	if [ -n "$left" ] || [ -n "$tab" ]; then
+	if [ -n "$left" ] || [ -n "$tab" ] || [ "$(echo "$clean_after > 5" | bc)" = 1 ]; then
 		ok=FAIL; fail=1
 		ps -o pid,ppid,comm,args -p "${left// /,}" 2>/dev/null | sed 's/^/    /'
 	fi
@@ -79,7 +78,7 @@ trial() {
 		if grep -q '^report: ' "$log"; then extra="report $(sed -n 's/^report: //p' "$log")"; else extra="no report"; fi
 		extra="$extra; $(grep -c '^| ' "$REPORTS/$id/report.md" 2>/dev/null || echo 0) table rows; $(grep -o 'interrupted: .*' "$log" | head -1)"
 	fi
-	printf '%s %s: at %3ss, %s exit %s after %.1fs; %d children, table %s (present: %s): left after %.1fs: procs [%s] table [%s] %s %s\n' \
+	printf '%s %s: at %3ss, %s exit %s after %.1fs; %d children, table %s (drop rules at the signal: %s): clean after %.1fs: procs [%s] table [%s] %s %s\n' \
 		"$kind" "$n" "$at" "$kind" "$rc" "$(echo "$t1 - $t0" | bc)" "$(echo $kids | wc -w)" "$table" "$had" "$clean_after" "$left" "$tab" "$ok" "$extra"
 }
 
