@@ -167,6 +167,10 @@ var PromDataDir = filepath.Join("stack", "prometheus-data")
 // returns the bytes freed.
 func Prune(reportsDir string, keep int, w io.Writer) (freed int64, err error) {
 	entries, err := os.ReadDir(reportsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(w, "nothing to prune: %s does not exist\n", reportsDir)
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("bench: prune: %w", err)
 	}
