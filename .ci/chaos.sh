@@ -59,9 +59,12 @@ trial() {
 	t1=$(date +%s.%N)
 	# Poll: children and table must be gone within 5 s of bench's end
 	# (polled for 10 s, to say how long it took when it took too long).
-	local clean_after ok=ok
+	local clean_after ok=ok at5=""
 	while :; do
 		left=$(alive "$kids")
+		# What is still there 5 s after: names, for the report.
+		[ -z "$at5" ] && [ -n "$left" ] && [ "$(echo "$(date +%s.%N) - $t1 > 5" | bc)" = 1 ] &&
+			at5=$(ps -o comm= -p "$(echo $left | tr ' ' ',')" 2>/dev/null | sort | uniq -c | tr -s ' \n' ' ')
 		tab=""; nft list tables 2>/dev/null | grep -qx "table inet $table" && tab=$table
 		clean_after=$(echo "$(date +%s.%N) - $t1" | bc)
 		[ -z "$left" ] && [ -z "$tab" ] && break
@@ -78,8 +81,8 @@ trial() {
 		if grep -q '^report: ' "$log"; then extra="report $(sed -n 's/^report: //p' "$log")"; else extra="no report"; fi
 		extra="$extra; $(grep -c '^| ' "$REPORTS/$id/report.md" 2>/dev/null || echo 0) table rows; $(grep -o 'interrupted: .*' "$log" | head -1)"
 	fi
-	printf '%s %s: at %3ss, %s exit %s after %.1fs; %d children, table %s (drop rules at the signal: %s): clean after %.1fs: procs [%s] table [%s] %s %s\n' \
-		"$kind" "$n" "$at" "$kind" "$rc" "$(echo "$t1 - $t0" | bc)" "$(echo $kids | wc -w)" "$table" "$had" "$clean_after" "$left" "$tab" "$ok" "$extra"
+	printf '%s %s: at %3ss, %s exit %s after %.1fs; %d children, table %s (drop rules at the signal: %s): clean after %.1fs: procs [%s] table [%s] %s %s%s\n' \
+		"$kind" "$n" "$at" "$kind" "$rc" "$(echo "$t1 - $t0" | bc)" "$(echo $kids | wc -w)" "$table" "$had" "$clean_after" "$left" "$tab" "$ok" "$extra" "${at5:+; still running 5 s after: $at5}"
 }
 
 for i in $(seq "$KILLS"); do trial kill "$i"; done
