@@ -26,7 +26,8 @@ alive() {
 trial() {
 	local kind=$1 n=$2 id="$1-$2-$RANDOM" at=$((MIN_AT + RANDOM % (MAX_AT - MIN_AT)))
 	local log="$REPORTS/$id.out"
-	"$BENCH" -profile smoke -aa -free-ports -reports "$REPORTS" -run-id "$id" >"$log" 2>&1 &
+	# shellcheck disable=SC2086 # BENCH_ARGS: more flags, e.g. -arms 2 on a starved machine
+	"$BENCH" -profile smoke -aa -free-ports -reports "$REPORTS" -run-id "$id" ${BENCH_ARGS:-} >"$log" 2>&1 &
 	local pid=$!
 	# The run's own table: mcchaos_ and 12 hex digits of its directory's SHA-256 (stack.RunKey).
 	local table
@@ -34,7 +35,11 @@ trial() {
 	if [ "$kind" = killdrop ] || [ "$kind" = int2 ]; then
 		# While the drop rules are in place (not the empty table of scenariod's
 		# nftables check at start-up): poll for them, 3 min at most.
-		for at in $(seq 1800); do nft list table inet "$table" 2>/dev/null | grep -q 'drop comment' && break; sleep 0.1; done
+		for at in $(seq 1800); do
+			nft list table inet "$table" 2>/dev/null | grep -q 'drop comment' && break
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
 		at=$((at / 10))
 	else
 		sleep "$at" # the random moment itself, not a wait for state
