@@ -15,7 +15,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
+.PHONY: aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean prune chaos
 
 all: build
 
@@ -109,5 +109,24 @@ up-apps:
 down:
 	docker compose --profile apps down -v
 
+## prune: drop the Prometheus data of old runs in reports/ (KEEP newest stay, default 1; live runs
+## are skipped); reports, results and logs stay. A pruned run can no longer be -recollect'ed.
+KEEP ?= 1
+prune: build
+	bin/bench -prune -prune-keep $(KEEP)
+
+## clean: remove the binaries. The run history in reports/ stays: `make prune` frees most of
+## its space; delete it all with `rm -rf reports`.
 clean:
-	rm -rf bin reports
+	rm -rf bin
+	@[ ! -d reports ] || echo "make clean: kept reports/ ($$(du -sh reports | cut -f1), the run history): make prune drops old Prometheus data, rm -rf reports deletes it"
+
+## chaos: bench dies at random moments of paired smoke runs (kill -9 KILLS times, SIGHUP HUPS
+## times), and while its drop rules are in place (kill -9 DROPS times, Ctrl-C twice INTS times);
+## after each, no nftables table of the run and no child may be left after 5 s.
+KILLS ?= 10
+DROPS ?= 2
+INTS ?= 1
+HUPS ?= 5
+chaos: deps build
+	.ci/chaos.sh $(KILLS) $(HUPS) $(DROPS) $(INTS)
