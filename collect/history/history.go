@@ -1,0 +1,275 @@
+package history
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/results"
+)
+
+// ErrInput is returned (wrapped) for a history that cannot be analysed: no
+// results files, or runs of several profiles.
+var ErrInput = errors.New("history: bad input")
+
+// ResultsName is the file name Load looks for.
+const ResultsName = "results.json"
+
+// Point is one run of a history.
+type Point struct {
+	RunID  string
+	Commit string
+	Start  time.Time
+	Run    *results.Run
+}
+
+// Load reads every results.json under dir (at any depth, as fetched
+// artifacts unpack) and returns their runs ordered by start time, oldest
+// first. The runs must share a profile.
+func Load(dir string) ([]Point, error) {
+	var pts []Point
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || d.Name() != ResultsName {
+			return nil
+		}
+		f, err := results.Read(path)
+		if err != nil {
+			return err
+		}
+		for i := range f.Runs {
+			r := &f.Runs[i]
+			commit := r.GitCommit
+			if s, ok := r.Side(results.SideHead); ok && commit == "" {
+				commit = s.Commit
+			}
+			pts = append(pts, Point{RunID: r.RunID, Commit: commit, Start: r.Start, Run: r})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	if len(pts) == 0 {
+		return nil, fmt.Errorf("%w: no %s under %s", ErrInput, ResultsName, dir)
+	}
+	slices.SortStableFunc(pts, func(a, b Point) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.RunID, b.RunID))
+	})
+	for _, p := range pts[1:] {
+		if p.Run.Profile != pts[0].Run.Profile {
+			return nil, fmt.Errorf("%w: runs of profiles %s (%s) and %s (%s); give one profile's history", ErrInput, pts[0].Run.Profile, pts[0].RunID, p.Run.Profile, p.RunID)
+		}
+	}
+	return pts, nil
+}
+
+// Series is one gating figure of one scenario over the history: the median
+// over the head side's arms of each run that has it.
+type Series struct {
+	Scenario string
+	Key      compare.Key
+	Unit     string
+	// Direction says which way is better.
+	Direction results.Direction
+	// Runs index the history's points; Values[i] is run Runs[i]'s median.
+	// +Inf is "not reached" (see Analysis.Plot).
+	Runs   []int
+	Values []float64
+}
+
+// Gating returns the series of every gating figure (compare.DefaultFamily,
+// or family when not nil) of every scenario in the history, in the order
+// scenarios first appear and the family's order. A run without the
+// figure, or whose arms have no value, is not in that series.
+func Gating(pts []Point, family []compare.Gate) []Series {
+	if family == nil {
+		family = compare.DefaultFamily
+	}
+	var names []string
+	for _, p := range pts {
+		for _, sc := range p.Run.Scenarios {
+			if !slices.Contains(names, sc.Name) {
+				names = append(names, sc.Name)
+			}
+		}
+	}
+	var out []Series
+	for _, name := range names {
+		for _, g := range family {
+			s := Series{Scenario: name, Key: g.Key}
+			for i, p := range pts {
+				sc, ok := p.Run.Scenario(name)
+				if !ok {
+					continue
+				}
+				m, ok := figure(sc, g.Key)
+				if !ok {
+					continue
+				}
+				v := m.Median(results.SideHead)
+				if math.IsNaN(v) {
+					continue
+				}
+				s.Unit, s.Direction = m.Unit, m.Direction
+				s.Runs = append(s.Runs, i)
+				s.Values = append(s.Values, v)
+			}
+			if len(s.Runs) > 0 {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// figure finds the metric of a compare key in a scenario.
+func figure(sc *results.Scenario, k compare.Key) (*results.Metric, bool) {
+	var ph *results.Phase
+	switch k.Phase {
+	case compare.PhaseResilience:
+		return sc.Figure(k.Name)
+	case compare.PhaseEvent:
+		ph = sc.Event
+	default:
+		ph, _ = sc.Phase(k.Phase)
+	}
+	if ph == nil {
+		return nil, false
+	}
+	return ph.Metric(k.Metric())
+}
+
+// Change is a change point of a series, with the runs around it.
+type Change struct {
+	ChangePoint
+	// Run is the first run after the step, Prev the last one before: the
+	// step began with a commit in (Prev.Commit, Run.Commit].
+	Run, Prev Point
+	// Worse says the step goes the worse way of the figure.
+	Worse bool
+}
+
+// Analysis is the outcome for one series.
+type Analysis struct {
+	Series
+	// Plot are the values analysed: Values with "not reached" drawn above
+	// every reached value (see notReached).
+	Plot    []float64
+	Changes []Change
+	// Note says why the series was not analysed ("" when it was).
+	Note string
+}
+
+// Result is the outcome over a history.
+type Result struct {
+	Points     []Point
+	Profile    string
+	Config     Config
+	MinHistory int
+	Series     []Analysis
+}
+
+// Changed returns the analyses with at least one change point.
+func (r *Result) Changed() []Analysis {
+	var out []Analysis
+	for _, a := range r.Series {
+		if len(a.Changes) > 0 {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Analyze finds the change points of every gating figure of the history.
+// Each series gets its own permutations seeded from cfg.Seed and its
+// position, and compare's floor of that figure (DefaultFloors, at least
+// the gate's resolution) unless cfg.Floor is set.
+func Analyze(pts []Point, cfg Config) *Result {
+	cfg = cfg.withDefaults()
+	res := &Result{Points: pts, Config: cfg, MinHistory: MinHistory(cfg)}
+	if len(pts) > 0 {
+		res.Profile = pts[0].Run.Profile
+	}
+	for i, s := range Gating(pts, nil) {
+		a := Analysis{Series: s, Plot: notReached(s.Values)}
+		c := cfg
+		c.Seed = cfg.Seed + uint64(i)
+		if c.Floor == nil {
+			c.Floor = FloorOf(s.Key)
+		}
+		switch {
+		case len(s.Values) < res.MinHistory:
+			a.Note = fmt.Sprintf("%d runs, fewer than the %d needed", len(s.Values), res.MinHistory)
+		default:
+			for _, cp := range Detect(a.Plot, c) {
+				ch := Change{ChangePoint: cp, Run: pts[s.Runs[cp.Index]], Prev: pts[s.Runs[cp.Index-1]]}
+				switch s.Direction {
+				case results.HigherIsBetter:
+					ch.Worse = cp.After < cp.Before
+				case results.LowerIsBetter:
+					ch.Worse = cp.After > cp.Before
+				}
+				a.Changes = append(a.Changes, ch)
+			}
+		}
+		res.Series = append(res.Series, a)
+	}
+	return res
+}
+
+// FloorOf returns the smallest step worth reporting on a gating figure:
+// compare's floor for an uncalibrated row, max(Rel × |before|, Abs), and
+// never below the gate's resolution.
+func FloorOf(k compare.Key) func(before float64) float64 {
+	f, ok := compare.DefaultFloors[k.Name]
+	if !ok {
+		f = compare.FallbackFloor
+	}
+	res := 0.0
+	for _, g := range compare.DefaultFamily {
+		if g.Key == k {
+			res = g.Resolution
+		}
+	}
+	return func(before float64) float64 {
+		return max(f.Rel*math.Abs(before), f.Abs, res)
+	}
+}
+
+// notReached returns xs with +Inf ("not reached", worse than any value
+// reached) replaced by a finite stand-in above every reached value: the
+// largest reached value plus the range of the reached values (at least 1
+// and at least that largest value), so that E-divisive's distances stay
+// finite and a change between reached and not reached is a large step.
+// A series of only +Inf becomes all zeros: there is nothing to find.
+func notReached(xs []float64) []float64 {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range xs {
+		if !math.IsInf(x, 0) {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+	}
+	out := slices.Clone(xs)
+	if math.IsInf(hi, -1) {
+		for i := range out {
+			out[i] = 0
+		}
+		return out
+	}
+	stand := hi + max(hi-lo, math.Abs(hi), 1)
+	for i, x := range out {
+		if math.IsInf(x, 0) {
+			out[i] = stand
+		}
+	}
+	return out
+}
