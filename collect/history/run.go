@@ -51,6 +51,9 @@ func Run(ctx context.Context, opt Options) (string, *Result, error) {
 	if out == "" {
 		out = opt.Dir
 	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", res, fmt.Errorf("history: %w", err)
+	}
 	charts, err := WriteCharts(filepath.Join(out, "charts"), res)
 	if err != nil {
 		return "", res, err
