@@ -80,7 +80,7 @@ func WriteMarkdown(w io.Writer, r *Result, charts map[string]string) error {
 				}
 				step := units.Signed(ch.After-ch.Before, a.Unit)
 				if ch.Before != 0 && !math.IsInf(ch.Before, 0) {
-					step += fmt.Sprintf(" (%+.0f %%)", 100*(ch.After-ch.Before)/math.Abs(ch.Before))
+					step += strings.Replace(fmt.Sprintf(" (%+.0f %%)", 100*(ch.After-ch.Before)/math.Abs(ch.Before)), "-", "−", 1)
 				}
 				fmt.Fprintf(&b, "| %s | %s %s | `%s` (%s, run %s; previous `%s`) | %s → %s | %s | %.3f | %s |\n",
 					a.Scenario, a.Key.Phase, report.Label(a.Key), short(ch.Run.Commit), ch.Run.Start.UTC().Format("2006-01-02 15:04"), ch.Run.RunID, short(ch.Prev.Commit),
@@ -89,11 +89,11 @@ func WriteMarkdown(w io.Writer, r *Result, charts map[string]string) error {
 		}
 		b.WriteString("\n")
 		for _, a := range changed {
+			b.WriteString(mermaid(a))
 			if f, ok := charts[a.Title()]; ok {
-				fmt.Fprintf(&b, "- chart of %s: `%s`\n", a.Title(), f)
+				fmt.Fprintf(&b, "Chart: `charts/%s` (beside history.md; on GitHub in the artifact history).\n\n", filepath.Base(f))
 			}
 		}
-		b.WriteString("\n")
 	}
 	var notes []string
 	for _, a := range r.Series {
@@ -106,6 +106,22 @@ func WriteMarkdown(w io.Writer, r *Result, charts map[string]string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// mermaid is a Mermaid line chart of a changed series, which GitHub draws
+// in a job summary: the value of each run, the x axis labelled by commit.
+func mermaid(a Analysis) string {
+	var xs, ys []string
+	for i, v := range a.Plot {
+		xs = append(xs, fmt.Sprintf("%q", short(fmt.Sprint(a.Runs[i]))))
+		ys = append(ys, fmt.Sprintf("%.6g", v))
+	}
+	var steps []string
+	for _, ch := range a.Changes {
+		steps = append(steps, fmt.Sprintf("run %d (%s)", a.Runs[ch.Index], short(ch.Run.Commit)))
+	}
+	return fmt.Sprintf("```mermaid\nxychart-beta\n    title \"%s (%s) per run; steps at %s\"\n    x-axis \"run, oldest first\" [%s]\n    y-axis \"%s\"\n    line [%s]\n```\n\n",
+		a.Title(), a.Unit, strings.Join(steps, ", "), strings.Join(xs, ", "), a.Unit, strings.Join(ys, ", "))
 }
 
 // shown formats a segment median, naming the not-reached stand-in.
