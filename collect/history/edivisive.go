@@ -321,6 +321,12 @@ func (c calc) q(s, tau, kappa int) float64 {
 	for i := s; i < tau; i++ {
 		withinX += c.col[i][i] - c.col[i][s]
 	}
+	return qhat(n, m, between, withinX, withinY)
+}
+
+// qhat is the formula of q from the sums of distances between X and Y and
+// within each.
+func qhat(n, m, between, withinX, withinY float64) float64 {
 	q := 2 / (m + n) * between
 	if n > 1 {
 		q -= 2 * m / ((m + n) * (n - 1)) * withinX
@@ -351,15 +357,7 @@ func (c calc) best(s, e, minSize int) (int, float64) {
 			if kappa-tau < minSize {
 				continue
 			}
-			m := float64(kappa - tau)
-			q := 2 / (m + n) * between
-			if n > 1 {
-				q -= 2 * m / ((m + n) * (n - 1)) * withinX
-			}
-			if m > 1 {
-				q -= 2 * n / ((m + n) * (m - 1)) * withinY
-			}
-			if q > bq {
+			if q := qhat(n, float64(kappa-tau), between, withinX, withinY); q > bq {
 				bt, bq = tau, q
 			}
 		}
