@@ -101,7 +101,8 @@ type ChangePoint struct {
 // compute_change_points): a split step runs E-divisive means (Matteson and
 // James, "A Nonparametric Approach for Multiple Change Point Analysis of
 // Multivariate Data", JASA 2014, doi:10.1080/01621459.2013.849605) over
-// windows of cfg.Window points that overlap by half, at a relaxed level
+// windows of cfg.Window points that overlap by half (the last one ending
+// at the series' end), at a relaxed level
 // (10 α below 0.05, as Otava) to collect weak change points; a merge step
 // then drops, one at a time, the weakest of them until every one left is
 // significant at α against its neighbours (and its step is beyond

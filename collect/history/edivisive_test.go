@@ -190,3 +190,34 @@ func TestMinHistory(t *testing.T) {
 		t.Errorf("9 runs: p of the true split %v, below the exact bound 1/84 by more than Monte Carlo error", p)
 	}
 }
+
+// TestDetectWindows: a series longer than a window (70 points, windows of
+// 30 overlapping by 15) with steps of 4 σ at 25 and 50 gives each step once,
+// though overlapping windows both see it; pure noise of the same length
+// gives none.
+func TestDetectWindows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	xs, noise := make([]float64, 70), make([]float64, 70)
+	for i := range xs {
+		noise[i] = rng.NormFloat64()
+		xs[i] = noise[i]
+		if i >= 25 {
+			xs[i] += 4
+		}
+		if i >= 50 {
+			xs[i] -= 4
+		}
+	}
+	// This draw of the noise also dips by 1.4 σ over runs 32 to 48, which
+	// is significant (p = 0.006): the floor, half the planted step, is
+	// what tells the steps worth acting on, as in Analyze.
+	if got := indexes(Detect(xs, Config{})); !slices.Equal(got, []int{25, 32, 50}) {
+		t.Errorf("steps at 25 and 50, no floor: Detect %v, want [25 32 50]", got)
+	}
+	if got := indexes(Detect(xs, Config{Floor: func(float64) float64 { return 2 }})); !slices.Equal(got, []int{25, 50}) {
+		t.Errorf("steps at 25 and 50, floor 2: Detect %v", got)
+	}
+	if got := Detect(noise, Config{}); len(got) != 0 {
+		t.Errorf("noise: Detect %+v", got)
+	}
+}
