@@ -74,11 +74,15 @@ type artifact struct {
 }
 
 // Fetch writes the results.json of the last n completed runs that kept the
-// artifact into dir/run-<id>/results.json and returns the files, newest
-// first. Runs without the artifact (failed early, or expired) are skipped.
+// artifact, among the latest 100 runs (one page), into
+// dir/run-<id>/results.json and returns the files, newest first. Runs
+// without the artifact (failed early, or expired) are skipped.
 func (f Fetcher) Fetch(ctx context.Context, dir string, n int) ([]string, error) {
 	if f.Repo == "" || f.Token == "" {
 		return nil, fmt.Errorf("%w: a repository (owner/name) and a token are needed", ErrFetch)
+	}
+	if n < 1 || n > 100 {
+		return nil, fmt.Errorf("%w: %d runs asked; 1 to 100", ErrFetch, n)
 	}
 	api := strings.TrimRight(cmp.Or(f.API, DefaultAPI), "/")
 	q := url.Values{

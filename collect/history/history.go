@@ -31,10 +31,11 @@ type Point struct {
 
 // Load reads every results.json under dir (at any depth, as fetched
 // artifacts unpack) and returns their runs ordered by start time, oldest
-// first. The runs must share a profile.
-func Load(dir string) ([]Point, error) {
-	var pts []Point
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+// first. The runs must share a profile. A file of another schema version
+// is skipped, and said in skipped: a history spans months, and one
+// schema change must not stop it until the older artifacts expire.
+func Load(dir string) (pts []Point, skipped []string, err error) {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -42,6 +43,10 @@ func Load(dir string) ([]Point, error) {
 			return nil
 		}
 		f, err := results.Read(path)
+		if errors.Is(err, results.ErrSchema) {
+			skipped = append(skipped, err.Error())
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -56,20 +61,20 @@ func Load(dir string) ([]Point, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
+		return nil, skipped, fmt.Errorf("history: %w", err)
 	}
 	if len(pts) == 0 {
-		return nil, fmt.Errorf("%w: no %s under %s", ErrInput, ResultsName, dir)
+		return nil, skipped, fmt.Errorf("%w: no %s under %s that this build reads", ErrInput, ResultsName, dir)
 	}
 	slices.SortStableFunc(pts, func(a, b Point) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.RunID, b.RunID))
 	})
 	for _, p := range pts[1:] {
 		if p.Run.Profile != pts[0].Run.Profile {
-			return nil, fmt.Errorf("%w: runs of profiles %s (%s) and %s (%s); give one profile's history", ErrInput, pts[0].Run.Profile, pts[0].RunID, p.Run.Profile, p.RunID)
+			return nil, skipped, fmt.Errorf("%w: runs of profiles %s (%s) and %s (%s); give one profile's history", ErrInput, pts[0].Run.Profile, pts[0].RunID, p.Run.Profile, p.RunID)
 		}
 	}
-	return pts, nil
+	return pts, skipped, nil
 }
 
 // Series is one gating figure of one scenario over the history: the median
@@ -171,7 +176,9 @@ type Analysis struct {
 
 // Result is the outcome over a history.
 type Result struct {
-	Points     []Point
+	Points []Point
+	// Skipped says which files Load skipped, and why.
+	Skipped    []string
 	Profile    string
 	Config     Config
 	MinHistory int

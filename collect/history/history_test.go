@@ -172,7 +172,7 @@ func TestAASeries(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		dir := t.TempDir()
 		synthHistory(t, dir, history, seed)
-		pts, err := Load(dir)
+		pts, _, err := Load(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,9 +190,10 @@ func TestAASeries(t *testing.T) {
 	}
 }
 
-// TestLoadErrors: an empty directory and mixed profiles are one clear error.
+// TestLoadErrors: an empty directory and mixed profiles are one clear
+// error; a file of another schema is skipped.
 func TestLoadErrors(t *testing.T) {
-	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no results.json") {
+	if _, _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no results.json") {
 		t.Errorf("empty dir: %v", err)
 	}
 	dir := t.TempDir()
@@ -205,7 +206,15 @@ func TestLoadErrors(t *testing.T) {
 	if err := results.Write(filepath.Join(dir, "run-00", ResultsName), f); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "profiles") {
+	if _, _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "profiles") {
 		t.Errorf("mixed profiles: %v", err)
+	}
+	// A file of an older schema is skipped and said; the rest is read.
+	if err := os.WriteFile(filepath.Join(dir, "run-00", ResultsName), []byte(`{"schema_version": 1, "runs": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pts, skipped, err := Load(dir)
+	if err != nil || len(pts) != 1 || len(skipped) != 1 || !strings.Contains(skipped[0], "schema_version 1") {
+		t.Errorf("older schema: %d runs, skipped %q, %v", len(pts), skipped, err)
 	}
 }

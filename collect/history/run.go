@@ -42,11 +42,12 @@ func Run(ctx context.Context, opt Options) (string, *Result, error) {
 		}
 		logf("fetched %d results files of %s into %s", len(files), opt.Fetch.Repo, opt.Dir)
 	}
-	pts, err := Load(opt.Dir)
+	pts, skipped, err := Load(opt.Dir)
 	if err != nil {
 		return "", nil, err
 	}
 	res := Analyze(pts, opt.Config)
+	res.Skipped = skipped
 	out := opt.Out
 	if out == "" {
 		out = opt.Dir

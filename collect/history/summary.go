@@ -95,6 +95,9 @@ func WriteMarkdown(w io.Writer, r *Result, charts map[string]string) error {
 			}
 		}
 	}
+	for _, sk := range r.Skipped {
+		fmt.Fprintf(&b, "Skipped: %s\n\n", sk)
+	}
 	var notes []string
 	for _, a := range r.Series {
 		if a.Note != "" {
