@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
 // ErrInput is returned (wrapped) for a history that cannot be analysed: no
@@ -94,7 +95,9 @@ type Series struct {
 // Gating returns the series of every gating figure (compare.DefaultFamily,
 // or family when not nil) of every scenario in the history, in the order
 // scenarios first appear and the family's order. A run without the
-// figure, or whose arms have no value, is not in that series.
+// figure, whose arms have no value, or whose scenario was invalid (faults
+// not in effect as asked, or no steady state before them), is not in that
+// series.
 func Gating(pts []Point, family []compare.Gate) []Series {
 	if family == nil {
 		family = compare.DefaultFamily
@@ -113,7 +116,7 @@ func Gating(pts []Point, family []compare.Gate) []Series {
 			s := Series{Scenario: name, Key: g.Key}
 			for i, p := range pts {
 				sc, ok := p.Run.Scenario(name)
-				if !ok {
+				if !ok || sc.Status == manifest.StatusInvalid {
 					continue
 				}
 				m, ok := figure(sc, g.Key)

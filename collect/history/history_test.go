@@ -218,3 +218,25 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("older schema: %d runs, skipped %q, %v", len(pts), skipped, err)
 	}
 }
+
+// TestGatingSkipsInvalid: a scenario marked invalid in a run (its faults
+// not in effect, or no steady state) leaves that run out of its series.
+func TestGatingSkipsInvalid(t *testing.T) {
+	dir := t.TempDir()
+	synthHistory(t, dir, 3, 1)
+	pts, _, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := pts[1].Run.Scenario("packet-loss-20-pct")
+	sc.Status = "invalid"
+	for _, s := range Gating(pts, nil) {
+		want := []int{0, 1, 2}
+		if s.Scenario == "packet-loss-20-pct" {
+			want = []int{0, 2}
+		}
+		if s.Key == p99 && !slices.Equal(s.Runs, want) {
+			t.Errorf("%s: runs %v, want %v", s.Title(), s.Runs, want)
+		}
+	}
+}
