@@ -62,18 +62,21 @@ func (c Config) withDefaults() Config {
 
 // MinHistory is the shortest series in which cfg can find a step that holds
 // for the last MinSize points: the permutation test's smallest attainable p
-// must reach Alpha. Only the permutations that keep the same MinSize values
-// after the split reproduce the observed statistic, so the exact p of a
-// split into n−k and k points is at least 1/C(n, k); the Monte Carlo
-// estimate is at least 1/(R+1). With the defaults (α = 0.01, k = 3,
-// R = 999): C(9, 3) = 84 < 100 ≤ C(10, 3) = 120, so 10 runs.
+// must reach Alpha. Q̂ is symmetric in its two samples, so the permutations
+// that reproduce the observed statistic are those that keep the same k =
+// MinSize values last, or put them first: the exact p of a split into n−k
+// and k points is at least 2/C(n, k). The Monte Carlo estimate is at least
+// 1/(R+1). With the defaults (α = 0.01, k = 3, R = 999): C(11, 3) = 165 <
+// 200 ≤ C(12, 3) = 220, so 12 runs. At that bound the estimate of p sits
+// just under α, so such a step is found about half the time; each further
+// run after the step makes the bound far smaller (2/C(13, 4) = 0.003).
 func MinHistory(cfg Config) int {
 	cfg = cfg.withDefaults()
 	if 1/float64(cfg.Permutations+1) > cfg.Alpha {
 		return 0 // never: more permutations are needed
 	}
 	for n := 2 * cfg.MinSize; ; n++ {
-		if 1/float64(combin.Binomial(n, cfg.MinSize)) <= cfg.Alpha {
+		if 2/float64(combin.Binomial(n, cfg.MinSize)) <= cfg.Alpha {
 			return n
 		}
 	}

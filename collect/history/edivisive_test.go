@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"gonum.org/v1/gonum/stat/combin"
 )
 
 // otavaSequence is Apache Otava's test series
@@ -121,8 +123,9 @@ func indexes(cps []ChangePoint) []int {
 // printed for the normal series ([12], p below 1/1000), alone and through
 // the windowed Detect. Otava's test asks for [5, 8] at α = 0.01 with 100
 // permutations; here that gives [5] only, and rightly: the 3 runs between
-// the steps reach the observed Q̂ of the split at 8 in 1 of C(9, 3) = 84
-// arrangements of [5:14], so its exact p is at least 0.012. Otava passes
+// the steps reach the observed Q̂ of the split at 8 in 2 of C(9, 3) = 84
+// arrangements of [5:14] (those 3 values first or last), so its exact p is
+// at least 0.024. Otava passes
 // because it compares the permuted Q̂ with >= on floats, which misses those
 // ties (the same sums in another order), and writes p = 0 for no hit.
 func TestEDivisiveOtava(t *testing.T) {
@@ -135,7 +138,7 @@ func TestEDivisiveOtava(t *testing.T) {
 		{"sequence, Otava's settings at α 0.05", otavaSequence, Config{Alpha: 0.05, Permutations: 100, MinSize: 1, Seed: 1}, []int{5, 8}, []int{5, 8}},
 		{"sequence, α 0.05", otavaSequence, Config{Alpha: 0.05}, []int{5, 8}, []int{5, 8}},
 		// The split at 8 cannot reach 0.01 (above); in the merge step the
-		// split at 5 is tested on [0:8], 5 against 3 points: p ≥ 1/56.
+		// split at 5 is tested on [0:8], 5 against 3 points: p ≥ 2/56.
 		{"sequence, defaults", otavaSequence, Config{}, []int{5}, []int{8}},
 		{"normal, no minimum", otavaNormal, Config{MinSize: 1}, []int{12}, []int{12}},
 		{"normal, defaults", otavaNormal, Config{}, []int{12}, []int{12}},
@@ -153,20 +156,23 @@ func TestEDivisiveOtava(t *testing.T) {
 			}
 		}
 	}
-	if cps := EDivisive(otavaSequence, Config{MinSize: 1, Alpha: 0.05}); len(cps) == 2 && cps[1].P < 1.0/84-0.005 {
-		t.Errorf("split at 8: p %v, below its exact bound 1/84 by more than Monte Carlo error", cps[1].P)
+	if cps := EDivisive(otavaSequence, Config{MinSize: 1, Alpha: 0.05}); len(cps) == 2 && cps[1].P < 2.0/84-0.01 {
+		t.Errorf("split at 8: p %v, below its exact bound 2/84 by more than Monte Carlo error", cps[1].P)
 	}
 }
 
-// TestMinHistory: the derived minimum (10 runs with the defaults) is where
-// a step held by the last 3 runs first becomes significant: with 10 runs
-// it is found, with 9 the permutation test cannot go below 1/C(9,3) = 1/84.
+// TestMinHistory: the derived minimum (12 runs with the defaults) comes
+// from the exact bound 2/C(n, 3) on the p of a step held by the last 3 of
+// n runs; the bound is checked against the permutation test itself (with
+// 9999 permutations, within 4 standard errors) for 10 to 13 runs, where
+// it is exact: only the arrangements with the 3 high values last or first
+// reach the observed Q̂.
 func TestMinHistory(t *testing.T) {
-	if n := MinHistory(Config{}); n != 10 {
-		t.Fatalf("MinHistory = %d, want 10 (C(10,3) = 120 ≥ 100 > C(9,3) = 84)", n)
+	if n := MinHistory(Config{}); n != 12 {
+		t.Fatalf("MinHistory = %d, want 12 (2/C(12,3) = 0.009 ≤ 0.01 < 2/C(11,3) = 0.012)", n)
 	}
-	if n := MinHistory(Config{MinSize: 2}); n != 15 {
-		t.Errorf("MinHistory(min 2) = %d, want 15 (C(15,2) = 105)", n)
+	if n := MinHistory(Config{MinSize: 2}); n != 21 {
+		t.Errorf("MinHistory(min 2) = %d, want 21 (C(21,2) = 210 ≥ 200)", n)
 	}
 	if n := MinHistory(Config{Permutations: 50}); n != 0 {
 		t.Errorf("MinHistory(50 permutations) = %d, want 0: 1/51 can never reach 0.01", n)
@@ -181,13 +187,18 @@ func TestMinHistory(t *testing.T) {
 		}
 		return xs
 	}
-	if got := indexes(Detect(step(10), Config{})); !slices.Equal(got, []int{7}) {
-		t.Errorf("10 runs, step before the last 3: %v, want [7]", got)
+	cfg := Config{Permutations: 9999}.withDefaults()
+	for n := 10; n <= 13; n++ {
+		exact := 2 / float64(combin.Binomial(n, 3))
+		_, p := splitTest(step(n), n-3, cfg, rand.New(rand.NewPCG(uint64(n), 1)))
+		se := math.Sqrt(exact * (1 - exact) / float64(cfg.Permutations))
+		if math.Abs(p-exact) > 4*se+1.0/float64(cfg.Permutations) {
+			t.Errorf("%d runs: p %.4f of the step before the last 3, exact %.4f (2/C(%d,3))", n, p, exact, n)
+		}
 	}
-	if got := Detect(step(9), Config{}); len(got) != 0 {
-		t.Errorf("9 runs: %v, want none (smallest attainable p 1/84 > 0.01)", got)
-	} else if _, p := splitTest(step(9), 6, Config{}.withDefaults(), rand.New(rand.NewPCG(1, 1))); p < 1.0/84-0.01 {
-		t.Errorf("9 runs: p of the true split %v, below the exact bound 1/84 by more than Monte Carlo error", p)
+	// Two runs past the minimum, the step is found at the right run.
+	if got := indexes(Detect(step(14), Config{})); !slices.Equal(got, []int{11}) {
+		t.Errorf("14 runs, step before the last 3: %v, want [11]", got)
 	}
 }
 

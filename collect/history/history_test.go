@@ -154,7 +154,7 @@ func TestPlantedSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"**2 change point(s)**", "`c12000", "`c17000", "Minimum history: 10 runs", "packet-loss-20-pct_testing_latency_p99-op-all.png"} {
+	for _, s := range []string{"**2 change point(s)**", "`c12000", "`c17000", "Minimum history: 12 runs", "packet-loss-20-pct_testing_latency_p99-op-all.png"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("summary lacks %q:\n%s", s, md)
 		}
