@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat/combin"
 
+	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/internal/robust"
 )
 
@@ -48,8 +49,12 @@ type Config struct {
 	// Floor, if not nil, is the smallest step worth reporting for a level
 	// before the step: the merge step drops a change point whose step
 	// |after − before| (medians of its segments) is below it, as Otava
-	// drops one below min_magnitude.
+	// drops one below min_magnitude. Analyze sets it per figure from
+	// Policy.
 	Floor func(before float64) float64
+	// Policy gives Analyze the floors of the gating figures. If nil,
+	// compare.DefaultPolicy.
+	Policy compare.Policy
 }
 
 func (c Config) withDefaults() Config {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/internal/robust"
 	"github.com/mcchaos/mcchaos/collect/results"
-	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
 // ErrInput is returned (wrapped) for a history that cannot be analysed: no
@@ -78,11 +78,13 @@ func Load(dir string) (pts []Point, skipped []string, err error) {
 	return pts, skipped, nil
 }
 
-// Series is one gating figure of one scenario over the history: the median
-// over the head side's arms of each run that has it.
+// Series is one gating figure of one scenario over the history (or of
+// the run-level healthy path, Scenario HealthyPath): the median over the
+// head side's arms of each run that has it.
 type Series struct {
 	Scenario string
 	Key      compare.Key
+	Gate     compare.Gate
 	Unit     string
 	// Direction says which way is better.
 	Direction results.Direction
@@ -92,68 +94,48 @@ type Series struct {
 	Values []float64
 }
 
-// Gating returns the series of every gating figure (compare.DefaultFamily,
-// or family when not nil) of every scenario in the history, in the order
-// scenarios first appear and the family's order. A run without the
-// figure, whose arms have no value, or whose scenario was invalid (faults
-// not in effect as asked, or no steady state before them), is not in that
-// series.
-func Gating(pts []Point, family []compare.Gate) []Series {
-	if family == nil {
-		family = compare.DefaultFamily
+// HealthyPath is the Scenario of the run-level healthy-path series.
+const HealthyPath = "healthy path"
+
+// Gating returns the series of every gating figure of the history, as
+// compare.GatingFigures gives them per run (cfg's families): per scenario
+// the figures of its expectation, then the healthy path; in first-seen
+// order. A run without the figure, whose arms have no value, or whose
+// scenario was invalid or unsteady (faults not in effect as asked, or no
+// steady state before them), is not in that series.
+func Gating(pts []Point, cfg compare.Config) []Series {
+	type id struct {
+		scenario string
+		key      compare.Key
 	}
-	var names []string
-	for _, p := range pts {
-		for _, sc := range p.Run.Scenarios {
-			if !slices.Contains(names, sc.Name) {
-				names = append(names, sc.Name)
+	var order []id
+	series := map[id]*Series{}
+	for i, p := range pts {
+		for _, f := range compare.GatingFigures(p.Run, results.SideHead, cfg) {
+			sc := cmp.Or(f.Scenario, HealthyPath)
+			k := id{sc, f.Key}
+			s, ok := series[k]
+			if !ok {
+				s = &Series{Scenario: sc, Key: f.Key, Gate: f.Gate}
+				series[k] = s
+				order = append(order, k)
 			}
+			v := robust.Median(f.Arms.Defined())
+			if math.IsNaN(v) {
+				continue
+			}
+			s.Unit, s.Direction = f.Unit, f.Direction
+			s.Runs = append(s.Runs, i)
+			s.Values = append(s.Values, v)
 		}
 	}
 	var out []Series
-	for _, name := range names {
-		for _, g := range family {
-			s := Series{Scenario: name, Key: g.Key}
-			for i, p := range pts {
-				sc, ok := p.Run.Scenario(name)
-				if !ok || sc.Status == manifest.StatusInvalid {
-					continue
-				}
-				m, ok := figure(sc, g.Key)
-				if !ok {
-					continue
-				}
-				v := m.Median(results.SideHead)
-				if math.IsNaN(v) {
-					continue
-				}
-				s.Unit, s.Direction = m.Unit, m.Direction
-				s.Runs = append(s.Runs, i)
-				s.Values = append(s.Values, v)
-			}
-			if len(s.Runs) > 0 {
-				out = append(out, s)
-			}
+	for _, k := range order {
+		if s := series[k]; len(s.Runs) > 0 {
+			out = append(out, *s)
 		}
 	}
 	return out
-}
-
-// figure finds the metric of a compare key in a scenario.
-func figure(sc *results.Scenario, k compare.Key) (*results.Metric, bool) {
-	var ph *results.Phase
-	switch k.Phase {
-	case compare.PhaseResilience:
-		return sc.Figure(k.Name)
-	case compare.PhaseEvent:
-		ph = sc.Event
-	default:
-		ph, _ = sc.Phase(k.Phase)
-	}
-	if ph == nil {
-		return nil, false
-	}
-	return ph.Metric(k.Metric())
 }
 
 // Change is a change point of a series, with the runs around it.
@@ -201,20 +183,19 @@ func (r *Result) Changed() []Analysis {
 
 // Analyze finds the change points of every gating figure of the history.
 // Each series gets its own permutations seeded from cfg.Seed and its
-// position, and compare's floor of that figure (DefaultFloors, at least
-// the gate's resolution) unless cfg.Floor is set.
+// position, and its floor in cfg.Policy unless cfg.Floor is set.
 func Analyze(pts []Point, cfg Config) *Result {
 	cfg = cfg.withDefaults()
 	res := &Result{Points: pts, Config: cfg, MinHistory: MinHistory(cfg)}
 	if len(pts) > 0 {
 		res.Profile = pts[0].Run.Profile
 	}
-	for i, s := range Gating(pts, nil) {
+	for i, s := range Gating(pts, compare.Config{Policy: cfg.Policy}) {
 		a := Analysis{Series: s, Plot: notReached(s.Values)}
 		c := cfg
 		c.Seed = cfg.Seed + uint64(i)
 		if c.Floor == nil {
-			c.Floor = FloorOf(s.Key)
+			c.Floor = FloorOf(s.Gate, cfg.Policy)
 		}
 		switch {
 		case len(s.Values) < res.MinHistory:
@@ -237,22 +218,13 @@ func Analyze(pts []Point, cfg Config) *Result {
 }
 
 // FloorOf returns the smallest step worth reporting on a gating figure:
-// compare's floor for an uncalibrated row, max(Rel × |before|, Abs), and
-// never below the gate's resolution.
-func FloorOf(k compare.Key) func(before float64) float64 {
-	f, ok := compare.DefaultFloors[k.Name]
-	if !ok {
-		f = compare.FallbackFloor
+// its floor in policy (compare.DefaultPolicy when nil), the same smallest
+// change worth acting on as a pull request's gate.
+func FloorOf(g compare.Gate, policy compare.Policy) func(before float64) float64 {
+	if policy == nil {
+		policy = compare.DefaultPolicy
 	}
-	res := 0.0
-	for _, g := range compare.DefaultFamily {
-		if g.Key == k {
-			res = g.Resolution
-		}
-	}
-	return func(before float64) float64 {
-		return max(f.Rel*math.Abs(before), f.Abs, res)
-	}
+	return policy[cmp.Or(g.Policy, g.Key.Name)].Of
 }
 
 // notReached returns xs with +Inf ("not reached", worse than any value

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mcchaos/mcchaos/collect/compare"
 )
 
 // Options of Run.
@@ -23,6 +25,9 @@ type Options struct {
 	// is appended to.
 	StepSummary string
 	Config      Config
+	// PolicyFile, when set, overrides the floors of compare.DefaultPolicy
+	// (compare.LoadPolicy; a missing file is the defaults).
+	PolicyFile string
 	// Stderr gets progress lines when not nil.
 	Stderr io.Writer
 }
@@ -41,6 +46,13 @@ func Run(ctx context.Context, opt Options) (string, *Result, error) {
 			return "", nil, err
 		}
 		logf("fetched %d results files of %s into %s", len(files), opt.Fetch.Repo, opt.Dir)
+	}
+	if opt.PolicyFile != "" && opt.Config.Policy == nil {
+		p, err := compare.LoadPolicy(opt.PolicyFile)
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		opt.Config.Policy = p
 	}
 	pts, skipped, err := Load(opt.Dir)
 	if err != nil {

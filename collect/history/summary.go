@@ -50,7 +50,7 @@ func WriteMarkdown(w io.Writer, r *Result, charts map[string]string) error {
 	b.WriteString("\n\n")
 	c := r.Config
 	fmt.Fprintf(&b, "E-divisive means (Matteson and James 2014) in Otava's windows of %d runs, each split tested by %d permutations at α = %g; "+
-		"a step must hold for %d runs and exceed the figure's floor (compare's DefaultFloors). Series: the median of each run's head arms, per gating figure. "+
+		"a step must hold for %d runs and exceed the figure's floor (compare's policy, mcchaos.yml). Series: the median of each run's head arms, per gating figure. "+
 		"**Minimum history: %d runs** of a figure (a step held by the last %d of n runs reaches at best p = 2/C(n, %d)).\n\n",
 		c.Window, c.Permutations, c.Alpha, c.MinSize, r.MinHistory, c.MinSize, c.MinSize)
 	changed := r.Changed()
