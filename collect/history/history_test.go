@@ -164,7 +164,8 @@ func TestPlantedSteps(t *testing.T) {
 }
 
 // TestAASeries: the same history without a planted step finds nothing in
-// any gating series, for three draws of the noise.
+// any gating series (the healthy path's included), for three draws of the
+// noise.
 func TestAASeries(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		dir := t.TempDir()
@@ -183,6 +184,9 @@ func TestAASeries(t *testing.T) {
 		}
 		if n < 50 {
 			t.Errorf("noise draw %d: %d series analysed, want every gating figure of 14 scenarios", seed, n)
+		}
+		if !slices.ContainsFunc(res.Series, func(a Analysis) bool { return a.Scenario == HealthyPath && a.Note == "" }) {
+			t.Errorf("noise draw %d: no healthy-path series analysed", seed)
 		}
 	}
 }
