@@ -6,7 +6,8 @@
 //	collect -run-dir reports/<run> [-prometheus URL] [-baseline FILE|auto] [-fail-on regression|integrity|never] [-grafana-url URL]
 //	collect -compare OLD.json[,OLD2.json] NEW.json[,NEW2.json] [-out DIR]
 //	collect -compare - PAIRED.json [-out DIR]
-//	collect -calibrate OUT.json RUN1/results.json RUN2/results.json ...
+//	collect -run-dir reports/<run> -confirm reports/<run>/confirm    (the confirmation stage)
+//	collect -compare - PAIRED.json -confirm CONFIRM.json
 //	collect -history DIR [-history-repo OWNER/NAME [-history-runs N]] [-out DIR]
 //
 // Exit codes: 0 ran and found no regression (or was not asked to fail), 1 a

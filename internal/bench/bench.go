@@ -91,7 +91,7 @@ type Config struct {
 	// worktree under the run directory) and runs beside the head side.
 	Base string
 	// AA runs the head side's binary and flags on the base side too: an
-	// A/A run, for calibration.
+	// A/A run, which measures the false-alarm rate.
 	AA bool
 	// BaseArgs, when set (or with Base or AA), are the base side's loadgen
 	// flags. If nil, LoadgenArgs.
