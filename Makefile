@@ -11,7 +11,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: calibrate fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
+.PHONY: workflow-run compose-smoke calibrate fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
 
 all: build
 
@@ -100,3 +100,27 @@ down:
 
 clean:
 	rm -rf bin reports
+
+## workflow-run: bench.yml's bench job run for real, for a pull_request and a push event
+## (smoke profile): its run: steps in order as the non-root user `runner` with passwordless
+## sudo (created when started as root, as on GitHub's runners), with GITHUB_OUTPUT, GITHUB_ENV,
+## GITHUB_PATH and GITHUB_STEP_SUMMARY; local stand-ins for checkout, setup-go and
+## upload-artifact (deploy/workflow_run_test.go). Logs and artifacts: reports/workflow-run/.
+## The workflow's `sudo setcap` on nft is undone afterwards.
+WORKFLOW_LOGS ?= /tmp/mcchaos-workflow-run
+workflow-run:
+	@if [ "$$(id -u)" != 0 ]; then \
+		PATH="$$(dirname "$$(command -v $(GO))"):$$PATH" MCCHAOS_WORKFLOW_RUN=1 MCCHAOS_WORKFLOW_LOGS=$(WORKFLOW_LOGS) \
+		  $(GO) test -count=1 -timeout 100m -v -run 'TestJobRunnerCatchesRootOnlySteps|TestBenchJobSteps' ./deploy; \
+		exit; \
+	fi; \
+	command -v sudo >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sudo >/dev/null; }; \
+	id runner >/dev/null 2>&1 || useradd --create-home --shell /bin/bash runner; \
+	echo 'runner ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/mcchaos-runner; chmod 0440 /etc/sudoers.d/mcchaos-runner; \
+	nft=$$(readlink -f "$$(command -v nft)"); cap=$$(getcap "$$nft" | awk '{print $$2}'); \
+	rm -rf $(WORKFLOW_LOGS); install -d -o runner $(WORKFLOW_LOGS); \
+	sudo -u runner -H env PATH="$$(dirname "$$(command -v $(GO))"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+	  $(MAKE) --no-print-directory workflow-run WORKFLOW_LOGS=$(WORKFLOW_LOGS); rc=$$?; \
+	if [ -n "$$cap" ]; then setcap "$$cap" "$$nft"; else setcap -r "$$nft" 2>/dev/null || true; fi; \
+	mkdir -p reports/workflow-run && cp -r $(WORKFLOW_LOGS)/. reports/workflow-run/ 2>/dev/null; \
+	echo "make workflow-run: logs and artifacts in reports/workflow-run/"; exit $$rc
