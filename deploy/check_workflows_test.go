@@ -605,3 +605,53 @@ func TestKnownNames(t *testing.T) {
 		t.Errorf("no series named %q in results.golden.json: the comment's charts would be empty", known.Charted)
 	}
 }
+
+// TestComposeLocalOverride: docker-compose.local.yml (make compose-smoke)
+// leaves no default service of docker-compose.yml pulling from a registry:
+// each runs an image of deploy/Dockerfile.local, never pulled, or is moved
+// out of the default set (Grafana, which has no local image).
+func TestComposeLocalOverride(t *testing.T) {
+	type service struct {
+		Image      string   `yaml:"image"`
+		PullPolicy string   `yaml:"pull_policy"`
+		Profiles   []string `yaml:"profiles"`
+	}
+	read := func(name string) map[string]service {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(repoRoot, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			Services map[string]service `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(b, &f); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return f.Services
+	}
+	base, local := read("docker-compose.yml"), read("docker-compose.local.yml")
+	df, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "Dockerfile.local"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range base {
+		if len(s.Profiles) > 0 {
+			continue // not started by default
+		}
+		o, ok := local[name]
+		switch {
+		case !ok:
+			t.Errorf("docker-compose.local.yml: service %s (image %s) is not overridden: it would be pulled", name, s.Image)
+		case len(o.Profiles) > 0:
+			// moved out of the default set
+		case !strings.HasPrefix(o.Image, "mcchaos-local/") || o.PullPolicy != "never":
+			t.Errorf("docker-compose.local.yml: service %s: image %q pull_policy %q, want mcchaos-local/… and never", name, o.Image, o.PullPolicy)
+		default:
+			target := strings.TrimSuffix(strings.TrimPrefix(o.Image, "mcchaos-local/"), ":latest")
+			if !strings.Contains(string(df), " AS "+target+"\n") {
+				t.Errorf("deploy/Dockerfile.local has no target %s (service %s)", target, name)
+			}
+		}
+	}
+}
