@@ -145,7 +145,9 @@ compose-images: deps
 		for lib in $$(ldd "$$bin" | grep -o '/[^ ]*'); do cp -L --parents "$$lib" $(COMPOSE_IMAGES)/$$b/; done; \
 	done
 	CGO_ENABLED=0 $(GO) build -o $(COMPOSE_IMAGES)/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server
-	CGO_ENABLED=0 $(GO) build -o $(COMPOSE_IMAGES)/toxiproxy-cli github.com/Shopify/toxiproxy/v2/cmd/cli
+	@# The CLI's dependencies are not in go.mod: installed at go.mod's toxiproxy version.
+	cd $(COMPOSE_IMAGES) && CGO_ENABLED=0 GOBIN=$(CURDIR)/$(COMPOSE_IMAGES) $(GO) install \
+	  github.com/Shopify/toxiproxy/v2/cmd/cli@$$(cd $(CURDIR) && $(GO) list -m -f '{{.Version}}' github.com/Shopify/toxiproxy/v2) && mv cli toxiproxy-cli
 	for t in memcached toxiproxy prometheus; do \
 		docker build -q --target $$t -t mcchaos-local/$$t:latest $(COMPOSE_IMAGES) || exit 1; done
 
