@@ -6,12 +6,16 @@ PROFILE     ?= pr
 SCENARIOS   ?=
 STACK       ?= local
 BENCH_FLAGS ?=
-BASE        ?=
+# BASE: the git ref the base side is built from. By default the commit this
+# branch forked from main, so that `make bench` answers "is my working tree
+# worse than main?" as a paired run; BASE= (empty) compares with the stored
+# baseline instead, which is advisory (another day is not a paired experiment).
+BASE        ?= $(shell git merge-base HEAD main 2>/dev/null || git merge-base HEAD origin/main 2>/dev/null)
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: workflow-run compose-smoke calibrate fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
+.PHONY: workflow-run compose-images compose-smoke aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
 
 all: build
 
@@ -43,7 +47,8 @@ deps-local: deps
 deps-compose deps-external:
 
 ## bench: the benchmark on the local stack (PROFILE=pr|full|smoke, SCENARIOS=a,b, STACK=local|compose|external,
-## BASE=<git ref>: a paired run, base built from that ref beside this checkout).
+## BASE=<git ref>: the paired run's base, built from that ref beside this checkout; default: where this
+## branch forked from main; BASE= compares with baselines/$(PROFILE).json, advisory).
 bench: deps-$(STACK) build
 	bin/bench -profile $(PROFILE) -stack $(STACK) $(if $(BASE),-base $(BASE)) $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
 
@@ -51,16 +56,22 @@ bench: deps-$(STACK) build
 baseline: deps-$(STACK) build
 	bin/bench -profile $(PROFILE) -stack $(STACK) -baseline none -update-baseline $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
 
-## calibrate: N paired A/A runs (the same code on both sides) under one load; writes the
-## A/A spread of every gating figure to baselines/calibration/<profile>-<host class>.json
-## and prints the measured false-alarm rate (PROFILE=smoke N=10 by default).
+## aa: N separate paired A/A runs (the same code on both sides, each a new `bin/bench -aa`
+## invocation) with -fail-on regression: how many flagged a regression measures the false-alarm
+## rate of the verdict (PROFILE=smoke N=10 by default). The verdict's bound needs no such run.
 N ?= 10
-calibrate: deps-$(STACK) build
-	bin/bench -profile $(if $(filter command line,$(origin PROFILE)),$(PROFILE),smoke) -stack $(STACK) -aa -count $(N) -calibrate $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
+aa: deps-$(STACK) build
+	@flagged=0; judged=0; for i in $$(seq 1 $(N)); do \
+	  bin/bench -aa -profile $(if $(filter command line,$(origin PROFILE)),$(PROFILE),smoke) -stack $(STACK) -fail-on regression \
+	    -run-id aa-$$(date -u +%Y%m%d-%H%M%S)-$$i $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS) >reports/aa-last.log 2>&1; rc=$$?; \
+	  case $$rc in 0) judged=$$((judged+1));; 1) judged=$$((judged+1)); flagged=$$((flagged+1));; esac; \
+	  echo "A/A run $$i of $(N): exit $$rc ($$(grep -E '^verdict:' reports/aa-last.log | tail -1 | cut -c1-160))"; \
+	done; echo "A/A: $$flagged of $$judged judged runs flagged a regression ($(N) run)"
 
 ## test: every test, against the real memcached, toxiproxy and Prometheus.
 test: deps
-	PATH="$(GOBIN):$$PATH" MCCHAOS_REQUIRE_STACK=1 $(GO) test -count=1 -timeout 14m ./...
+	PATH="$(GOBIN):$$PATH" MCCHAOS_REQUIRE_STACK=1 MCCHAOS_REQUIRE_NETFILTER=$$([ "$$(id -u)" = 0 ] && echo 1 || echo 0) \
+		$(GO) test -count=1 -timeout 14m ./...
 
 ## fuzz / stress / bench-client: the client's fuzzer, race stress test and benchmarks beside gomemcache.
 fuzz:

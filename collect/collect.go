@@ -316,6 +316,8 @@ func (c *collector) scenario(ctx context.Context, s manifest.Scenario) (*results
 		Efficacy:    s.Efficacy,
 		Error:       s.Error,
 		Fidelity:    Fidelity(s.Faults),
+		Expect:      s.Expect,
+		ExpectWhy:   s.ExpectWhy,
 		Faults:      s.Faults,
 	}
 	var wins []window

@@ -246,18 +246,18 @@ func TestCollectRealPrometheus(t *testing.T) {
 	for _, c := range checks {
 		got := metric(t, sa, c.phase, c.key)
 		for side, v := range armValues(got) {
-			if math.Abs(v-c.want) > c.tol {
+			if !near(v, c.want, c.tol) {
 				t.Errorf("%s %s %s = %g, want %g ± %g", c.phase, c.key, side, v, c.want, c.tol)
 			}
 		}
 	}
 	for side, p := range armValues(metric(t, sa, "stabilization", "latency_p99{op=all}")) {
-		if p > 0.001 {
+		if !(p <= 0.001) { // NaN (a missing arm) fails too
 			t.Errorf("stabilization p99 %s = %g, want ≤ 1 ms", side, p)
 		}
 	}
 	for side, p := range armValues(metric(t, sa, "testing", "latency_p99{op=all}")) {
-		if p < 0.1 || p > 0.5 {
+		if !(p >= 0.1 && p <= 0.5) {
 			t.Errorf("testing p99 %s = %g, want in the timeout bucket (0.1, 0.5]", side, p)
 		}
 	}
@@ -269,22 +269,22 @@ func TestCollectRealPrometheus(t *testing.T) {
 		return armValues(*f)
 	}
 	for side, d := range fig(sa, FigTimeToDetect) {
-		if math.Abs(d-0.5) > 0.01 {
+		if !near(d, 0.5, 0.01) {
 			t.Errorf("time to detect %s = %g, want 0.5 s from the exact transition timestamp", side, d)
 		}
 	}
 	for side, r := range fig(sa, FigTimeToRecover) {
-		if r > 2 {
+		if !(r <= 2) {
 			t.Errorf("time to recover %s = %g, want ≤ 2 s", side, r)
 		}
 	}
 	for side, e := range fig(sa, FigErrorsDuringFault) {
-		if math.Abs(e-6*faultErr) > faultErr*1.5 {
+		if !near(e, 6*faultErr, faultErr*1.5) {
 			t.Errorf("errors during fault %s = %g, want ≈ %g", side, e, 6*faultErr)
 		}
 	}
 	for side, br := range fig(sa, FigBlastErrorRatio) {
-		if br != 0 {
+		if !(br == 0) {
 			t.Errorf("blast radius error ratio %s = %g, want 0 (mc2, mc3 untouched)", side, br)
 		}
 	}
@@ -375,6 +375,10 @@ func metric(t *testing.T, s *results.Scenario, phase, key string) results.Metric
 
 // armValues returns every arm's value of m by "side arm", failing on a
 // missing arm.
+// near reports whether v is within tol of want; NaN (a missing arm) never
+// is, where math.Abs(NaN−want) > tol would quietly pass.
+func near(v, want, tol float64) bool { return math.Abs(v-want) <= tol }
+
 func armValues(m results.Metric) map[string]float64 {
 	out := map[string]float64{}
 	for side, vs := range m.Arms {

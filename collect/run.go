@@ -31,9 +31,6 @@ import (
 const (
 	DefaultPrometheusURL = "http://127.0.0.1:9091"
 	DefaultBaselineDir   = "baselines"
-	// DefaultCalibrationDir holds the calibrations, one per profile and
-	// host class: <dir>/<profile>-<host class>.json.
-	DefaultCalibrationDir = "baselines/calibration"
 	// DefaultSince: see Options.Since.
 	DefaultSince = time.Hour
 	// BaselineAuto as a baseline path means baselines/<profile>.json when it
@@ -48,7 +45,9 @@ const (
 	ReportFile  = "report.md"
 	SummaryFile = "summary.md"
 	ChartsDir   = "charts"
-	GrafanaDir  = "grafana"
+	// ConfirmDir holds the confirmation stage's results.json.
+	ConfirmDir = "confirm"
+	GrafanaDir = "grafana"
 )
 
 // FailOn says when Run returns ErrFailed.
@@ -100,13 +99,14 @@ type Options struct {
 	// CompareOld and CompareNew are results files for an offline comparison.
 	// CompareNew may be a paired run alone (CompareOld empty).
 	CompareOld, CompareNew []string
-	// Calibration is the calibration file giving the gating floors. If
-	// empty, CalibrationDir/<profile>-<host class>.json when it exists
-	// (the host class of the stored baseline, when there is one);
-	// without one the floors are the uncalibrated defaults.
-	Calibration string
-	// CalibrationDir: if empty, DefaultCalibrationDir.
-	CalibrationDir string
+	// ConfirmDirs are the run directories of the confirmation stage (the
+	// scenarios with candidates, run again with fresh processes and a new
+	// arm order); their results go to OutDir/confirm. CompareConfirm are
+	// their results files in offline mode.
+	ConfirmDirs, CompareConfirm []string
+	// Policy is the policy file (compare.PolicyFile at the repository's
+	// root); empty or missing: compare.DefaultPolicy.
+	Policy string
 	// Since is how far back to look for scenariod's metrics when a run
 	// directory has no manifest.json. If zero, DefaultSince.
 	Since time.Duration
@@ -205,19 +205,19 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return nil, err
 	}
 	ccfg := opt.Compare
-	if ccfg.Calibration == nil {
-		cal, note, err := calibration(opt, newF, oldF)
-		if err != nil {
-			return nil, err
-		}
-		ccfg.Calibration = cal
-		if note != "" {
-			fmt.Fprintf(stderr, "collect: %s\n", note)
+	if ccfg.Policy == nil && opt.Policy != "" {
+		if ccfg.Policy, err = compare.LoadPolicy(opt.Policy); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInput, err)
 		}
 	}
 	d, err := compare.Compare(oldF, newF, ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	if len(opt.ConfirmDirs)+len(opt.CompareConfirm) > 0 {
+		if d, err = confirmStage(ctx, q, opt, out, oldF, ccfg, d); err != nil {
+			return nil, err
+		}
 	}
 	in := report.Input{Diff: d, New: newF, BaselinePath: basePath, ChartsDir: ChartsDir, Links: map[string][]report.Link{}}
 	last := &newF.Runs[len(newF.Runs)-1]
@@ -260,30 +260,31 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	return o, err
 }
 
-// calibration loads the calibration of the comparison: opt.Calibration, or
-// the file of the profile and host class (the stored baseline's class when
-// there is one) when it exists.
-func calibration(opt Options, newF, oldF *results.File) (*compare.Calibration, string, error) {
-	if opt.Calibration != "" {
-		c, err := compare.ReadCalibration(opt.Calibration)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
+// confirmStage collects (or reads) the confirmation stage, compares it
+// as the first stage was, and judges the first stage's candidates by it.
+func confirmStage(ctx context.Context, q Querier, opt Options, out string, oldF *results.File, ccfg compare.Config, d *compare.Diff) (*compare.Diff, error) {
+	var f *results.File
+	var err error
+	if len(opt.CompareConfirm) > 0 {
+		if f, err = results.ReadAll(opt.CompareConfirm...); err != nil {
+			return nil, fmt.Errorf("%w: confirmation stage: %v", ErrInput, err)
 		}
-		return c, "", nil
+	} else {
+		o := opt
+		o.RunDirs, o.Manifests, o.OutDir = opt.ConfirmDirs, nil, filepath.Join(out, ConfirmDir)
+		if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(opt.Collect.Progress, "collect: the confirmation stage\n")
+		if f, _, err = collectRuns(ctx, q, o, o.OutDir); err != nil && f == nil {
+			return nil, fmt.Errorf("confirmation stage: %w", err)
+		}
 	}
-	cls := newF.Runs[0].Host.Class()
-	if oldF != nil && !newF.Runs[0].Paired() {
-		cls = oldF.Runs[0].Host.Class()
-	}
-	p := filepath.Join(cmp.Or(opt.CalibrationDir, DefaultCalibrationDir), newF.Profile()+"-"+cls+".json")
-	if !exists(p) {
-		return nil, fmt.Sprintf("no calibration %s: gating floors are the uncalibrated defaults (make calibrate)", p), nil
-	}
-	c, err := compare.ReadCalibration(p)
+	d2, err := compare.Compare(oldF, f, ccfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
+		return nil, fmt.Errorf("%w: confirmation stage: %v", ErrInput, err)
 	}
-	return c, "floors from " + p, nil
+	return compare.Confirm(d, d2), nil
 }
 
 // efficacyLines fills the scenarios' requested-vs-measured lines from the
@@ -482,49 +483,4 @@ func GitCommit(ctx context.Context) string {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
-}
-
-// Calibrate reads paired A/A results files (bench -aa, one per pass),
-// measures the A/A spread of every gating figure, derives the floors and
-// the leave-one-out false-alarm rate (compare.Calibrate), and writes the
-// calibration to out; a directory (or a path ending in a separator) gets
-// <profile>-<host class>.json in it, and an empty out means
-// DefaultCalibrationDir. It prints the rate.
-func Calibrate(out string, paths []string, multiple float64, cfg compare.Config, stdout io.Writer) (*compare.Calibration, string, error) {
-	if len(paths) == 0 {
-		return nil, "", fmt.Errorf("%w: -calibrate needs the results.json of paired A/A runs (bench -aa -count N)", ErrUsage)
-	}
-	var files []*results.File
-	for _, p := range paths {
-		f, err := results.Read(p)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
-		}
-		files = append(files, f)
-	}
-	cal, err := compare.Calibrate(files, cfg, multiple)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrInput, err)
-	}
-	if out == "" {
-		out = DefaultCalibrationDir + string(filepath.Separator)
-	}
-	if strings.HasSuffix(out, string(filepath.Separator)) || isDir(out) {
-		out = filepath.Join(out, cal.Profile+"-"+cal.HostClass+".json")
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return nil, "", err
-	}
-	if err := compare.WriteCalibration(out, cal); err != nil {
-		return nil, "", err
-	}
-	fa := cal.FalseAlarms
-	fmt.Fprintf(stdout, "calibration %s: profile %s, host class %s, %d A/A runs, %d gating figures, floors = max(%g × spread, largest A/A effect, resolution)\n",
-		out, cal.Profile, cal.HostClass, len(cal.Runs), len(cal.Figures), cal.Multiple)
-	fmt.Fprintf(stdout, "measured false-alarm rate (leave-one-out): %d of %d A/A runs flagged a regression (%.0f %%); %d flagged any gating change\n",
-		fa.Flagged, fa.Runs, fa.Rate*100, fa.Changed)
-	for _, f := range fa.Flags {
-		fmt.Fprintf(stdout, "  false alarm: %s\n", f)
-	}
-	return cal, out, nil
 }

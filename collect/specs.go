@@ -21,6 +21,7 @@ const (
 	mLastTransit  = "memcache_client_circuit_breaker_last_transition_timestamp_seconds"
 	mConnCreated  = "memcache_client_pool_connections_created_total"
 	mDropped      = "loadgen_dropped_operations_total"
+	mOffered      = "loadgen_offered_operations_total"
 	mInfo         = "loadgen_info"
 	okResults     = `result=~"ok|miss"`
 )
@@ -93,6 +94,9 @@ func specs() []spec {
 	s := []spec{
 		{name: "throughput", unit: "ops/s", dir: results.HigherIsBetter, expr: sumRate(mOps + "{" + okResults + "}")},
 		{name: "error_ratio", unit: "ratio", dir: results.LowerIsBetter, expr: ratio(mErrors, mOps)},
+		// The offered load, so that the healthy path's goodput is
+		// throughput against what was asked of the client.
+		{name: "offered", unit: "ops/s", dir: results.Informational, expr: sumRate(mOffered)},
 		// Error-class shares have no better or worse: fewer fast failures
 		// because operations now wait for a timeout is not an improvement.
 		{name: "error_ratio", unit: "ratio", dir: results.Informational, by: "class", fill: ErrorClasses,

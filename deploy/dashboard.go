@@ -1,21 +1,23 @@
-// Package deploy holds the compose stack's files (Prometheus configs, Grafana
-// provisioning and dashboards, the toxiproxy config, the Dockerfile) and the
-// checks that keep them honest: the Grafana dashboard is read here, its
-// queries are expanded the way Grafana expands them, and CheckDashboard runs
-// every one of them against a real Prometheus.
 package deploy
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"sort"
-	"strings"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
+
+//go:generate go run ./cmd/dashboards
 
 // DashboardUID is the uid of the dashboard in dashboards/, which collect's
 // Grafana snapshots and the README link to.
@@ -27,287 +29,308 @@ const DatasourceUID = "prometheus"
 // DashboardPath returns the path of the committed dashboard
 // (deploy/grafana/dashboards/memcache-client-perf.json), located from this
 // source file so that a test in any package can pass it to CheckDashboard.
-// It is meant for tests: a binary built with -trimpath has no such path.
+// It is meant for tests and the generator: a binary built with -trimpath
+// has no such path.
 func DashboardPath() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "grafana", "dashboards", DashboardUID+".json")
 }
 
-// Builtins are the values given to Grafana's built-in variables when a query
-// is run outside Grafana. They match a 15-minute view of a 1 s scrape.
-var Builtins = map[string]string{
-	"__rate_interval":    "5s",
-	"__rate_interval_ms": "5000",
-	"__interval":         "1s",
-	"__interval_ms":      "1000",
-	"__range":            "15m",
-	"__range_s":          "900",
-	"__range_ms":         "900000",
-}
-
-// Dashboard is what the checks need from a Grafana dashboard JSON.
-type Dashboard struct {
-	UID     string
-	Title   string
-	Refresh string
-	// Variables maps each template variable to the value it is given when
-	// a query is expanded: its allValue, else its current single value,
-	// else ".*" (every value).
-	Variables map[string]string
-	// Queries are the PromQL expressions of every panel target, every
-	// Prometheus annotation and every query variable, as written.
-	Queries []Query
-	// Datasources are the data source uids that panels, targets,
-	// annotations and variables name (Grafana's own excluded).
-	Datasources []string
-}
-
-// Query is one PromQL expression of a dashboard.
-type Query struct {
-	// Where names the place in the dashboard: `panel "Throughput" A`,
-	// `annotation "Faults"`, `variable server`.
-	Where string
-	// Expr is the expression as written, with template variables.
-	Expr string
-}
-
-type dsRef struct {
-	UID string `json:"uid"`
-}
-
-// UnmarshalJSON accepts both forms Grafana writes: an object with a uid, or
-// a bare data source name (older dashboards).
-func (d *dsRef) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		d.UID = s
-		return nil
-	}
-	type plain dsRef
-	return json.Unmarshal(b, (*plain)(d))
-}
-
-type jsonPanel struct {
-	Title      string      `json:"title"`
-	Type       string      `json:"type"`
-	Datasource *dsRef      `json:"datasource"`
-	Targets    []jsonTgt   `json:"targets"`
-	Panels     []jsonPanel `json:"panels"` // a row's panels
-}
-
-type jsonTgt struct {
-	RefID      string `json:"refId"`
-	Expr       string `json:"expr"`
-	Datasource *dsRef `json:"datasource"`
-}
-
-type jsonDashboard struct {
-	UID         string      `json:"uid"`
-	Title       string      `json:"title"`
-	Refresh     any         `json:"refresh"`
-	Panels      []jsonPanel `json:"panels"`
-	Annotations struct {
-		List []struct {
-			Name       string `json:"name"`
-			Datasource *dsRef `json:"datasource"`
-			Expr       string `json:"expr"`
-			Target     *struct {
-				Expr string `json:"expr"`
-			} `json:"target"`
-		} `json:"list"`
-	} `json:"annotations"`
-	Templating struct {
-		List []struct {
-			Name       string          `json:"name"`
-			Type       string          `json:"type"`
-			Datasource *dsRef          `json:"datasource"`
-			Query      json.RawMessage `json:"query"`
-			AllValue   string          `json:"allValue"`
-			Current    struct {
-				Value any `json:"value"`
-			} `json:"current"`
-		} `json:"list"`
-	} `json:"templating"`
-}
-
-// ReadDashboard reads and parses a Grafana dashboard JSON file.
-func ReadDashboard(path string) (*Dashboard, error) {
-	b, err := os.ReadFile(path)
+// DashboardJSON returns the dashboard as committed in dashboards/: Grafana's
+// JSON model, indented, with a final newline.
+func DashboardJSON() ([]byte, error) {
+	d, err := Dashboard()
 	if err != nil {
-		return nil, fmt.Errorf("deploy: read dashboard: %w", err)
+		return nil, err
 	}
-	d, err := ParseDashboard(b)
+	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("deploy: dashboard %s: %w", path, err)
+		return nil, fmt.Errorf("deploy: dashboard JSON: %w", err)
 	}
+	return append(b, '\n'), nil
+}
+
+var promDS = common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr(DatasourceUID)}
+
+// rate is the range of every rate() on the dashboard: Grafana's
+// $__rate_interval, at least four scrapes of the current step.
+const rate = "[$__rate_interval]"
+
+// Dashboard builds the dashboard "memcache client performance": what
+// loadgen and scenariod export (DESIGN.md "Contracts: Metrics"), the states
+// of the alerts of prometheus/rules, and the client's figures under faults.
+// Every panel filters on the `server` variable where its metric has that
+// label, and reads the provisioned Prometheus.
+func Dashboard() (dashboard.Dashboard, error) {
+	b := dashboard.NewDashboardBuilder("memcache client performance (mcchaos)").
+		Uid(DashboardUID).
+		Description("mcchaos: a Go memcache client under load and injected faults. Metric names: DESIGN.md. Generated by deploy/cmd/dashboards; do not edit the JSON.").
+		Tags([]string{"mcchaos", "memcache"}).
+		Timezone(common.TimeZoneBrowser).
+		Editable().
+		Tooltip(dashboard.DashboardCursorSyncCrosshair).
+		Refresh("1s").
+		Time("now-15m", "now").
+		Timepicker(dashboard.NewTimePickerBuilder().RefreshIntervals([]string{"1s", "5s", "10s", "30s", "1m", "5m"})).
+		Version(1).
+		WithVariable(dashboard.NewQueryVariableBuilder("server").
+			Label("server").
+			Datasource(promDS).
+			Query(dashboard.StringOrMap{String: cog.ToPtr("label_values(memcache_client_operations_total, server)")}).
+			Definition("label_values(memcache_client_operations_total, server)").
+			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+			IncludeAll(true).
+			Multi(true).
+			AllValue(".*").
+			Sort(dashboard.VariableSortAlphabeticalAsc).
+			Current(dashboard.VariableOption{
+				Selected: cog.ToPtr(true),
+				Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
+				Value:    dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}},
+			})).
+		Annotation(dashboard.NewAnnotationQueryBuilder().
+			Name("Testing phase").
+			Datasource(promDS).
+			Enable(true).
+			Hide(false).
+			IconColor("rgba(255, 96, 96, 0.6)").
+			Expr("max by (scenario) (scenario_phase == 2)").
+			Step("1s").
+			TitleFormat("{{scenario}}: testing (fault on)").
+			TagKeys("scenario").
+			UseValueForTime(false)).
+		Annotation(dashboard.NewAnnotationQueryBuilder().
+			Name("Faults").
+			Datasource(promDS).
+			Enable(true).
+			Hide(false).
+			IconColor("rgba(255, 152, 48, 0.6)").
+			Expr(`max by (server, kind, injector) (fault_active{server=~"$server"} == 1)`).
+			Step("1s").
+			TitleFormat("{{kind}} on {{server}} ({{injector}})").
+			TagKeys("server,kind").
+			UseValueForTime(false))
+
+	b.WithRow(dashboard.NewRowBuilder("Overview")).
+		WithPanel(bigValue("Throughput", "Completed operations per second (every result: ok, miss and errors).", "ops",
+			`sum(rate(memcache_client_operations_total{server=~"$server"}`+rate+`))`, base("blue"))).
+		WithPanel(bigValue("Error ratio", "Errors of every class over all operations.", "percentunit",
+			`(sum(rate(memcache_client_errors_total{server=~"$server"}`+rate+`)) or vector(0)) / sum(rate(memcache_client_operations_total{server=~"$server"}`+rate+`))`,
+			base("green"), at("red", 0.01)).Decimals(2)).
+		WithPanel(bigValue("p99 latency", "99th percentile of operation latency, all operations.", "s",
+			`histogram_quantile(0.99, sum by (le) (rate(memcache_client_operation_duration_seconds_bucket`+rate+`)))`,
+			base("green"), at("orange", 0.01), at("red", 0.1))).
+		WithPanel(bigValue("Integrity violations", "Reads that returned a value other than the one written. Must stay 0: any is a client bug, never noise.", "none",
+			`sum(memcache_client_integrity_violations_total) or vector(0)`, base("green"), at("red", 1))).
+		WithPanel(bigValue("Open breakers", "Servers whose circuit breaker is open now.", "none",
+			`count(memcache_client_circuit_breaker_state{server=~"$server"} == 2) or vector(0)`, base("green"), at("red", 1))).
+		WithPanel(bigValue("Dropped operations", "Open-loop only: operations that were due but not started because the in-flight cap was reached.", "ops",
+			`sum(rate(loadgen_dropped_operations_total`+rate+`))`, base("green"), at("red", 1))).
+		WithPanel(states("Scenario phase", "scenariod's phase per scenario: stabilization, testing (fault on), recovery. The testing phases are also drawn as annotations on every graph.", 12, 5,
+			[]state{{"idle", "transparent"}, {"stabilization", "blue"}, {"testing", "red"}, {"recovery", "green"}},
+			target{"max by (scenario) (scenario_phase)", "{{scenario}}"})).
+		WithPanel(states("Active faults", "Faults that scenariod has injected, per server, kind and injector (toxiproxy or netfilter).", 12, 5,
+			[]state{{"off", "transparent"}, {"on", "red"}},
+			target{`max by (server, kind, injector) (fault_active{server=~"$server"})`, "{{server}} {{kind}} ({{injector}})"})).
+		WithPanel(graph("Throughput by result", "Operations per second by result: ok, miss, or the error class.", "ops", 12, 8, common.StackingModeNormal,
+			target{`sum by (result) (rate(memcache_client_operations_total{server=~"$server"}` + rate + `))`, "{{result}}"})).
+		WithPanel(graph("Error ratio by class", "Errors of each class over all operations.", "percentunit", 12, 8, common.StackingModeNormal,
+			target{`sum by (class) (rate(memcache_client_errors_total{server=~"$server"}` + rate + `)) / ignoring (class) group_left () sum(rate(memcache_client_operations_total{server=~"$server"}` + rate + `))`, "{{class}}"})).
+		WithPanel(graph("Latency p50 / p99 by operation", "Operation latency from its intended start (open loop), by operation.", "s", 12, 8, common.StackingModeNone,
+			target{`histogram_quantile(0.5, sum by (le, op) (rate(memcache_client_operation_duration_seconds_bucket` + rate + `)))`, "{{op}} p50"},
+			target{`histogram_quantile(0.99, sum by (le, op) (rate(memcache_client_operation_duration_seconds_bucket` + rate + `)))`, "{{op}} p99"})).
+		WithPanel(graph("Offered, completed and dropped", "Open loop: operations due (offered), completed, and dropped at the in-flight cap.", "ops", 12, 8, common.StackingModeNone,
+			target{`sum(rate(loadgen_offered_operations_total` + rate + `))`, "offered"},
+			target{`sum(rate(memcache_client_operations_total` + rate + `))`, "completed"},
+			target{`sum(rate(loadgen_dropped_operations_total` + rate + `))`, "dropped"}))
+
+	// The alerts of prometheus/rules, as Prometheus evaluates them (the
+	// ALERTS series exists only while one is pending or firing, and only
+	// where the rules are loaded: the compose stack).
+	b.WithRow(dashboard.NewRowBuilder("Alerts")).
+		WithPanel(bigValue("Firing alerts", "Alerts of deploy/prometheus/rules firing now (runbook: deploy/prometheus/README.md). Only the compose stack's Prometheus loads the rules.", "none",
+			`count(ALERTS{alertstate="firing"}) or vector(0)`, base("green"), at("red", 1)).Span(4)).
+		WithPanel(states("Alert states", "Each alert of deploy/prometheus/rules, pending (the condition holds, not yet for its `for`) or firing, over every instance.", 20, 5,
+			[]state{{"inactive", "transparent"}, {"pending", "orange"}, {"firing", "red"}},
+			target{`max by (alertname) ((ALERTS{alertstate="firing"} * 2) or ALERTS{alertstate="pending"})`, "{{alertname}}"}))
+
+	// The client's figures under faults (issue 22): dial storms, leaks,
+	// load spilled onto healthy servers, retry amplification.
+	b.WithRow(dashboard.NewRowBuilder("Client under faults")).
+		WithPanel(graph("Connections created per second", "Dials per second, per loadgen: a client that redials on every failure storms the servers while one is gone.", "ops", 8, 8, common.StackingModeNone,
+			target{`sum by (instance) (rate(memcache_client_pool_connections_created_total{server=~"$server"}` + rate + `))`, "{{instance}}"})).
+		WithPanel(graph("Open connections", "Connections held open (state total), per loadgen: after recovery they should be back to the stabilization level; more is a leak.", "none", 8, 8, common.StackingModeNone,
+			target{`sum by (instance) (memcache_client_pool_connections{state="total", server=~"$server"})`, "{{instance}}"})).
+		WithPanel(graph("Goroutines", "loadgen's goroutines: after recovery they should be back to the stabilization level; more is a leak (for example one per failed dial).", "none", 8, 8, common.StackingModeNone,
+			target{`max by (instance) (go_goroutines{job="loadgen"})`, "{{instance}}"})).
+		WithPanel(graph("Operation share by server", "Each server's share of the operations: during a single-server fault, how much of its load spills onto the healthy ones.", "percentunit", 12, 8, common.StackingModePercent,
+			target{`sum by (server) (rate(memcache_client_operations_total{server=~"$server"}` + rate + `)) / ignoring (server) group_left () sum(rate(memcache_client_operations_total{server=~"$server"}` + rate + `))`, "{{server}}"})).
+		WithPanel(graph("Wire requests per operation", "Requests written to servers per completed operation: above 1, the client retries (retry amplification).", "none", 12, 8, common.StackingModeNone,
+			target{`sum(rate(memcache_client_wire_requests_total` + rate + `)) / sum(rate(memcache_client_operations_total` + rate + `))`, "requests / operation"}))
+
+	b.WithRow(dashboard.NewRowBuilder("Per server")).
+		WithPanel(graph("Server latency p50 / p99", "Operation latency per server.", "s", 12, 8, common.StackingModeNone,
+			target{`histogram_quantile(0.5, sum by (le, server) (rate(memcache_client_server_duration_seconds_bucket{server=~"$server"}` + rate + `)))`, "{{server}} p50"},
+			target{`histogram_quantile(0.99, sum by (le, server) (rate(memcache_client_server_duration_seconds_bucket{server=~"$server"}` + rate + `)))`, "{{server}} p99"})).
+		WithPanel(graph("Server errors by class", "Errors per second per server and class.", "ops", 12, 8, common.StackingModeNormal,
+			target{`sum by (server, class) (rate(memcache_client_errors_total{server=~"$server"}` + rate + `))`, "{{server}} {{class}}"})).
+		WithPanel(states("Circuit breaker state", "Per-server circuit breaker: closed, half-open, open.", 12, 6,
+			[]state{{"closed", "green"}, {"half-open", "yellow"}, {"open", "red"}},
+			target{`max by (server) (memcache_client_circuit_breaker_state{server=~"$server"})`, "{{server}}"})).
+		WithPanel(graph("Circuit breaker transitions", "Transitions per server and target state.", "none", 12, 6, common.StackingModeNone,
+			target{`sum by (server, to) (increase(memcache_client_circuit_breaker_transitions_total{server=~"$server"}` + rate + `))`, "{{server}} to {{to}}"})).
+		WithPanel(graph("Pool connections", "Connections per server pool: total, active (acquired), idle.", "none", 8, 8, common.StackingModeNone,
+			target{`sum by (server, state) (memcache_client_pool_connections{server=~"$server"})`, "{{server}} {{state}}"})).
+		WithPanel(graph("Pool acquire p99", "Time to acquire a pooled connection, including a dial when one was needed.", "s", 8, 8, common.StackingModeNone,
+			target{`histogram_quantile(0.99, sum by (le, server) (rate(memcache_client_pool_acquire_duration_seconds_bucket{server=~"$server"}` + rate + `)))`, "{{server}} p99"})).
+		WithPanel(graph("Connections created / destroyed", "Connections opened and closed per second, per server.", "ops", 8, 8, common.StackingModeNone,
+			target{`sum by (server) (rate(memcache_client_pool_connections_created_total{server=~"$server"}` + rate + `))`, "{{server}} created"},
+			target{`sum by (server) (rate(memcache_client_pool_connections_destroyed_total{server=~"$server"}` + rate + `))`, "{{server}} destroyed"})).
+		WithPanel(graph("Fault parameters", "The injected faults' parameters (latency in ms, loss in %, ...).", "none", 12, 7, common.StackingModeNone,
+			target{`max by (server, kind, param) (fault_value{server=~"$server"})`, "{{server}} {{kind}} {{param}}"})).
+		WithPanel(graph("Integrity violations", "Reads that returned a value other than the one written, per operation and server.", "none", 12, 7, common.StackingModeNone,
+			target{`sum by (op, server) (increase(memcache_client_integrity_violations_total{server=~"$server"}` + rate + `))`, "{{op}} {{server}}"})).
+		WithPanel(table.NewPanelBuilder().
+			Title("Client under test").
+			Description("loadgen_info: the client, its version, the workload and the load mode.").
+			Datasource(promDS).
+			Span(24).Height(4).
+			ShowHeader(true).
+			CellHeight(common.TableCellHeightSm).
+			WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+				"excludeByName": map[string]bool{"Time": true, "Value": true, "__name__": true},
+			}}).
+			WithTarget(prometheus.NewDataqueryBuilder().
+				Datasource(promDS).
+				RefId("A").
+				Expr("max by (client, client_version, workload, mode, instance) (loadgen_info)").
+				LegendFormat("__auto").
+				EditorMode(prometheus.QueryEditorModeCode).
+				Format(prometheus.PromQueryFormatTable).
+				Instant()))
+
+	d, err := b.Build()
+	if err != nil {
+		return dashboard.Dashboard{}, fmt.Errorf("deploy: build dashboard: %w", err)
+	}
+	numberPanels(&d)
 	return d, nil
 }
 
-// ParseDashboard parses a Grafana dashboard JSON document.
-func ParseDashboard(b []byte) (*Dashboard, error) {
-	var j jsonDashboard
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("not a dashboard JSON: %w", err)
-	}
-	d := &Dashboard{UID: j.UID, Title: j.Title, Variables: map[string]string{}}
-	if s, ok := j.Refresh.(string); ok {
-		d.Refresh = s
-	}
-	ds := map[string]bool{}
-	addDS := func(r *dsRef) {
-		if r != nil && r.UID != "" && !strings.HasPrefix(r.UID, "-- ") && !strings.HasPrefix(r.UID, "${") && r.UID != "grafana" {
-			ds[r.UID] = true
+// numberPanels gives the panels and rows ids 1, 2, ... in layout order, as
+// Grafana would on its first save.
+func numberPanels(d *dashboard.Dashboard) {
+	var id uint32
+	for _, p := range d.Panels {
+		id++
+		switch {
+		case p.Panel != nil:
+			p.Panel.Id = cog.ToPtr(id)
+		case p.RowPanel != nil:
+			p.RowPanel.Id = id
 		}
 	}
-	var walk func(ps []jsonPanel)
-	walk = func(ps []jsonPanel) {
-		for _, p := range ps {
-			addDS(p.Datasource)
-			for _, t := range p.Targets {
-				addDS(t.Datasource)
-				if t.Expr != "" {
-					d.Queries = append(d.Queries, Query{Where: fmt.Sprintf("panel %q %s", p.Title, t.RefID), Expr: t.Expr})
-				}
-			}
-			walk(p.Panels)
-		}
-	}
-	walk(j.Panels)
-	for _, a := range j.Annotations.List {
-		addDS(a.Datasource)
-		expr := a.Expr
-		if expr == "" && a.Target != nil {
-			expr = a.Target.Expr
-		}
-		if expr != "" {
-			d.Queries = append(d.Queries, Query{Where: fmt.Sprintf("annotation %q", a.Name), Expr: expr})
-		}
-	}
-	for _, v := range j.Templating.List {
-		addDS(v.Datasource)
-		d.Variables[v.Name] = variableValue(v.AllValue, v.Current.Value)
-		if v.Type != "query" {
-			continue
-		}
-		q := variableQuery(v.Query)
-		if expr, ok := variableExpr(q); ok {
-			d.Queries = append(d.Queries, Query{Where: "variable " + v.Name, Expr: expr})
-		} else if q != "" {
-			return nil, fmt.Errorf("variable %s: query %q is not one of label_values(...), query_result(...)", v.Name, q)
-		}
-	}
-	for uid := range ds {
-		d.Datasources = append(d.Datasources, uid)
-	}
-	sort.Strings(d.Datasources)
-	return d, nil
 }
 
-func variableValue(allValue string, current any) string {
-	if allValue != "" {
-		return allValue
+// target is one PromQL query of a panel and its legend.
+type target struct{ expr, legend string }
+
+// targets returns the panel's queries, with refIds A, B, ... in order.
+func targets(ts []target) []cog.Builder[variants.Dataquery] {
+	var out []cog.Builder[variants.Dataquery]
+	for i, t := range ts {
+		out = append(out, prometheus.NewDataqueryBuilder().
+			Datasource(promDS).
+			RefId(string(rune('A'+i))).
+			Expr(t.expr).
+			LegendFormat(t.legend).
+			EditorMode(prometheus.QueryEditorModeCode).
+			Range())
 	}
-	if s, ok := current.(string); ok && s != "" && s != "$__all" {
-		return s
-	}
-	return ".*"
+	return out
 }
 
-// variableQuery returns a query variable's query, which Grafana writes either
-// as a string or as {"query": "..."}.
-func variableQuery(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var o struct {
-		Query string `json:"query"`
-	}
-	_ = json.Unmarshal(raw, &o)
-	return o.Query
+// base is the colour of a thresholds' first step, below every other.
+func base(color string) dashboard.Threshold { return dashboard.Threshold{Color: color} }
+
+// at is the colour from value on.
+func at(color string, value float64) dashboard.Threshold {
+	return dashboard.Threshold{Color: color, Value: &value}
 }
 
-var (
-	labelValuesRE = regexp.MustCompile(`^\s*label_values\(\s*(?:(.*\S)\s*,\s*)?([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$`)
-	queryResultRE = regexp.MustCompile(`^\s*query_result\((.*)\)\s*$`)
-)
-
-// variableExpr turns a Prometheus variable query into the PromQL that
-// Grafana runs for it: label_values(m, l) reads the label l of the series of
-// m, which `count by (l) (m)` does too; query_result(e) runs e.
-func variableExpr(q string) (string, bool) {
-	if m := labelValuesRE.FindStringSubmatch(q); m != nil {
-		if m[1] == "" {
-			return fmt.Sprintf(`count by (%s) ({%s!=""})`, m[2], m[2]), true
-		}
-		return fmt.Sprintf("count by (%s) (%s)", m[2], m[1]), true
-	}
-	if m := queryResultRE.FindStringSubmatch(q); m != nil {
-		return m[1], true
-	}
-	return "", false
+func thresholds(steps []dashboard.Threshold) *dashboard.ThresholdsConfigBuilder {
+	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(steps)
 }
 
-// varRE matches Grafana's three variable syntaxes: $name, ${name[:format]}
-// and [[name[:format]]].
-var varRE = regexp.MustCompile(`\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)(?::[^\]]*)?\]\]|\$(\w+)`)
-
-// Expand substitutes the dashboard's template variables and Grafana's
-// built-in ones (Builtins) in expr. Like Grafana, it leaves unknown names
-// (such as $1 in a label_replace replacement) as they are.
-func (d *Dashboard) Expand(expr string) string {
-	return varRE.ReplaceAllStringFunc(expr, func(m string) string {
-		sub := varRE.FindStringSubmatch(m)
-		name := sub[1] + sub[2] + sub[3]
-		if v, ok := d.Variables[name]; ok {
-			return v
-		}
-		if v, ok := Builtins[name]; ok {
-			return v
-		}
-		return m
-	})
+func legend() *common.VizLegendOptionsBuilder {
+	return common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom).ShowLegend(true)
 }
 
-// Lint checks the dashboard against the project's contract: its uid, a 1 s
-// refresh, a `server` variable, every data source being the provisioned
-// Prometheus, and every metric name in its queries being in known (see
-// KnownMetricNames). It does not need Prometheus.
-func (d *Dashboard) Lint(known []string) error {
-	var errs []error
-	if d.UID != DashboardUID {
-		errs = append(errs, fmt.Errorf("uid is %q, want %q", d.UID, DashboardUID))
-	}
-	if d.Refresh != "1s" {
-		errs = append(errs, fmt.Errorf("refresh is %q, want \"1s\"", d.Refresh))
-	}
-	if _, ok := d.Variables["server"]; !ok {
-		errs = append(errs, errors.New("no template variable named server"))
-	}
-	for _, uid := range d.Datasources {
-		if uid != DatasourceUID {
-			errs = append(errs, fmt.Errorf("data source uid %q is not the provisioned %q", uid, DatasourceUID))
-		}
-	}
-	if len(d.Queries) == 0 {
-		errs = append(errs, errors.New("no queries"))
-	}
-	errs = append(errs, d.checkNames(known)...)
-	return errors.Join(errs...)
+// bigValue is a 4×4 stat panel of one query's last value, coloured by
+// thresholds (the first step's value is nil: the base colour).
+func bigValue(title, description, unit, expr string, steps ...dashboard.Threshold) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		Datasource(promDS).
+		Span(4).Height(4).
+		Unit(unit).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		Thresholds(thresholds(steps)).
+		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Fields("").Values(false)).
+		ColorMode(common.BigValueColorModeValue).
+		GraphMode(common.BigValueGraphModeArea).
+		JustifyMode(common.BigValueJustifyModeAuto).
+		TextMode(common.BigValueTextModeAuto).
+		Orientation(common.VizOrientationAuto).
+		Targets(targets([]target{{expr, "__auto"}}))
 }
 
-func (d *Dashboard) checkNames(known []string) []error {
-	set := make(map[string]bool, len(known))
-	for _, n := range known {
-		set[n] = true
+// graph is a time series panel of w×h grid units.
+func graph(title, description, unit string, w, h uint32, stacking common.StackingMode, ts ...target) *timeseries.PanelBuilder {
+	return timeseries.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		Datasource(promDS).
+		Span(w).Height(h).
+		Unit(unit).
+		DrawStyle(common.GraphDrawStyleLine).
+		LineWidth(1).
+		FillOpacity(10).
+		ShowPoints(common.VisibilityModeNever).
+		AxisSoftMin(0).
+		Stacking(common.NewStackingConfigBuilder().Mode(stacking).Group("A")).
+		Legend(legend()).
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending)).
+		Targets(targets(ts))
+}
+
+// state is the text and colour of one value (0, 1, 2, ...) of a state
+// timeline.
+type state struct{ text, color string }
+
+// states is a state timeline of w×h grid units whose values 0, 1, ... are
+// shown as ss.
+func states(title, description string, w, h uint32, ss []state, ts ...target) *statetimeline.PanelBuilder {
+	m := dashboard.NewValueMap()
+	for i, s := range ss {
+		m.Options[fmt.Sprint(i)] = dashboard.ValueMappingResult{Text: cog.ToPtr(s.text), Color: cog.ToPtr(s.color), Index: cog.ToPtr(int32(i))}
 	}
-	var errs []error
-	for _, q := range d.Queries {
-		for _, n := range MetricNames(d.Expand(q.Expr)) {
-			if !set[n] {
-				errs = append(errs, fmt.Errorf("%s: metric %s is exported by nothing (expr: %s)", q.Where, n, q.Expr))
-			}
-		}
-	}
-	return errs
+	return statetimeline.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		Datasource(promDS).
+		Span(w).Height(h).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		Thresholds(thresholds([]dashboard.Threshold{base("text")})).
+		Mappings([]dashboard.ValueMapping{{ValueMap: m}}).
+		FillOpacity(80).
+		LineWidth(0).
+		MergeValues(true).
+		ShowValue(common.VisibilityModeAuto).
+		AlignValue(common.TimelineValueAlignmentLeft).
+		RowHeight(0.9).
+		Legend(legend()).
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle).Sort(common.SortOrderNone)).
+		Targets(targets(ts))
 }

@@ -100,6 +100,9 @@ type Scenario struct {
 	Extended bool
 	// Source is where the scenario was defined: "builtin" or "file:line".
 	Source string
+	// Expect is what a good client does, ExpectRideThrough or
+	// ExpectDetect; "" derives it from the faults (Expectation).
+	Expect string
 }
 
 // Set names accepted by Select besides scenario names.
@@ -197,6 +200,9 @@ func (s *Scenario) Validate() error {
 	}
 	if len(s.Faults) == 0 {
 		return fmt.Errorf("scenario %s: no faults", s.Name)
+	}
+	if err := checkExpect(s.Expect); err != nil {
+		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	seen := map[string]bool{}
 	for i := range s.Faults {

@@ -30,6 +30,7 @@ func (e *FileError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.L
 //	    description: +300 ms on mc2 for 20 s
 //	    fault_time: 20s        # Go duration; nominal testing phase
 //	    fixed: false           # true: no profile shortens fault_time
+//	    expect: ride-through   # or detect; omitted: derived from the faults
 //	    faults:
 //	      - kind: latency      # see Kinds
 //	        targets: [mc2]     # mc1, mc2, mc3
@@ -151,7 +152,7 @@ func (p *fileParser) str(n *yaml.Node, what string) (string, bool) {
 
 func (p *fileParser) scenario(n *yaml.Node) (Scenario, bool) {
 	before := len(p.errs)
-	f := p.mapping(n, "name", "description", "fault_time", "fixed", "faults")
+	f := p.mapping(n, "name", "description", "fault_time", "fixed", "expect", "faults")
 	s := Scenario{Source: fmt.Sprintf("%s:%d", p.file, n.Line)}
 	if v := f["name"]; v == nil {
 		p.errf(n, "scenario has no name")
@@ -175,6 +176,14 @@ func (p *fileParser) scenario(n *yaml.Node) (Scenario, bool) {
 	if v := f["fixed"]; v != nil {
 		if err := v.Decode(&s.Fixed); err != nil {
 			p.errf(v, "fixed: want true or false")
+		}
+	}
+	if v := f["expect"]; v != nil {
+		if e, ok := p.str(v, "expect"); ok {
+			if err := checkExpect(e); err != nil {
+				p.errf(v, "%v", err)
+			}
+			s.Expect = e
 		}
 	}
 	if v := f["faults"]; v == nil || v.Kind != yaml.SequenceNode || len(v.Content) == 0 {

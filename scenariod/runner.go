@@ -527,6 +527,7 @@ func (sr *scenarioRun) faults(ctx context.Context, apply bool) error {
 func (r *Runner) scenario(ctx context.Context, i int) (status string, err error) {
 	s := r.cfg.Scenarios[i]
 	ms := manifest.Scenario{Name: s.Name, Description: s.Description, Status: manifest.StatusRunning, Phases: []manifest.Phase{}}
+	ms.Expect, ms.ExpectWhy = s.Expectation()
 	for _, f := range s.Faults {
 		inj, fid := r.faults.injectorFor(f)
 		ms.Faults = append(ms.Faults, manifest.Fault{

@@ -85,10 +85,11 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.StringVar(&loadgenArgs, "loadgen-args", "", "extra flags for loadgen, space-separated (e.g. \"-client gomemcache\")")
 	fs.StringVar(&scenariodArgs, "scenariod-args", "", "extra flags for scenariod, space-separated (e.g. \"-loss-injector toxiproxy\")")
 	fs.StringVar(&cfg.Base, "base", "", "paired run: build the base side from git `REF` and run it beside this checkout; the comparison is base vs head of this run")
-	fs.BoolVar(&cfg.AA, "aa", false, "paired A/A run: the same binary and flags on both sides (calibration)")
+	fs.BoolVar(&cfg.AA, "aa", false, "paired A/A run: the same binary and flags on both sides (measures the false-alarm rate)")
 	fs.StringVar(&baseArgs, "base-args", "", "paired run: the base side's loadgen flags (default: -loadgen-args)")
 	fs.StringVar(&baseClient, "base-client", "", "paired run: the base side runs this client (ours, gomemcache) with head's flags")
-	fs.BoolVar(&cfg.Calibrate, "calibrate", false, "with -aa -count N: report each A/A repetition and write the calibration of the gating floors (baselines/calibration/<profile>-<host class>.json)")
+	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the arms' random order (ports, proxies, start order); 0: a new one each run (the manifest records it)")
+	fs.BoolVar(&cfg.NoConfirm, "no-confirm", false, "skip the confirmation stage: candidates stay unconfirmed (the verdict says so)")
 	fs.IntVar(&cfg.Arms, "arms", 0, "arms (client instances) per side (default: the profile's)")
 	fs.StringVar(&recollect, "recollect", "", "report an earlier local run `DIR` again from its kept manifest and Prometheus data")
 	fs.Usage = func() {
@@ -117,9 +118,6 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	if cfg.AA && (cfg.Base != "" || cfg.BaseArgs != nil) {
 		return usage(stderr, "-aa runs this checkout on both sides: it takes no -base, -base-args or -base-client")
-	}
-	if cfg.Calibrate && (!cfg.AA || cfg.Count < 2) {
-		return usage(stderr, "-calibrate measures A/A runs: give -aa and -count N (N ≥ 2; 10 or more for a useful rate)")
 	}
 	if cfg.Arms < 0 {
 		return usage(stderr, fmt.Sprintf("-arms %d: want 1 or more", cfg.Arms))

@@ -6,7 +6,8 @@
 //	collect -run-dir reports/<run> [-prometheus URL] [-baseline FILE|auto] [-fail-on regression|integrity|never] [-grafana-url URL]
 //	collect -compare OLD.json[,OLD2.json] NEW.json[,NEW2.json] [-out DIR]
 //	collect -compare - PAIRED.json [-out DIR]
-//	collect -calibrate OUT.json RUN1/results.json RUN2/results.json ...
+//	collect -run-dir reports/<run> -confirm reports/<run>/confirm    (the confirmation stage)
+//	collect -compare - PAIRED.json -confirm CONFIRM.json
 //
 // Exit codes: 0 ran and found no regression (or was not asked to fail), 1 a
 // regression or integrity violation with -fail-on, 2 could not run.
@@ -20,7 +21,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -89,10 +89,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	fs.StringVar(&opt.OutDir, "out", "", "output directory (default: the run directory, or the directory of NEW.json)")
 	failOn := fs.String("fail-on", string(collect.FailOnNever), "exit 1 on: regression (or integrity), integrity, never")
 	fs.Float64Var(&opt.Compare.Alpha, "alpha", compare.DefaultAlpha, "level of each U test")
-	fs.StringVar(&opt.Calibration, "calibration", "", "calibration file of the gating floors (default: <calibration-dir>/<profile>-<host class>.json when it exists)")
-	fs.StringVar(&opt.CalibrationDir, "calibration-dir", collect.DefaultCalibrationDir, "directory of the calibrations")
-	calibrate := fs.String("calibrate", "", "measure the A/A spread of the gating figures from the paired A/A results files given as arguments and write the calibration to this file (\"auto\": <calibration-dir>/<profile>-<host class>.json)")
-	multiple := fs.Float64("multiple", compare.DefaultMultiple, "with -calibrate: floors are this many spreads")
+	var confirm list
+	fs.Var(&confirm, "confirm", "the confirmation stage: its run directory (collect), or its results.json (-compare); candidates of the first stage are regressions only when it flags them again")
+	fs.StringVar(&opt.Policy, "policy", compare.PolicyFile, "policy file: the smallest change worth acting on per gating figure (missing: the committed defaults)")
 	fs.DurationVar(&opt.Collect.MinWindow, "min-window", collect.DefaultMinWindow, "shortest phase evaluated as a phase; a shorter fault is measured as an event")
 	fs.DurationVar(&opt.Collect.EventWindow, "event-window", collect.DefaultEventWindow, "how long after a short fault's start its event figures look")
 	fs.StringVar(&opt.Collect.GitCommit, "git-commit", "", "commit benchmarked (default: $GITHUB_SHA or git rev-parse HEAD)")
@@ -121,17 +120,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	}
 	opt.FailOn = f
 	opt.RunDirs, opt.Manifests, opt.Baselines = runDirs, manifests, baselines
-	if *calibrate != "" {
-		out := *calibrate
-		if out == "auto" {
-			out = opt.CalibrationDir + string(filepath.Separator)
-		}
-		var paths []string
-		for _, p := range pos {
-			paths = append(paths, split(p)...)
-		}
-		_, _, err := collect.Calibrate(out, paths, *multiple, opt.Compare, stdout)
-		return err
+	if *cmpMode {
+		opt.CompareConfirm = confirm
+	} else {
+		opt.ConfirmDirs = confirm
 	}
 	if *cmpMode {
 		if len(pos) != 2 {

@@ -7,12 +7,18 @@
 // head−base differences of all arm pairs) with its distribution-free
 // confidence interval, from the same values.
 //
-// Only a small gating family (Family, as data) can fail a run; a gating row
-// is a regression when the U test is significant at Alpha and the effect is
-// beyond the figure's floor, which comes from calibration (A/A runs on this
-// host class: a multiple of the measured spread) or, without one, from
-// DefaultFloors. Every other row is informational (worse, better, changed),
-// never gating. An integrity violation fails the run whatever the
+// Only the gating family can fail a run: per scenario the critical figures
+// of the fault, judged by the scenario's expectation (ride through or
+// detect), and a run-level healthy-path family from every stabilization
+// window. A gating row is a candidate when the U test is significant at
+// Alpha, the change is worse and at least the policy's smallest change
+// worth acting on (Policy). A candidate is a regression only when a second,
+// independent stage (the scenario run again with fresh processes and a new
+// arm order: Confirm) flags the same row the same way. For exchangeable
+// arms a row is then falsely flagged with probability at most (Alpha/2)²,
+// and a run of m gating rows at most m·(Alpha/2)² (Bonferroni): the bound
+// is by construction, A/A runs measure the rate, and no host class needs a
+// calibration. An integrity violation fails the run whatever the
 // statistics say. Parsing (collect/results), statistics (here) and
 // formatting (collect/report) never mix.
 package compare
@@ -36,14 +42,10 @@ import (
 
 // Defaults of Config.
 const (
-	// DefaultAlpha is the level of each U test. It is not corrected for
-	// the number of tests (see Config.Alpha): the floors from calibration
-	// bound the false alarms of a whole run, and calibration measures them.
+	// DefaultAlpha is the level of each U test, in each of the two stages.
 	// 0.01 with 5 arms a side means every head arm beyond every base arm
-	// (p = 0.008): at 0.05, a 4-of-5 overlap (p = 0.048) of a bimodal figure
-	// (time to recover: 0 s or 7 s, by where the breaker stood when the
-	// fault went) was flagged in a pr A/A run; every planted regression was
-	// separated completely.
+	// (p = 0.008); with the confirmation stage a row is falsely flagged
+	// with probability at most (0.01/2)² = 2.5e-5.
 	DefaultAlpha = 0.01
 	// DefaultConfidence is the level of the effect's interval.
 	DefaultConfidence = 0.95
@@ -57,6 +59,9 @@ var ErrIncompatible = errors.New("compare: results not comparable")
 const (
 	PhaseResilience = "resilience"
 	PhaseEvent      = "fault_event"
+	// PhaseHealthy holds the run-level healthy-path family: each arm's
+	// median over the stabilization windows of every compared scenario.
+	PhaseHealthy = "healthy"
 )
 
 // Key identifies a row of a scenario: a figure of a phase, of the
@@ -81,42 +86,54 @@ func (k Key) String() string { return k.Phase + " " + k.Metric() }
 // the run.
 type Gate struct {
 	Key Key `json:"key"`
-	// Resolution is the smallest change the measurement can resolve, in
-	// the figure's unit: a floor is never below it.
-	Resolution float64 `json:"resolution"`
-	// MinRel is the smallest change worth acting on, relative to the base
-	// median: a calibrated floor is never below MinRel × |base median|.
-	// A/A runs can pin a figure so tightly (p99 held at the operation
-	// timeout varies by 1 ms) that a 3 ms shift would be "significant"
-	// and beyond the calibrated spread, yet nobody would act on it.
-	MinRel float64 `json:"min_rel,omitempty"`
+	// Expect limits the gate to scenarios of one expectation
+	// (manifest.ExpectDetect, manifest.ExpectRideThrough); "" is every
+	// scenario.
+	Expect string `json:"expect,omitempty"`
+	// Policy names the figure's entry in the Policy ("" is Key.Name).
+	Policy string `json:"policy,omitempty"`
 }
+
+func (g Gate) policy() string { return cmp.Or(g.Policy, g.Key.Name) }
+
+// FalseEjection is the resilience figure of ride-through scenarios: the
+// seconds a faulted server's breaker stood open during the testing phase
+// (summed over the faulted servers). A good client keeps it at 0.
+const FalseEjection = "false_ejection"
 
 // DefaultFamily is the gating family, per scenario: the critical figures of
-// the testing phase and the resilience figures. A short fault (no testing
-// phase figures) is judged by its event figures instead. Integrity is not
-// here: any violation fails the run.
+// the testing phase and the resilience figures, time to detect in detect
+// scenarios and false ejection in ride-through ones. A short fault (no
+// testing phase figures) is judged by its event figures instead.
+// Integrity is not here: any violation fails the run.
 var DefaultFamily = []Gate{
-	{Key: Key{Phase: "testing", Name: "throughput"}, Resolution: 1, MinRel: 0.02},                         // ops/s
-	{Key: Key{Phase: "testing", Name: "error_ratio"}, Resolution: 0.0005},                                 // 0.05 pp
-	{Key: Key{Phase: "testing", Name: "latency_p99", Labels: "op=all"}, Resolution: 0.0005, MinRel: 0.05}, // s
-	{Key: Key{Phase: PhaseResilience, Name: "time_to_detect"}, Resolution: 0.01, MinRel: 0.05},            // s
-	{Key: Key{Phase: PhaseResilience, Name: "time_to_recover"}, Resolution: 1},                            // s: 1 s series
-	{Key: Key{Phase: PhaseEvent, Name: "failed_operations"}, Resolution: 1},                               // count
-	{Key: Key{Phase: PhaseEvent, Name: "peak_latency_p99"}, Resolution: 0.0005, MinRel: 0.05},             // s
+	{Key: Key{Phase: "testing", Name: "throughput"}},
+	{Key: Key{Phase: "testing", Name: "error_ratio"}},
+	{Key: Key{Phase: "testing", Name: "latency_p99", Labels: "op=all"}},
+	{Key: Key{Phase: PhaseResilience, Name: "time_to_detect"}, Expect: manifest.ExpectDetect},
+	{Key: Key{Phase: PhaseResilience, Name: FalseEjection}, Expect: manifest.ExpectRideThrough},
+	{Key: Key{Phase: PhaseResilience, Name: "time_to_recover"}},
+	{Key: Key{Phase: PhaseEvent, Name: "failed_operations"}},
+	{Key: Key{Phase: PhaseEvent, Name: "peak_latency_p99"}},
 }
 
-// Floor is a minimum effect without calibration: a change must be at least
-// max(Rel×|base median|, Abs) to be reported.
-type Floor struct {
-	Rel float64 `json:"rel"`
-	Abs float64 `json:"abs"`
+// Goodput is the healthy path's throughput against offered load.
+const Goodput = "goodput"
+
+// HealthyFamily is the run-level healthy-path family: from every
+// stabilization window, per arm, the median over the run's compared
+// scenarios. A client made slower on every operation shows here even
+// where no fault changes anything.
+var HealthyFamily = []Gate{
+	{Key: Key{Phase: PhaseHealthy, Name: "latency_p50", Labels: "op=all"}, Policy: "healthy_latency_p50"},
+	{Key: Key{Phase: PhaseHealthy, Name: "latency_p99", Labels: "op=all"}, Policy: "healthy_latency_p99"},
+	{Key: Key{Phase: PhaseHealthy, Name: Goodput}, Policy: "healthy_goodput"},
+	{Key: Key{Phase: PhaseHealthy, Name: "error_ratio"}, Policy: "healthy_error_ratio"},
 }
 
-// DefaultFloors are the minimum effects by figure name when no calibration
-// covers a row (informational rows always; gating rows on a host class
-// never calibrated, and the report says so). Names not listed use
-// FallbackFloor.
+// DefaultFloors are the minimum effects of informational rows (never
+// gating: they only keep "worse" and "better" for changes of some size).
+// Names not listed use FallbackFloor.
 var DefaultFloors = map[string]Floor{
 	"throughput":               {Rel: 0.10, Abs: 20},
 	"error_ratio":              {Rel: 0.10, Abs: 0.005},
@@ -147,25 +164,18 @@ var FallbackFloor = Floor{Rel: 0.10}
 // Config says how to compare. The zero value uses the defaults.
 type Config struct {
 	// Alpha is the level of each U test. If zero, DefaultAlpha.
-	//
-	// Why not Holm: a run has about 14 scenarios × 6 gating figures. With
-	// k = 5 arms per side the smallest two-sided p of a U test is 2/252 =
-	// 0.0079, while Holm's first step needs 0.05/84 = 0.0006: Holm could
-	// never fire. Instead a gating row needs p < Alpha AND an effect
-	// beyond a floor derived from the A/A spread of that very figure; the
-	// family-wise false-alarm rate is then measured, not assumed (see
-	// Calibrate).
 	Alpha float64
 	// Confidence of the effect's interval. If zero, DefaultConfidence.
 	Confidence float64
-	// Family is the gating family. If nil, DefaultFamily.
+	// Family is the per-scenario gating family. If nil, DefaultFamily.
 	Family []Gate
-	// Floors are the uncalibrated minimum effects. If nil, DefaultFloors.
+	// Healthy is the run-level healthy-path family. If nil, HealthyFamily.
+	Healthy []Gate
+	// Policy is the smallest change worth acting on of each gating figure.
+	// If nil, DefaultPolicy.
+	Policy Policy
+	// Floors are the minimum effects of informational rows. If nil, DefaultFloors.
 	Floors map[string]Floor
-	// Calibration gives the floors of the gating family, measured by A/A
-	// runs on a host class. If nil, the gating rows use Floors too and
-	// the report says the floors are not calibrated.
-	Calibration *Calibration
 }
 
 func (c Config) withDefaults() Config {
@@ -174,15 +184,22 @@ func (c Config) withDefaults() Config {
 	if c.Family == nil {
 		c.Family = DefaultFamily
 	}
+	if c.Healthy == nil {
+		c.Healthy = HealthyFamily
+	}
+	if c.Policy == nil {
+		c.Policy = DefaultPolicy
+	}
 	if c.Floors == nil {
 		c.Floors = DefaultFloors
 	}
 	return c
 }
 
-func (c Config) gate(k Key) (Gate, bool) {
-	for _, g := range c.Family {
-		if g.Key == k {
+// gate returns the gate of k in a scenario of expectation expect.
+func (c Config) gate(k Key, expect string) (Gate, bool) {
+	for _, g := range append(slices.Clip(c.Family), c.Healthy...) {
+		if g.Key == k && (g.Expect == "" || g.Expect == expect) {
 			return g, true
 		}
 	}
@@ -196,8 +213,13 @@ type Verdict string
 const (
 	// Same: not significant, or not beyond the floor.
 	Same Verdict = "~"
-	// Regression and Improvement are significant changes beyond the floor
-	// of a gating figure.
+	// Candidate: a gating figure significantly worse beyond its policy
+	// floor in the first stage; a regression once the confirmation stage
+	// flags it again, otherwise Unconfirmed.
+	Candidate   Verdict = "candidate"
+	Unconfirmed Verdict = "not confirmed"
+	// Regression is a confirmed candidate; Improvement a significant
+	// better change beyond the floor of a gating figure (never gating).
 	Regression  Verdict = "regression"
 	Improvement Verdict = "improvement"
 	// Worse, Better: the same on an informational figure; never gating.
@@ -268,14 +290,28 @@ type Row struct {
 	Rel Num `json:"rel"`
 	// P is the U test's p-value; nil when not tested.
 	P *float64 `json:"p"`
-	// Floor is the minimum effect applied, from FloorFrom ("calibrated",
-	// "default").
+	// Floor is the minimum effect applied, from FloorFrom ("policy" for
+	// gating rows, "default" for informational ones).
 	Floor     Num     `json:"floor"`
 	FloorFrom string  `json:"floor_from,omitempty"`
 	Verdict   Verdict `json:"verdict"`
 	// Reason says in one line why a gating row got its verdict.
 	Reason string   `json:"reason,omitempty"`
 	Notes  []string `json:"notes,omitempty"`
+	// Confirm is the same row in the confirmation stage, for a candidate
+	// of the first stage.
+	Confirm *Stage `json:"confirm,omitempty"`
+}
+
+// Stage is a row's figures in the confirmation stage.
+type Stage struct {
+	Base    Side     `json:"base"`
+	Head    Side     `json:"head"`
+	Effect  Num      `json:"effect"`
+	P       *float64 `json:"p"`
+	Floor   Num      `json:"floor"`
+	Verdict Verdict  `json:"verdict"`
+	Reason  string   `json:"reason,omitempty"`
 }
 
 // Scenario is the comparison of one scenario.
@@ -288,6 +324,12 @@ type Scenario struct {
 	InHead   bool   `json:"in_head"`
 	Compared bool   `json:"compared"`
 	Status   string `json:"status,omitempty"`
+	// Expect is what a good client does under the scenario's faults
+	// (manifest.ExpectRideThrough, manifest.ExpectDetect), ExpectWhy why.
+	Expect    string `json:"expect,omitempty"`
+	ExpectWhy string `json:"expect_why,omitempty"`
+	// Candidates counts the gating rows flagged in the first stage.
+	Candidates int `json:"candidates"`
 	// FaultSpread is the largest spread of the arms' fault applied and
 	// removed times (manifest), in seconds; the goal is ≤ 10 ms.
 	FaultSpread  *float64 `json:"fault_spread_s,omitempty"`
@@ -307,6 +349,12 @@ const (
 	VerdictRegression = "regression"
 	VerdictIntegrity  = "integrity failure"
 	VerdictNoBaseline = "no baseline"
+	// VerdictUnconfirmed: candidates of the first stage that no
+	// confirmation stage has judged (collect alone; bench confirms).
+	VerdictUnconfirmed = "unconfirmed"
+	// VerdictAdvisory: a stored baseline of another day; the rows are
+	// shown, nothing gates.
+	VerdictAdvisory = "advisory"
 	// VerdictInvalid: the comparison could not be made (see Problems).
 	VerdictInvalid = "not compared"
 )
@@ -330,11 +378,20 @@ type Diff struct {
 	Mode        string  `json:"mode"`
 	Alpha       float64 `json:"alpha"`
 	Confidence  float64 `json:"confidence"`
-	// Calibration says where the gating floors came from.
-	Calibration string   `json:"calibration"`
-	Base        *RunSet  `json:"base,omitempty"`
-	Head        RunSet   `json:"head"`
-	Warnings    []string `json:"warnings,omitempty"`
+	// Candidates counts the gating rows flagged by the first stage.
+	Candidates int `json:"candidates"`
+	// Confirmation describes the confirmation stage, nil when none ran.
+	Confirmation *Confirmation `json:"confirmation,omitempty"`
+	// GatingRows is m, the gating rows tested in the first stage, and
+	// FalseAlarmBound m·(Alpha/2)²: the bound on the probability that a
+	// run with exchangeable arms declares any regression.
+	GatingRows      int     `json:"gating_rows"`
+	FalseAlarmBound float64 `json:"false_alarm_bound"`
+	// Policy is the smallest change worth acting on per gating figure.
+	Policy   Policy   `json:"policy"`
+	Base     *RunSet  `json:"base,omitempty"`
+	Head     RunSet   `json:"head"`
+	Warnings []string `json:"warnings,omitempty"`
 	// Problems make the comparison untrustworthy: a gating figure on one
 	// side only, every arm of a side without data, nothing compared. Any
 	// problem is exit 2, never "no regression".
@@ -342,10 +399,22 @@ type Diff struct {
 	// Invalid are the scenarios whose faults were not in effect as
 	// requested (the efficacy oracle's verdict): excluded from the
 	// verdict, and the run exits 2.
-	Invalid   []string   `json:"invalid_scenarios,omitempty"`
-	Integrity []string   `json:"integrity_failures,omitempty"`
+	Invalid   []string `json:"invalid_scenarios,omitempty"`
+	Integrity []string `json:"integrity_failures,omitempty"`
+	// Healthy is the run-level healthy-path family.
+	Healthy   []Row      `json:"healthy,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`
 	Family    []Gate     `json:"gating_family"`
+}
+
+// Confirmation is the second stage: the scenarios with candidates run
+// again with fresh processes and a new arm order.
+type Confirmation struct {
+	RunIDs    []string `json:"run_ids"`
+	Scenarios []string `json:"scenarios"`
+	// Confirmed and Unconfirmed count the candidates each way.
+	Confirmed   int `json:"confirmed"`
+	Unconfirmed int `json:"unconfirmed"`
 }
 
 // RunSet describes the runs of one side.
@@ -408,15 +477,16 @@ func sides(old, new *results.File) (base *source, head source, mode string) {
 }
 
 // Compare compares the head side of new with its base side (paired run) or
-// with the head side of old (stored baseline). With neither, every row is
-// NotTested and integrity is still checked. It returns an error wrapping
-// ErrIncompatible for different profiles or fidelities; problems that make
-// the verdict untrustworthy are in Diff.Problems.
+// with the head side of old (stored baseline, advisory). With neither,
+// every row is NotTested and integrity is still checked. It returns an
+// error wrapping ErrIncompatible for different profiles or fidelities;
+// problems that make the verdict untrustworthy are in Diff.Problems. The
+// gating rows it flags are candidates; Confirm judges them.
 func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 	cfg = cfg.withDefaults()
 	base, head, mode := sides(old, new)
 	d := &Diff{SchemaVersion: results.SchemaVersion, Alpha: cfg.Alpha, Confidence: cfg.Confidence, Mode: mode,
-		Head: head.runSet(), Family: cfg.Family}
+		Head: head.runSet(), Family: append(slices.Clip(cfg.Family), cfg.Healthy...), Policy: cfg.Policy}
 	if mode == ModePaired && old != nil {
 		d.Warnings = append(d.Warnings, "the run is paired: base and head of this run are compared, the stored baseline is not used")
 	}
@@ -430,7 +500,6 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 			d.Warnings = append(d.Warnings, hostWarnings(base.f.Runs[0], new.Runs[0])...)
 		}
 	}
-	d.Calibration, d.Warnings = calibrationNote(cfg.Calibration, new, base, d.Warnings)
 	if n := min(d.Head.Arms, armsOf(d.Base)); base != nil && minP(n, n) >= cfg.Alpha {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("%d arms per side: the U test's smallest p is %.3f, not below alpha %.2f, so no gating figure can be flagged; run more arms", n, minP(n, n), cfg.Alpha))
 	}
@@ -442,9 +511,11 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 			}
 		}
 	}
+	var healthyB, healthyH []*gathered
 	for _, name := range names {
 		b, h := gather(base, name), gather(&head, name)
-		sd := compareScenario(name, b, h, cfg, &d.Problems, &d.Warnings)
+		var problems []string
+		sd := compareScenario(name, b, h, cfg, armsOf(d.Base), d.Head.Arms, &problems, &d.Warnings)
 		bu, hu := b.unsteady(), h.unsteady()
 		switch {
 		case bu != "" && hu != "":
@@ -456,17 +527,22 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 			// Its faults were not in effect as requested, or nothing was
 			// steady before them: its figures measure something else.
 			// Shown, never judged.
-			sd.Status, sd.Compared, sd.Regressions = manifest.StatusInvalid, false, 0
+			sd.Status, sd.Compared, sd.Candidates = manifest.StatusInvalid, false, 0
 			d.Invalid = append(d.Invalid, name)
+			problems = nil // an invalid scenario is not judged: nothing of it can be missing
 		}
+		d.Problems = append(d.Problems, problems...)
 		if sd.Integrity > 0 {
 			d.Integrity = append(d.Integrity, fmt.Sprintf("%s: %g integrity violation(s) on a head arm", name, sd.Integrity))
 		}
 		if sd.Compared {
 			d.Compared++
+			healthyB, healthyH = append(healthyB, b), append(healthyH, h)
 		}
-		d.Regressions += sd.Regressions
 		d.Scenarios = append(d.Scenarios, sd)
+	}
+	if base != nil && d.Compared > 0 {
+		d.Healthy = compareHealthy(cfg, healthyB, healthyH, armsOf(d.Base), d.Head.Arms, &d.Problems)
 	}
 	for _, r := range new.Runs {
 		for side, vs := range r.IntegrityViolations {
@@ -485,11 +561,80 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 	if base != nil && d.Compared == 0 {
 		d.Problems = append(d.Problems, "no scenario ran on both sides: nothing compared (run the baseline's scenarios, or record the baseline again with the same profile: make baseline)")
 	}
-	d.Verdict, d.Summary = verdict(d, base != nil)
+	if mode == ModeStored {
+		advisory(d)
+	}
+	d.finish(base != nil)
+	return d, nil
+}
+
+// finish counts the gating rows and verdicts and writes the verdict.
+func (d *Diff) finish(compared bool) {
+	d.GatingRows, d.Candidates, d.Regressions = 0, 0, 0
+	count := func(r Row) {
+		if r.Gating && r.P != nil {
+			d.GatingRows++
+		}
+		switch r.Verdict {
+		case Candidate:
+			d.Candidates++
+		case Regression:
+			d.Candidates++
+			d.Regressions++
+		case Unconfirmed:
+			d.Candidates++
+		}
+	}
+	for i := range d.Scenarios {
+		sd := &d.Scenarios[i]
+		sd.Candidates, sd.Regressions, sd.Improvements = 0, 0, 0
+		for _, r := range sd.Rows {
+			if !sd.Compared {
+				continue
+			}
+			count(r)
+			switch r.Verdict {
+			case Candidate, Unconfirmed:
+				sd.Candidates++
+			case Regression:
+				sd.Candidates++
+				sd.Regressions++
+			case Improvement:
+				sd.Improvements++
+			}
+		}
+	}
+	for _, r := range d.Healthy {
+		count(r)
+	}
+	d.FalseAlarmBound = float64(d.GatingRows) * (d.Alpha / 2) * (d.Alpha / 2)
+	d.Verdict, d.Summary = verdict(d, compared)
 	if len(d.Invalid) > 0 {
 		d.Summary += fmt.Sprintf("; %d scenario(s) invalid (faults not in effect as requested, or no steady state before them): %s", len(d.Invalid), strings.Join(d.Invalid, ", "))
 	}
-	return d, nil
+}
+
+// advisory turns a stored-baseline comparison into an advisory one: two
+// days on machines of one class differ on a third of all figures, so a
+// gating row flagged against another day's arms is shown as worse or
+// better, and nothing gates.
+func advisory(d *Diff) {
+	soften := func(r *Row) {
+		switch r.Verdict {
+		case Candidate:
+			r.Verdict = Worse
+		case Improvement:
+			r.Verdict = Better
+		}
+	}
+	for i := range d.Scenarios {
+		for j := range d.Scenarios[i].Rows {
+			soften(&d.Scenarios[i].Rows[j])
+		}
+	}
+	for j := range d.Healthy {
+		soften(&d.Healthy[j])
+	}
 }
 
 func armsOf(r *RunSet) int {
@@ -506,6 +651,30 @@ func verdict(d *Diff, compared bool) (string, string) {
 	} else if d.Compared > 1 {
 		n = fmt.Sprintf("%d scenarios compared", d.Compared)
 	}
+	flagged := func(v ...Verdict) string {
+		var where []string
+		var hs []string
+		for _, r := range d.Healthy {
+			if slices.Contains(v, r.Verdict) {
+				hs = append(hs, units.Name(r.Key.Name))
+			}
+		}
+		if len(hs) > 0 {
+			where = append(where, "healthy path ("+strings.Join(hs, ", ")+")")
+		}
+		for _, s := range d.Scenarios {
+			var figs []string
+			for _, r := range s.Rows {
+				if s.Compared && r.Gating && slices.Contains(v, r.Verdict) {
+					figs = append(figs, units.Name(r.Key.Name))
+				}
+			}
+			if len(figs) > 0 {
+				where = append(where, s.Name+" ("+strings.Join(figs, ", ")+")")
+			}
+		}
+		return strings.Join(where, "; ")
+	}
 	switch {
 	case len(d.Integrity) > 0:
 		return VerdictIntegrity, "integrity failure: " + strings.Join(d.Integrity, "; ")
@@ -519,24 +688,22 @@ func verdict(d *Diff, compared bool) (string, string) {
 			}
 		}
 		return VerdictNoBaseline, fmt.Sprintf("no baseline: %d scenario(s) measured, nothing compared, no integrity violation", measured)
-	case d.Regressions > 0:
-		var where []string
-		for _, s := range d.Scenarios {
-			if s.Regressions > 0 {
-				var figs []string
-				for _, r := range s.Rows {
-					if r.Verdict == Regression {
-						figs = append(figs, units.Name(r.Key.Name))
-					}
-				}
-				where = append(where, s.Name+" ("+strings.Join(figs, ", ")+")")
-			}
+	case d.Mode == ModeStored:
+		w := flagged(Worse)
+		if w == "" {
+			return VerdictAdvisory, "advisory, against a stored baseline of another day (not a paired experiment; nothing gates): no gating figure worse in " + n
 		}
+		return VerdictAdvisory, fmt.Sprintf("advisory, against a stored baseline of another day (not a paired experiment; nothing gates): gating figures worse in %s: %s", n, w)
+	case d.Regressions > 0:
 		word := "regressions"
 		if d.Regressions == 1 {
 			word = "regression"
 		}
-		return VerdictRegression, fmt.Sprintf("%d %s in %s: %s", d.Regressions, word, n, strings.Join(where, "; "))
+		return VerdictRegression, fmt.Sprintf("%d %s, confirmed by a second stage, in %s: %s", d.Regressions, word, n, flagged(Regression))
+	case d.Confirmation == nil && d.Candidates > 0:
+		return VerdictUnconfirmed, fmt.Sprintf("%d candidate regression(s) in %s, not yet confirmed (bench runs them again to confirm): %s", d.Candidates, n, flagged(Candidate))
+	case d.Confirmation != nil && d.Confirmation.Unconfirmed > 0:
+		return VerdictOK, fmt.Sprintf("no regression in %s (%d candidate(s) of the first stage not confirmed by the second: %s)", n, d.Confirmation.Unconfirmed, flagged(Unconfirmed))
 	}
 	return VerdictOK, "no regression in " + n
 }
@@ -674,17 +841,27 @@ func (g *gathered) invalid() bool {
 	return g != nil && g.sc.Status == manifest.StatusInvalid
 }
 
-func compareScenario(name string, b, h *gathered, cfg Config, problems, warnings *[]string) Scenario {
+func compareScenario(name string, b, h *gathered, cfg Config, kB, kH int, problems, warnings *[]string) Scenario {
 	sd := Scenario{Name: name, InBase: b != nil, InHead: h != nil}
 	ref := h
 	if h == nil {
 		ref = b
 	}
 	sd.Fidelity, sd.Status = ref.sc.Fidelity, ref.sc.Status
+	sd.Expect, sd.ExpectWhy = ref.sc.Expect, ref.sc.ExpectWhy
 	sd.FaultSpread = faultSpread(ref.sc)
 	sd.Compared = b != nil && h != nil
+	for _, g := range []*gathered{b, h} {
+		g.addFalseEjection()
+	}
 	keys := slices.Clone(ref.order)
 	if sd.Compared {
+		if b.sc.Expect != h.sc.Expect {
+			*warnings = append(*warnings, fmt.Sprintf("%s: the sides expect different things (base %q, head %q): the head side's expectation is used", name, b.sc.Expect, h.sc.Expect))
+		}
+		if sd.Expect == "" {
+			*warnings = append(*warnings, fmt.Sprintf("%s: no expectation (recorded before scenarios stated one): time to detect and false ejection are not judged", name))
+		}
 		for _, k := range b.order {
 			if !slices.Contains(keys, k) {
 				keys = append(keys, k)
@@ -722,20 +899,10 @@ func compareScenario(name string, b, h *gathered, cfg Config, problems, warnings
 				meta = m
 			}
 		}
-		_, gating := cfg.gate(k)
-		row := compareRow(cfg, name, k, meta, bv, hv, sd.Compared)
-		if gating && sd.Compared && (row.Verdict == Added || row.Verdict == Removed) {
-			where := "head"
-			if row.Verdict == Removed {
-				where = "base"
-			}
-			*problems = append(*problems, fmt.Sprintf("%s: gating figure %s has values on the %s side only (the other side's arms say why in report.md; run again, or check that side's loadgen logs)", name, k, where))
-		}
-		switch row.Verdict {
-		case Regression:
-			sd.Regressions++
-		case Improvement:
-			sd.Improvements++
+		g, gating := cfg.gate(k, sd.Expect)
+		row := compareRow(cfg, k, g, gating, meta, bv, hv, sd.Compared)
+		if gating && sd.Compared {
+			checkGatingRow(name, row, kB, kH, problems)
 		}
 		if k.Name == "integrity_violations" {
 			// Any arm counts, not the median: one violation is a failure.
@@ -744,6 +911,136 @@ func compareScenario(name string, b, h *gathered, cfg Config, problems, warnings
 		sd.Rows = append(sd.Rows, row)
 	}
 	return sd
+}
+
+// checkGatingRow adds a problem for a gating row that cannot be judged
+// fully: values on one side only, or fewer values than arms on a side (a
+// U test of 4 against 5 can never reach p < 0.01, so silence would be a
+// blind spot, not a verdict).
+func checkGatingRow(where string, row Row, kB, kH int, problems *[]string) {
+	switch row.Verdict {
+	case Added, Removed:
+		side := "head"
+		if row.Verdict == Removed {
+			side = "base"
+		}
+		*problems = append(*problems, fmt.Sprintf("%s: gating figure %s has values on the %s side only (the other side's arms say why in report.md; run again, or check that side's loadgen logs)", where, row.Key, side))
+		return
+	case NotTested:
+		return
+	}
+	for _, s := range []struct {
+		name string
+		side Side
+		k    int
+	}{{"base", row.Base, kB}, {"head", row.Head, kH}} {
+		if s.side.N >= s.k {
+			continue
+		}
+		var missing []string
+		for i, v := range s.side.Arms {
+			if math.IsNaN(v) {
+				missing = append(missing, fmt.Sprint(i+1))
+			}
+		}
+		*problems = append(*problems, fmt.Sprintf("%s: gating figure %s has %d of %d %s arms (no value for arm %s): it cannot be judged at this level (see those arms' loadgen logs, then run again)",
+			where, row.Key, s.side.N, s.k, s.name, strings.Join(missing, ", ")))
+	}
+}
+
+// addFalseEjection derives FalseEjection per arm: the seconds the breakers
+// of the scenario's faulted servers stood open in the testing phase.
+func (g *gathered) addFalseEjection() {
+	if g == nil {
+		return
+	}
+	var targets []string
+	for _, f := range g.sc.Faults {
+		for _, t := range f.Targets {
+			if !slices.Contains(targets, t) {
+				targets = append(targets, t)
+			}
+		}
+	}
+	var sum results.Values
+	for _, t := range targets {
+		vs, ok := g.vals[Key{Phase: "testing", Name: "breaker_open", Labels: "server=" + t}]
+		if !ok {
+			continue
+		}
+		if sum == nil {
+			sum = make(results.Values, len(vs))
+		}
+		for i := range min(len(vs), len(sum)) {
+			sum[i] += vs[i] // NaN stays NaN: an arm without data has none
+		}
+	}
+	if sum == nil {
+		return
+	}
+	k := Key{Phase: PhaseResilience, Name: FalseEjection}
+	g.order = append(g.order, k)
+	g.vals[k] = sum
+	g.meta[k] = results.Metric{Name: FalseEjection, Unit: "s", Direction: results.LowerIsBetter,
+		Notes: []string{"seconds the faulted servers' breakers stood open during the fault; a ride-through scenario's servers answer within the timeout, so any is a false ejection"}}
+}
+
+// compareHealthy compares the healthy-path family: per arm, the median of
+// its stabilization values over the compared scenarios. b and h are the
+// gathered sides of those scenarios, in one order.
+func compareHealthy(cfg Config, b, h []*gathered, kB, kH int, problems *[]string) []Row {
+	perArm := func(gs []*gathered, k int, key Key) results.Values {
+		out := make(results.Values, k)
+		for i := range out {
+			var vs []float64
+			for _, g := range gs {
+				x := healthyValues(g, key)
+				if i < len(x) && !math.IsNaN(x[i]) {
+					vs = append(vs, x[i])
+				}
+			}
+			out[i] = math.NaN()
+			if len(vs) > 0 {
+				out[i] = robust.Median(vs)
+			}
+		}
+		return out
+	}
+	var rows []Row
+	for _, g := range cfg.Healthy {
+		meta := results.Metric{Name: g.Key.Name, Unit: "s", Direction: results.LowerIsBetter}
+		switch g.Key.Name {
+		case Goodput:
+			meta.Unit, meta.Direction = "ratio", results.HigherIsBetter
+		case "error_ratio":
+			meta.Unit = "ratio"
+		}
+		bv, hv := perArm(b, kB, g.Key), perArm(h, kH, g.Key)
+		row := compareRow(cfg, g.Key, g, true, meta, bv, hv, true)
+		checkGatingRow("healthy path", row, kB, kH, problems)
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// healthyValues are g's per-arm stabilization values of a healthy-path
+// key: goodput is throughput over offered load.
+func healthyValues(g *gathered, k Key) results.Values {
+	stab := func(name, labels string) results.Values {
+		return g.vals[Key{Phase: manifest.PhaseStabilization, Name: name, Labels: labels}]
+	}
+	if k.Name != Goodput {
+		return stab(k.Name, k.Labels)
+	}
+	th, off := stab("throughput", ""), stab("offered", "")
+	out := make(results.Values, len(th))
+	for i := range out {
+		out[i] = math.NaN()
+		if i < len(off) && off[i] > 0 {
+			out[i] = th[i] / off[i]
+		}
+	}
+	return out
 }
 
 // faultSpread is the largest applied or removed spread of the scenario's
@@ -768,12 +1065,11 @@ func faultSpread(sc *results.Scenario) *float64 {
 
 // compareRow compares one figure. compared is false when only one side has
 // the scenario (or there is no base): the row is shown, not tested.
-func compareRow(cfg Config, scenario string, k Key, meta results.Metric, bv, hv results.Values, compared bool) Row {
-	g, gating := cfg.gate(k)
+func compareRow(cfg Config, k Key, g Gate, gating bool, meta results.Metric, bv, hv results.Values, compared bool) Row {
 	row := Row{Key: k, Unit: meta.Unit, Direction: meta.Direction, Gating: gating,
 		Base: summarise(bv), Head: summarise(hv), Notes: meta.Notes,
 		Effect: Num(math.NaN()), EffectLo: Num(math.NaN()), EffectHi: Num(math.NaN()), Rel: Num(math.NaN()), Floor: Num(math.NaN())}
-	row.Floor, row.FloorFrom = floor(cfg, scenario, k, g, float64(row.Base.Median))
+	row.Floor, row.FloorFrom = floor(cfg, k, g, gating, float64(row.Base.Median))
 	switch {
 	case !compared:
 		row.Verdict = NotTested
@@ -803,24 +1099,19 @@ func compareRow(cfg Config, scenario string, k Key, meta results.Metric, bv, hv 
 	return row
 }
 
-// floor returns the minimum effect of a row: the calibrated floor of a
-// gating figure when the calibration has it, else DefaultFloors relative
-// to the base median; never below the gate's resolution.
-func floor(cfg Config, scenario string, k Key, g Gate, baseMedian float64) (Num, string) {
-	m := baseMedian
-	if math.IsNaN(m) || math.IsInf(m, 0) {
-		m = 0
-	}
-	if cfg.Calibration != nil {
-		if f, ok := cfg.Calibration.Floor(scenario, k); ok {
-			return Num(max(f, g.Resolution, g.MinRel*math.Abs(m))), "calibrated"
+// floor returns the minimum effect of a row: the policy's smallest change
+// worth acting on for a gating row, DefaultFloors for an informational one.
+func floor(cfg Config, k Key, g Gate, gating bool, baseMedian float64) (Num, string) {
+	if gating {
+		if f, ok := cfg.Policy[g.policy()]; ok {
+			return Num(f.Of(baseMedian)), "policy"
 		}
 	}
 	fl, ok := cfg.Floors[k.Name]
 	if !ok {
 		fl = FallbackFloor
 	}
-	return Num(max(fl.Rel*math.Abs(m), fl.Abs, g.Resolution)), "default"
+	return Num(fl.Of(baseMedian)), "default"
 }
 
 // judge applies significance, floor and direction.
@@ -840,7 +1131,7 @@ func judge(row Row, p, alpha float64) Verdict {
 	}
 	switch {
 	case worse && row.Gating:
-		return Regression
+		return Candidate
 	case worse:
 		return Worse
 	case row.Gating:
@@ -905,7 +1196,7 @@ func reason(r Row, b, h []float64, alpha float64) string {
 		sep = "the arms overlap"
 	}
 	switch r.Verdict {
-	case Regression, Improvement:
+	case Candidate, Regression, Improvement:
 		return fmt.Sprintf("%s, %s (p = %.3f, effect %s beyond the %s floor %s)", ch, sep, *r.P, units.Signed(float64(r.Effect), r.Unit), r.FloorFrom, units.Change(float64(r.Floor), r.Unit))
 	}
 	if *r.P >= alpha || math.IsNaN(float64(r.Effect)) {

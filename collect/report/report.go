@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -95,7 +96,46 @@ func writeHead(b *strings.Builder, in Input) {
 		b.WriteString("\n")
 	}
 	writeMeta(b, in)
+	writeHealthy(b, d)
 	writeSummary(b, in)
+}
+
+func confirmationLine(d *compare.Diff) string {
+	c := d.Confirmation
+	switch {
+	case c == nil && d.Candidates == 0:
+		return "not needed: no candidate in the first stage"
+	case c == nil:
+		return fmt.Sprintf("not run: %d candidate(s) wait for it", d.Candidates)
+	}
+	return fmt.Sprintf("%s run again (%s): %d candidate(s) confirmed, %d not", strings.Join(c.Scenarios, ", "), strings.Join(c.RunIDs, ", "), c.Confirmed, c.Unconfirmed)
+}
+
+func policyLine(p compare.Policy) string {
+	var parts []string
+	for _, n := range slices.Sorted(maps.Keys(p)) {
+		f := p[n]
+		unit := units.Of(strings.TrimPrefix(n, "healthy_"))
+		var terms []string
+		if f.Rel > 0 {
+			terms = append(terms, fmt.Sprintf("%g %%", f.Rel*100))
+		}
+		if f.Abs > 0 || len(terms) == 0 {
+			terms = append(terms, units.Change(f.Abs, unit))
+		}
+		parts = append(parts, n+" "+strings.Join(terms, " or "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// writeHealthy writes the run-level healthy-path family.
+func writeHealthy(b *strings.Builder, d *compare.Diff) {
+	if len(d.Healthy) == 0 {
+		return
+	}
+	b.WriteString("## Healthy path\n\n")
+	b.WriteString("Each arm's median over the stabilization windows (no fault) of every compared scenario: a client made slower or less reliable on every operation shows here. Gating.\n\n")
+	writeRows(b, d.Healthy)
 }
 
 func verdictLine(d *compare.Diff) string {
@@ -109,6 +149,10 @@ func verdictLine(d *compare.Diff) string {
 		return "**ℹ️ No baseline**: " + d.Summary + "."
 	case compare.VerdictRegression:
 		return "**❌ " + d.Summary + ".**"
+	case compare.VerdictUnconfirmed:
+		return "**⚠️ " + d.Summary + ".** A candidate is a first-stage finding: it becomes a regression only when a second, independent stage flags it again."
+	case compare.VerdictAdvisory:
+		return "**ℹ️ Advisory: " + d.Summary + ".** For a verdict, run paired: `make bench BASE=<ref>` runs base and head side by side."
 	}
 	if len(d.Invalid) > 0 {
 		return fmt.Sprintf("**🛑 %s.** An invalid scenario's faults were not in effect as requested, or it was not in steady state before them: its figures are shown, never judged.", strings.ToUpper(d.Summary[:1])+d.Summary[1:])
@@ -141,7 +185,12 @@ func writeMeta(b *strings.Builder, in Input) {
 	if d.Base != nil {
 		fmt.Fprintf(b, "| method | one value per arm and side (%d base arms, %d head arms); Mann–Whitney U test (benchmath) at alpha %g per figure; effect = Hodges–Lehmann shift head − base with its %g %% interval; only the gating figures can fail the run |\n",
 			d.Base.Arms, d.Head.Arms, d.Alpha, d.Confidence*100)
-		fmt.Fprintf(b, "| floors | %s |\n", d.Calibration)
+		if d.Mode == compare.ModePaired {
+			fmt.Fprintf(b, "| false alarms | a gating row is a candidate when worse at p < %g beyond the policy floor, and a regression only when a second stage (fresh processes, new arm order) flags it again: for exchangeable arms at most (%g/2)² per row, %.2g for this run's %d gating rows |\n",
+				d.Alpha, d.Alpha, d.FalseAlarmBound, d.GatingRows)
+			fmt.Fprintf(b, "| confirmation | %s |\n", confirmationLine(d))
+		}
+		fmt.Fprintf(b, "| policy | smallest change worth acting on (max of relative to the base median, absolute): %s |\n", policyLine(d.Policy))
 	}
 	fmt.Fprintf(b, "| fidelity | %s |\n", fidelities(d))
 	b.WriteString("\n")
@@ -234,17 +283,18 @@ var summaryKeys = []compare.Key{
 	{Phase: "testing", Name: "error_ratio"},
 	{Phase: "testing", Name: "latency_p99", Labels: "op=all"},
 	{Phase: compare.PhaseResilience, Name: "time_to_detect"},
+	{Phase: compare.PhaseResilience, Name: compare.FalseEjection},
 	{Phase: compare.PhaseResilience, Name: "time_to_recover"},
 }
 
 func writeSummary(b *strings.Builder, in Input) {
 	b.WriteString("## Summary\n\n")
 	b.WriteString("Head medians over the arms in the testing phase (fault on); `~` means no significant change beyond the floor, `base → head` a change. A short fault has no testing-phase figures: see its event figures.\n\n")
-	b.WriteString("| scenario | fidelity | throughput | error ratio | p99 latency | time to detect | time to recover | fault spread | verdict |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | expect | fidelity | throughput | error ratio | p99 latency | time to detect | false ejection | time to recover | fault spread | verdict |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, sd := range in.Diff.Scenarios {
 		if !sd.InHead {
-			fmt.Fprintf(b, "| `%s` | %s | | | | | | | base only: not compared |\n", sd.Name, sd.Fidelity)
+			fmt.Fprintf(b, "| `%s` | %s | %s | | | | | | | | base only: not compared |\n", sd.Name, orDash(sd.Expect), sd.Fidelity)
 			continue
 		}
 		v := "~"
@@ -253,6 +303,10 @@ func writeSummary(b *strings.Builder, in Input) {
 			v = "**integrity failure**"
 		case sd.Regressions > 0:
 			v = fmt.Sprintf("**%d regression(s)**", sd.Regressions)
+		case sd.Candidates > 0 && in.Diff.Confirmation == nil:
+			v = fmt.Sprintf("%d candidate(s), unconfirmed", sd.Candidates)
+		case sd.Candidates > 0:
+			v = fmt.Sprintf("%d candidate(s), not confirmed", sd.Candidates)
 		case in.Diff.Base == nil:
 			v = "no baseline"
 		case !sd.InBase:
@@ -264,7 +318,7 @@ func writeSummary(b *strings.Builder, in Input) {
 		for i, k := range summaryKeys {
 			cells[i] = cell(sd, k)
 		}
-		fmt.Fprintf(b, "| [`%s`](#%s) | %s | %s | %s | %s |\n", sd.Name, sd.Name, sd.Fidelity, strings.Join(cells, " | "), spread(sd), v)
+		fmt.Fprintf(b, "| [`%s`](#%s) | %s | %s | %s | %s | %s |\n", sd.Name, sd.Name, orDash(sd.Expect), sd.Fidelity, strings.Join(cells, " | "), spread(sd), v)
 	}
 	b.WriteString("\n")
 }
@@ -307,6 +361,12 @@ func writeScenario(b *strings.Builder, in Input, sd compare.Scenario) {
 	}
 	if sc.Efficacy != "" {
 		fmt.Fprintf(b, "- measured: %s\n", sc.Efficacy)
+	}
+	switch sd.Expect {
+	case manifest.ExpectRideThrough:
+		fmt.Fprintf(b, "- expected of a good client: **ride through** (%s): breaker closed, errors near zero; a breaker that opens is a false ejection\n", sd.ExpectWhy)
+	case manifest.ExpectDetect:
+		fmt.Fprintf(b, "- expected of a good client: **detect and recover** (%s): fail fast (sooner is better), recover soon after the fault\n", sd.ExpectWhy)
 	}
 	if sc.Status == manifest.StatusInvalid {
 		fmt.Fprintf(b, "- **invalid, excluded from the verdict**: %s\n", sc.Error)
@@ -381,35 +441,50 @@ func writeGating(b *strings.Builder, d *compare.Diff, sd compare.Scenario) {
 		return
 	}
 	b.WriteString("**Gating figures**\n\n")
-	b.WriteString("| figure | phase | base | head | effect (head − base) | p | smallest change flagged | verdict |\n|---|---|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		fl := ""
-		if !math.IsNaN(float64(r.Floor)) {
-			fl = units.Change(float64(r.Floor), r.Unit) + " (" + r.FloorFrom + ")"
-			if math.IsInf(float64(r.Floor), 1) {
-				fl = "none (A/A runs disagreed on reaching it)"
-			}
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", Label(r.Key), phaseLabel(r.Key),
-			SideCell(r.Base, r.Unit), SideCell(r.Head, r.Unit), Effect(r), P(r), fl, VerdictCell(r.Verdict))
-	}
+	writeRows(b, rows)
 	if hasInteg {
 		v := "0"
 		if sd.Integrity > 0 {
 			v = fmt.Sprintf("**%g on a head arm: fails the run**", sd.Integrity)
 		}
-		fmt.Fprintf(b, "| integrity violations | | %s | %s | | | any | %s |\n", SideCell(integ.Base, integ.Unit), SideCell(integ.Head, integ.Unit), v)
+		fmt.Fprintf(b, "- integrity violations: base %s, head %s: %s\n", SideCell(integ.Base, integ.Unit), SideCell(integ.Head, integ.Unit), v)
+	}
+	b.WriteString("\n")
+}
+
+// writeRows writes gating rows: both sides' medians with their arm ranges,
+// the effect with its interval, the policy floor, the confirmation stage
+// when one ran, and a one-line reason per verdict.
+func writeRows(b *strings.Builder, rows []compare.Row) {
+	b.WriteString("| figure | phase | base | head | effect (head − base) | p | smallest change worth acting on | confirmation | verdict |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fl := ""
+		if !math.IsNaN(float64(r.Floor)) {
+			fl = units.Change(float64(r.Floor), r.Unit) + " (" + r.FloorFrom + ")"
+		}
+		conf := ""
+		if c := r.Confirm; c != nil {
+			p := "—"
+			if c.P != nil {
+				p = fmt.Sprintf("%.3f", *c.P)
+			}
+			conf = fmt.Sprintf("%s → %s, p %s", Value(float64(c.Base.Median), r.Unit), Value(float64(c.Head.Median), r.Unit), p)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", Label(r.Key), phaseLabel(r.Key),
+			SideCell(r.Base, r.Unit), SideCell(r.Head, r.Unit), Effect(r), P(r), fl, conf, VerdictCell(r.Verdict))
 	}
 	b.WriteString("\n")
 	for _, r := range rows {
 		if r.Reason != "" {
 			fmt.Fprintf(b, "- %s: %s\n", VerdictCell(r.Verdict), r.Reason)
 		}
+		if r.Confirm != nil && r.Confirm.Reason != "" {
+			fmt.Fprintf(b, "  - confirmation stage: %s\n", r.Confirm.Reason)
+		}
 		for _, n := range r.Notes {
 			fmt.Fprintf(b, "  - %s: %s\n", Label(r.Key), n)
 		}
 	}
-	b.WriteString("\n")
 }
 
 // writeOthers writes the informational rows that changed; the others are

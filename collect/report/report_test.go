@@ -59,18 +59,34 @@ func TestMarkdownGolden(t *testing.T) {
 		name     string
 		old, new *results.File
 		warnings []string
+		confirm  *results.File // the confirmation stage, if any
 	}{
-		{"no-baseline", nil, resultstest.File(resultstest.Options{Seed: 2}), nil},
-		{"aa", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true}), nil},
-		{"planted", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true, Planted: true}), []string{"Grafana snapshots skipped: grafana: unreachable"}},
-		{"integrity", base, resultstest.File(resultstest.Options{Seed: 2, IntegrityIn: "packet-loss-5-pct", CPUs: 4}), nil},
+		{"no-baseline", nil, resultstest.File(resultstest.Options{Seed: 2}), nil, nil},
+		{"aa", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true}), nil, nil},
+		{"planted", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true, Planted: true}), []string{"Grafana snapshots skipped: grafana: unreachable"},
+			resultstest.File(resultstest.Options{Seed: 3, Paired: true, Planted: true})},
+		// The first stage alone: candidates, not regressions.
+		{"candidates", nil, resultstest.File(resultstest.Options{Seed: 2, Paired: true, Planted: true}), nil, nil},
+		// +1 ms on every operation and a breaker that ejects a slow server
+		// answering within the timeout: the healthy path and false
+		// ejections, confirmed.
+		{"slow-ejecting", nil, resultstest.File(resultstest.Options{Seed: 4, Paired: true, Slow: 0.001, FalseEject: true}), nil,
+			resultstest.File(resultstest.Options{Seed: 5, Paired: true, Slow: 0.001, FalseEject: true, Scenarios: []string{"latency-200ms-5s", "latency-200ms-10s", "latency-200ms-40s", "latency-200ms-2m"}})},
+		{"integrity", base, resultstest.File(resultstest.Options{Seed: 2, IntegrityIn: "packet-loss-5-pct", CPUs: 4}), nil, nil},
 		// A real paired A/A smoke run (see collect/compare/testdata/recorded).
-		{"recorded", nil, readRecorded(t, "aa-smoke-1"), nil},
+		{"recorded", nil, readRecorded(t, "aa-smoke-1"), nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := compare.Compare(tc.old, tc.new, compare.Config{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.confirm != nil {
+				d2, err := compare.Compare(tc.old, tc.confirm, compare.Config{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d = compare.Confirm(d, d2)
 			}
 			in := report.Input{Diff: d, New: tc.new, ChartsDir: "charts", Warnings: tc.warnings,
 				Links: map[string][]report.Link{"packet-loss-100-pct": {{Text: "Grafana snapshot (data embedded)", URL: "http://grafana.example/dashboard/snapshot/abc"}}}}

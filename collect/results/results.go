@@ -137,11 +137,16 @@ type Scenario struct {
 	// Efficacy is what the faults measurably did, requested vs measured
 	// per server (scenariod's efficacy oracle); Error says why a scenario
 	// failed or is invalid.
-	Efficacy string           `json:"efficacy,omitempty"`
-	Error    string           `json:"error,omitempty"`
-	Fidelity string           `json:"fidelity"`
-	Faults   []manifest.Fault `json:"faults,omitempty"`
-	Phases   []Phase          `json:"phases"`
+	Efficacy string `json:"efficacy,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Fidelity string `json:"fidelity"`
+	// Expect is what a good client does (manifest.ExpectRideThrough,
+	// manifest.ExpectDetect; "" in runs recorded before expectations) and
+	// ExpectWhy why.
+	Expect    string           `json:"expect,omitempty"`
+	ExpectWhy string           `json:"expect_why,omitempty"`
+	Faults    []manifest.Fault `json:"faults,omitempty"`
+	Phases    []Phase          `json:"phases"`
 	// Event holds the figures of a short fault (a testing phase shorter
 	// than collect's minimum window): from the fault's start to a few
 	// seconds after it, never past the scenario's end. Nil for long faults.

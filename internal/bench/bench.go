@@ -91,7 +91,7 @@ type Config struct {
 	// worktree under the run directory) and runs beside the head side.
 	Base string
 	// AA runs the head side's binary and flags on the base side too: an
-	// A/A run, for calibration.
+	// A/A run, which measures the false-alarm rate.
 	AA bool
 	// BaseArgs, when set (or with Base or AA), are the base side's loadgen
 	// flags. If nil, LoadgenArgs.
@@ -99,10 +99,13 @@ type Config struct {
 	// Arms is the number of arms per side. If zero, the profile's.
 	Arms int
 
-	// Calibrate (with AA) reports every repetition on its own and writes
-	// the A/A calibration of the gating floors from them
-	// (baselines/calibration/<profile>-<host class>.json).
-	Calibrate bool
+	// Seed orders the arms (ports, proxies, start order) at random; the
+	// confirmation stage draws a new order from it. If zero, a new seed
+	// per run. The manifest records it.
+	Seed uint64
+	// NoConfirm skips the confirmation stage: first-stage candidates stay
+	// unconfirmed.
+	NoConfirm bool
 
 	recollect bool // Recollect: the run directory exists
 	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
@@ -116,6 +119,7 @@ type Result struct {
 	Report    string // path of report.md, empty if collect did not write one
 	// Verdict is collect's one-line verdict ("no regression", "2 regressions", ...).
 	Verdict string
+	diff    *compare.Diff
 	// CollectExit is collect's exit code: 0 no regression, 1 regression or
 	// integrity failure (as asked by FailOn), 2 could not collect.
 	CollectExit int
@@ -198,7 +202,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
-	arms, err := planArms(cfg, prof, sides, listenHost)
+	arms, err := planArms(cfg, prof, sides, listenHost, cfg.Seed)
 	if err != nil {
 		return res, err
 	}
@@ -279,7 +283,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if sdErr != nil && runCtx.Err() == nil {
 			say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.LogPath)
 		}
-		if err := recordSides(filepath.Join(dir, "manifest.json"), sides); err != nil {
+		if err := recordSides(filepath.Join(dir, "manifest.json"), sides, cfg.Seed, arms); err != nil {
 			say("WARNING: scenariod left no usable manifest in %s (%v); see %s", dir, err, sd.LogPath)
 			continue
 		}
@@ -322,12 +326,23 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		say("Prometheus restarted on the run's data (%s) to report what finished", promURL)
 	}
 	say("collecting results from Prometheus")
-	if cfg.Calibrate {
-		if err := calibrate(setup, cfg, promURL, runDirs, &res); err != nil {
+	if err := runCollect(setup, cfg, promURL, runDirs, nil, &res); err != nil {
+		return res, err
+	}
+	if names, healthy := res.diff.CandidateScenarios(); res.diff != nil && died == nil && ctx.Err() == nil && sdErr == nil && !cfg.NoConfirm && (len(names) > 0 || healthy) {
+		if len(names) == 0 {
+			names = []string{res.diff.Scenarios[0].Name} // any stabilization window confirms the healthy path
+		}
+		c := confirmation{cfg: cfg, st: st, arms: arms, sides: sides, scenariod: bins.scenariod, sdArgs: sdArgs, runDir: res.RunDir, say: say}
+		dir, err := c.run(ctx, setup, names)
+		if err != nil {
 			return res, err
 		}
-	} else if err := runCollect(setup, cfg, promURL, runDirs, &res); err != nil {
-		return res, err
+		if dir == "" {
+			res.Interrupted = true
+		} else if err := runCollect(setup, cfg, promURL, runDirs, []string{dir}, &res); err != nil {
+			return res, err
+		}
 	}
 	if died != nil {
 		return res, fmt.Errorf("bench: run stopped early, the report covers the scenarios that finished: %w", died)
@@ -357,6 +372,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ReportsDir == "" {
 		c.ReportsDir = "reports"
+	}
+	if c.Seed == 0 {
+		c.Seed = uint64(time.Now().UnixNano())
 	}
 	if c.RunID == "" {
 		c.RunID = time.Now().UTC().Format("20060102-150405")
@@ -577,10 +595,11 @@ func verifyClean(ctx context.Context, toxiproxyURL string) error {
 
 // runCollect runs collect in-process on the runs' directories, writing
 // into res.RunDir, and records its outcome.
-func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs []string, res *Result) error {
+func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs, confirmDirs []string, res *Result) error {
 	failOn, _ := collect.ParseFailOn(cfg.FailOn) // checked by setDefaults
 	opt := collect.Options{
 		RunDirs:       runDirs,
+		ConfirmDirs:   confirmDirs,
 		PrometheusURL: prometheusURL,
 		OutDir:        res.RunDir,
 		FailOn:        failOn,
@@ -595,12 +614,13 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs [
 	}
 	if root, err := stack.RepoRoot(); err == nil {
 		opt.BaselineDir = filepath.Join(root, collect.DefaultBaselineDir)
-		opt.CalibrationDir = filepath.Join(root, collect.DefaultCalibrationDir)
+		opt.Policy = filepath.Join(root, compare.PolicyFile)
 	}
 	o, err := collect.Run(ctx, opt)
 	if o != nil {
 		res.integrity = o.Diff != nil && len(o.Diff.Integrity) > 0
 		res.Verdict = o.Verdict
+		res.diff = o.Diff
 		if fileExists(o.Report) {
 			res.Report = o.Report
 		}
@@ -686,42 +706,6 @@ func cleanStale(ctx context.Context, cfg Config, say func(string, ...any)) {
 	}
 }
 
-// calibrate reports each A/A repetition on its own, then measures the A/A
-// spread of the gating figures over them and writes the calibration.
-func calibrate(ctx context.Context, cfg Config, promURL string, runDirs []string, res *Result) error {
-	var files []string
-	for _, d := range runDirs {
-		one := *res
-		one.RunDir = d
-		c := cfg
-		c.FailOn = string(collect.FailOnNever)
-		if err := runCollect(ctx, c, promURL, []string{d}, &one); err != nil {
-			fmt.Fprintf(cfg.Stderr, "bench: WARNING: repetition %s not collected: %v\n", d, err)
-			continue
-		}
-		fmt.Fprintf(cfg.Stderr, "bench: A/A %s: %s\n", filepath.Base(d), one.Verdict)
-		files = append(files, filepath.Join(d, collect.ResultsFile))
-	}
-	if len(files) == 0 {
-		return errors.New("bench: calibrate: no repetition was collected")
-	}
-	first, err := results.Read(files[0])
-	if err != nil {
-		return fmt.Errorf("bench: calibrate: %w", err)
-	}
-	dir := collect.DefaultCalibrationDir
-	if root, err := stack.RepoRoot(); err == nil {
-		dir = filepath.Join(root, dir)
-	}
-	out := filepath.Join(dir, first.Profile()+"-"+first.Runs[0].Host.Class()+".json")
-	cal, path, err := collect.Calibrate(out, files, 0, compare.Config{}, cfg.Stdout)
-	if err != nil {
-		return fmt.Errorf("bench: calibrate: %w", err)
-	}
-	res.Verdict = fmt.Sprintf("calibration of %d A/A runs written to %s (measured false-alarm rate %.0f %%)", len(files), path, cal.FalseAlarms.Rate*100)
-	return nil
-}
-
 // Recollect reports an earlier local run again from what it kept: its
 // manifest and its Prometheus data, served by a Prometheus started for the
 // purpose. It is how a run whose collect step failed is not lost.
@@ -755,7 +739,11 @@ func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err 
 	}
 	defer st.Stop()
 	res.RunDir = runDir
-	if err := runCollect(ctx, cfg, st.PrometheusURL, runDirs, &res); err != nil {
+	var confirm []string
+	if fileExists(filepath.Join(runDir, confirmDir, "manifest.json")) {
+		confirm = []string{filepath.Join(runDir, confirmDir)}
+	}
+	if err := runCollect(ctx, cfg, st.PrometheusURL, runDirs, confirm, &res); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -193,12 +194,17 @@ func armSummary(arms []*arm) string {
 	return strings.Join(parts, ", ")
 }
 
-// recordSides writes what each side was into the run's manifest: scenariod
-// knows the sides only by their proxies.
-func recordSides(path string, sides []*Side) error {
+// recordSides writes what each side was, and the arms' order and its
+// seed, into the run's manifest: scenariod knows the sides only by their
+// proxies.
+func recordSides(path string, sides []*Side, seed uint64, arms []*arm) error {
 	m, err := manifest.Read(path)
 	if err != nil {
 		return err
+	}
+	m.Seed, m.ArmOrder = seed, nil
+	for _, a := range arms {
+		m.ArmOrder = append(m.ArmOrder, a.name())
 	}
 	for i := range m.Sides {
 		for _, s := range sides {
@@ -242,17 +248,34 @@ func planSides(cfg Config, loadgen string) ([]*Side, error) {
 }
 
 // planArms gives every arm of every side its exporter address and flags;
-// their proxies come once the stack runs (connectArms).
-func planArms(cfg Config, prof profile.Profile, sides []*Side, listenHost string) ([]*arm, error) {
+// their proxies come once the stack runs (connectArms). The arms come back
+// in a random order drawn from seed, interleaving the sides: ports are
+// handed out, proxies created and processes started in that order, so that
+// whatever a place in it does to an arm (a port, a proxy created first, a
+// process started last) falls on either side by chance, and the arms of a
+// side are exchangeable with the other's.
+func planArms(cfg Config, prof profile.Profile, sides []*Side, listenHost string, seed uint64) ([]*arm, error) {
 	k := cmp.Or(cfg.Arms, prof.Arms, 1)
 	// Every arm's exporter port and (local stack) proxy ports, distinct.
 	ports, err := stack.FreePortList(len(sides) * k * (1 + stack.DefaultServers))
 	if err != nil {
 		return nil, err
 	}
-	var arms []*arm
+	type slot struct {
+		s *Side
+		n int
+	}
+	var order []slot
 	for _, s := range sides {
 		for n := 1; n <= k; n++ {
+			order = append(order, slot{s, n})
+		}
+	}
+	rand.New(rand.NewPCG(seed, 1)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	var arms []*arm
+	for _, sl := range order {
+		s, n := sl.s, sl.n
+		{
 			port := ports[0]
 			ports = ports[1:]
 			proxyPorts := ports[:stack.DefaultServers]

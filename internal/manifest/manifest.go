@@ -101,7 +101,12 @@ type Manifest struct {
 	Status        string    `json:"status"`
 	// Sides are the run's sides, head first. Every loadgen series carries
 	// the Prometheus target labels side and arm ("1".."Arms").
-	Sides     []Side     `json:"sides"`
+	Sides []Side `json:"sides"`
+	// Seed drew the arms' order and ArmOrder is that order ("base-2",
+	// "head-1", ...): their ports, proxies and start order, interleaved
+	// across sides so that neither side has the first or last places.
+	Seed      uint64     `json:"seed,omitempty"`
+	ArmOrder  []string   `json:"arm_order,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`
 }
 
@@ -143,7 +148,18 @@ type Scenario struct {
 	// server ("mc1: requested 10 % loss, measured 9.7 % of 5230 packets
 	// lost; elsewhere mc2 0.0 % ..."). efficacy.json has the checks.
 	Efficacy string `json:"efficacy,omitempty"`
+	// Expect is what a good client does under the faults (ExpectRideThrough,
+	// ExpectDetect) and ExpectWhy the physics it was derived from.
+	Expect    string `json:"expect,omitempty"`
+	ExpectWhy string `json:"expect_why,omitempty"`
 }
+
+// Expectations of a scenario (scenariod derives them; collect judges time
+// to detect and breaker openings by them).
+const (
+	ExpectRideThrough = "ride-through"
+	ExpectDetect      = "detect"
+)
 
 // Fault is one fault of a scenario, applied to one or more servers.
 type Fault struct {

@@ -91,6 +91,23 @@ var names = map[string]string{
 	"breaker_flaps":            "breaker flaps",
 	"failed_operations":        "failed operations",
 	"peak_latency_p99":         "peak p99 latency",
+	"false_ejection":           "false ejection (s)",
+	"goodput":                  "goodput (of offered)",
+	"offered":                  "offered load",
+}
+
+// Of returns the unit of a gating figure by name ("s", "ratio", "ops/s",
+// "count"), for tables that name figures without rows.
+func Of(name string) string {
+	switch {
+	case name == "throughput" || name == "offered":
+		return "ops/s"
+	case name == "error_ratio" || name == "goodput":
+		return "ratio"
+	case name == "failed_operations":
+		return "count"
+	}
+	return "s"
 }
 
 // Name is the display name of a figure ("p99 latency"), the name itself

@@ -40,6 +40,13 @@ type Options struct {
 	// errors: testing throughput halves, the error ratio rises by half, p99
 	// reaches the 1 s timeout, the breaker never opens.
 	Planted bool
+	// Slow adds this many seconds to every latency of the head side, in
+	// every phase: a client made slower on every operation.
+	Slow float64
+	// FalseEject: the head side's breaker opens 1 s into the fault of the
+	// ride-through latency scenarios (a server slow but answering within
+	// the timeout, ejected).
+	FalseEject bool
 	// IntegrityIn names a scenario with one integrity violation in testing.
 	IntegrityIn string
 	// Fidelity of packet-loss faults. If empty, per-connection.
@@ -83,6 +90,7 @@ type fault struct {
 	length   time.Duration // testing phase length under pr
 	detect   float64       // seconds; <0: breaker does not open
 	loss     bool
+	expect   string
 }
 
 func scenarioFault(name string) fault {
@@ -90,18 +98,22 @@ func scenarioFault(name string) fault {
 	case strings.HasPrefix(name, "packet-loss-"):
 		var pct float64
 		fmt.Sscanf(strings.TrimPrefix(name, "packet-loss-"), "%g", &pct)
-		return fault{kind: "packet_loss", targets: []string{"mc1"}, params: map[string]float64{"loss_pct": pct},
-			errRatio: pct / 100 / 3 * 0.9, p99: 0.002 + pct/100*0.1, length: 30 * time.Second, detect: 0.4 + (100-pct)/50, loss: true}
+		f := fault{kind: "packet_loss", targets: []string{"mc1"}, params: map[string]float64{"loss_pct": pct},
+			errRatio: pct / 100 / 3 * 0.9, p99: 0.002 + pct/100*0.1, length: 30 * time.Second, detect: 0.4 + (100-pct)/50, loss: true, expect: manifest.ExpectDetect}
+		if pct < 50 {
+			f.detect, f.expect = -1, manifest.ExpectRideThrough
+		}
+		return f
 	case strings.HasPrefix(name, "latency-200ms-"):
 		d, _ := time.ParseDuration(strings.TrimPrefix(name, "latency-200ms-"))
 		return fault{kind: "latency", targets: []string{"mc1"}, params: map[string]float64{"latency_ms": 200, "jitter_ms": 0},
-			errRatio: 0.03, p99: 0.2, length: d, detect: -1}
+			errRatio: 0.03, p99: 0.2, length: d, detect: -1, expect: manifest.ExpectRideThrough}
 	case name == "multi-failure-2-servers-packet-loss":
 		return fault{kind: "packet_loss", targets: []string{"mc1", "mc2"}, params: map[string]float64{"loss_pct": 100},
-			errRatio: 0.6, p99: 0.1, length: 30 * time.Second, detect: 0.5, loss: true}
+			errRatio: 0.6, p99: 0.1, length: 30 * time.Second, detect: 0.5, loss: true, expect: manifest.ExpectDetect}
 	}
 	return fault{kind: "latency", targets: []string{"mc1", "mc2"}, params: map[string]float64{"latency_ms": 500},
-		errRatio: 0.1, p99: 0.5, length: 30 * time.Second, detect: -1}
+		errRatio: 0.1, p99: 0.5, length: 30 * time.Second, detect: 8, expect: manifest.ExpectDetect}
 }
 
 // Run synthesises one run.
@@ -202,6 +214,7 @@ func synthScenario(r *rand.Rand, o Options, name string, f fault, t time.Time, f
 		}
 	}
 	sc := results.Scenario{Name: name, Description: "synthetic " + name, Status: manifest.StatusPassed, Fidelity: fidelity,
+		Expect: f.expect, ExpectWhy: "synthetic",
 		Faults: []manifest.Fault{{Kind: f.kind, Targets: f.targets, Params: f.params, Injector: injector, Fidelity: fidelity,
 			Nominal: manifest.Duration(f.length), Applied: ph[1], Removed: ph[2], Arms: arms}}}
 	// Levels by phase: throughput, error ratio, p50, p99.
@@ -209,8 +222,17 @@ func synthScenario(r *rand.Rand, o Options, name string, f fault, t time.Time, f
 	type level struct{ thr, er, p50, p99 float64 }
 	test := level{base * (1 - f.errRatio) * 0.9, f.errRatio, 0.0004, f.p99}
 	levels := []level{{base, 0, 0.0003, 0.0015}, test, {base, 0, 0.0003, 0.0015}}
+	ejected := o.FalseEject && f.expect == manifest.ExpectRideThrough && f.kind == "latency"
 	var plant func(k int, metric string) func(float64) float64
 	plant = func(k int, metric string) func(float64) float64 {
+		switch {
+		case o.Slow > 0 && strings.HasPrefix(metric, "latency_"):
+			return func(v float64) float64 { return v + o.Slow }
+		case ejected && metric == "time_to_detect":
+			return func(float64) float64 { return 1 }
+		case ejected && k == 1 && metric == "breaker_open":
+			return func(float64) float64 { return math.Max(0, f.length.Seconds()-1) }
+		}
 		if !planted {
 			return nil
 		}
@@ -262,6 +284,7 @@ func synthScenario(r *rand.Rand, o Options, name string, f fault, t time.Time, f
 				Arms: armsOf(r, o, mean, sd, plant(k, name))})
 		}
 		add("throughput", nil, "ops/s", results.HigherIsBetter, l.thr, 0.02)
+		add("offered", nil, "ops/s", results.Informational, base, 0)
 		add("error_ratio", nil, "ratio", results.LowerIsBetter, l.er, 0.05)
 		classes := map[string]float64{"circuit_open": 0.7, "timeout": 0.3}
 		for _, c := range []string{"circuit_open", "conn_refused", "conn_reset", "other", "pool_timeout", "protocol", "timeout"} {
@@ -287,7 +310,12 @@ func synthScenario(r *rand.Rand, o Options, name string, f fault, t time.Time, f
 			if faulted && f.detect >= 0 {
 				open = f.length.Seconds() - f.detect
 			}
-			add("breaker_open", map[string]string{"server": srv}, "s", results.Informational, math.Round(open), 0)
+			if faulted {
+				add("breaker_open", map[string]string{"server": srv}, "s", results.Informational, math.Round(open), 0)
+			} else {
+				ps.Metrics = append(ps.Metrics, results.Metric{Name: "breaker_open", Labels: map[string]string{"server": srv}, Unit: "s",
+					Direction: results.Informational, Arms: armsOf(r, o, 0, 0, nil)})
+			}
 		}
 		add("breaker_transitions", nil, "count", results.Informational, 0, 0)
 		add("connections_created", nil, "count", results.LowerIsBetter, 10, 0.2)
