@@ -521,6 +521,7 @@ func TestKnownNames(t *testing.T) {
 		Fidelities     []string `json:"fidelities"`
 		Statuses       []string `json:"statuses"`
 		Charted        []string `json:"charted_series"`
+		Expectations   []string `json:"expectations"`
 	}
 	if err := json.Unmarshal(b, &known); err != nil {
 		t.Fatalf("bench-known.json: %v", err)
@@ -541,7 +542,7 @@ func TestKnownNames(t *testing.T) {
 			t.Errorf("bench-known.json: %s %q, in collect's output, is not known", what, v)
 		}
 	}
-	for _, v := range []string{compare.VerdictOK, compare.VerdictRegression, compare.VerdictIntegrity, compare.VerdictNoBaseline, compare.VerdictInvalid} {
+	for _, v := range []string{compare.VerdictOK, compare.VerdictRegression, compare.VerdictIntegrity, compare.VerdictNoBaseline, compare.VerdictInvalid, compare.VerdictUnconfirmed, compare.VerdictAdvisory} {
 		want(known.Verdicts, "verdict", v)
 	}
 	for _, v := range []string{compare.ModePaired, compare.ModeStored, compare.ModeNone} {
@@ -563,22 +564,41 @@ func TestKnownNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var d compare.Diff
+		// Only what the comment reads (compare.Diff has fields that do
+		// not read back, such as the policy).
+		type row struct {
+			Key                      compare.Key
+			Unit, Direction, Verdict string
+		}
+		var d struct {
+			Verdict   string `json:"verdict"`
+			Mode      string `json:"mode"`
+			Healthy   []row  `json:"healthy"`
+			Scenarios []struct {
+				Name, Fidelity, Status, Expect string
+				Rows                           []row
+			} `json:"scenarios"`
+		}
 		if err := json.Unmarshal(b, &d); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		want(known.Verdicts, "verdict", d.Verdict)
 		want(known.Modes, "mode", d.Mode)
+		d.Scenarios = append(d.Scenarios, struct {
+			Name, Fidelity, Status, Expect string
+			Rows                           []row
+		}{Rows: d.Healthy})
 		for _, sc := range d.Scenarios {
 			want(known.Scenarios, "scenario", sc.Name)
 			want(known.Fidelities, "fidelity", sc.Fidelity)
 			want(known.Statuses, "status", sc.Status)
+			want(known.Expectations, "expectation", sc.Expect)
 			for _, r := range sc.Rows {
 				want(known.Phases, "phase", r.Key.Phase)
 				want(known.Figures, "figure", r.Key.Name)
 				want(known.Units, "unit", r.Unit)
-				want(known.Directions, "direction", string(r.Direction))
-				want(known.RowVerdicts, "row verdict", string(r.Verdict))
+				want(known.Directions, "direction", r.Direction)
+				want(known.RowVerdicts, "row verdict", r.Verdict)
 				for _, kv := range strings.Split(r.Key.Labels, ",") {
 					k, _, _ := strings.Cut(kv, "=")
 					want(known.LabelKeys, "label key", k)

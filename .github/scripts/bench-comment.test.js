@@ -48,7 +48,8 @@ test('a planted regression: verdict, tables and Mermaid charts from the numbers'
   assert.match(b, /^### mcchaos benchmark: ❌ regression/);
   assert.ok(b.includes("produced by this pull request's own workflow run"));
   assert.ok(b.includes('`0123456789ab`'));
-  assert.ok(b.includes('| `packet-loss-2-pct` | per-connection | passed | 3 | 0 | 0 |'));
+  assert.ok(b.includes('| `packet-loss-2-pct` | per-connection | ride-through | passed | 2 | 0 | 0 |'));
+  assert.ok(b.includes('Confirmation runs: 23 candidates confirmed, 0 not confirmed.'));
   assert.match(b, /\| `packet-loss-5-pct` \| `throughput` \| testing \| [0-9.]+ ops\/s \| [0-9.]+ ops\/s \| -[0-9.]+ % \| [0-9.e-]+ \| ❌ regression \(gating\) \|/);
   const charts = b.match(/```mermaid\n[\s\S]*?```/g) || [];
   assert.ok(charts.length >= 3, `${charts.length} charts`);
@@ -101,6 +102,10 @@ function hostileDiff() {
   d.scenarios[2].rows[6].p = evil;
   d.scenarios[3].unsteady = evil;
   d.scenarios[3].expectation = { text: evil }; // a field the renderer does not know: ignored
+  d.scenarios[3].expect_why = evil; // free text: never rendered
+  d.scenarios[4].expect = evil;
+  d.healthy = [{ ...d.scenarios[5].rows[0], key: { phase: 'healthy', name: evil } }];
+  d.confirmation = { run_ids: [evil], scenarios: [evil], confirmed: evil, unconfirmed: 0 };
   return d;
 }
 
@@ -117,10 +122,13 @@ test('hostile artifact: no mention, link, HTML or image reaches the comment; ref
   assert.match(b, /\*\*Refused from the artifact\*\*/);
   assert.ok(b.includes('a scenario with an unknown name'));
   assert.ok(b.includes('a scenario whose fields are not of the schema'));
-  assert.ok(b.includes('a row of an unknown figure, phase or label (×2)'));
+  assert.ok(b.includes('a row of an unknown figure, phase or label (×3)'), 'two scenario rows and a healthy row');
   assert.ok(b.includes('a row with an unknown unit, direction or verdict (×2)'));
   assert.ok(b.includes('a row whose numbers are not of the schema (×2)'));
   assert.ok(b.includes('an invalid scenario with an unknown name'));
+  assert.ok(b.includes('a scenario expectation that is not known'));
+  assert.ok(b.includes('diff.json: a confirmation stage not of the schema'));
+  assert.ok(!b.includes('Confirmation runs'));
   // What was valid is still shown, and counted free text only as counts.
   assert.ok(b.includes('`packet-loss-10-pct`'));
   assert.ok(b.includes('1 problems and 2 warnings'));

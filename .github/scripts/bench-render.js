@@ -186,8 +186,16 @@ function scenario(s, refused) {
       rows.push(v);
     }
   }
+  let expect = '';
+  if (s.expect !== undefined && s.expect !== '') {
+    if (known(KNOWN.expectations, s.expect)) {
+      expect = s.expect;
+    } else {
+      refused.add('a scenario expectation that is not known');
+    }
+  }
   return {
-    name: s.name, fidelity: s.fidelity, status: s.status || '', compared: s.compared,
+    name: s.name, fidelity: s.fidelity, status: s.status || '', compared: s.compared, expect,
     regressions: s.regressions, improvements: s.improvements, integrity: num(s.integrity_violations), rows,
   };
 }
@@ -233,7 +241,31 @@ function validateDiff(d, refused) {
     refused.add('diff.json: an invalid scenario with an unknown name');
   }
   const count = (v) => (Array.isArray(v) ? v.length : 0);
+  // The run-level healthy-path family: rows like a scenario's.
+  const healthy = [];
+  if (d.healthy !== undefined) {
+    if (!Array.isArray(d.healthy) || d.healthy.length > MAX_ROWS) {
+      refused.add('diff.json: healthy rows not of the schema');
+    } else {
+      for (const r of d.healthy) {
+        const v = row(r, refused);
+        if (v) {
+          healthy.push(v);
+        }
+      }
+    }
+  }
+  let confirmation = null;
+  if (d.confirmation !== undefined && d.confirmation !== null) {
+    const c = d.confirmation;
+    if (isObj(c) && nonNegInt(c.confirmed) && nonNegInt(c.unconfirmed)) {
+      confirmation = { confirmed: c.confirmed, unconfirmed: c.unconfirmed };
+    } else {
+      refused.add('diff.json: a confirmation stage not of the schema');
+    }
+  }
   return {
+    healthy, confirmation,
     verdict: d.verdict, mode: d.mode, compared: d.scenarios_compared, regressions: d.regressions, alpha: d.alpha,
     calibrated: typeof d.calibration === 'string' && d.calibration !== '' && !d.calibration.startsWith('none'),
     profile: known(KNOWN.profiles, d.head.profile) ? d.head.profile : '',
@@ -355,9 +387,11 @@ function pct(rel) {
 }
 
 const VERDICT_ICON = {
-  'no regression': '✅', regression: '❌', 'integrity failure': '❌', 'no baseline': 'ℹ️', 'not compared': '⚠️',
+  'no regression': '✅', regression: '❌', 'integrity failure': '❌', 'no baseline': 'ℹ️', 'not compared': '⚠️', unconfirmed: '〰️', advisory: 'ℹ️',
 };
-const ROW_ICON = { regression: '❌', improvement: '🟢', worse: '🔸', better: '🔹', changed: '🔸', new: '➕', gone: '➖' };
+const ROW_ICON = {
+  regression: '❌', candidate: '🔸', 'not confirmed': '〰️', improvement: '🟢', worse: '🔸', better: '🔹', changed: '🔸', new: '➕', gone: '➖',
+};
 const CHANGED = Object.keys(ROW_ICON);
 
 function figure(r) {
@@ -366,18 +400,18 @@ function figure(r) {
 
 function scenarioTable(diff) {
   const lines = [
-    '| scenario | fault fidelity | status | regressions | improvements | integrity violations |',
-    '|---|---|---|--:|--:|--:|',
+    '| scenario | fault fidelity | expected | status | regressions | improvements | integrity violations |',
+    '|---|---|---|---|--:|--:|--:|',
   ];
   for (const s of diff.scenarios) {
     const status = diff.invalid.includes(s.name) ? 'invalid (excluded)' : (s.status || (s.compared ? 'compared' : 'not compared'));
-    lines.push(`| \`${s.name}\` | ${s.fidelity} | ${status} | ${s.regressions} | ${s.improvements} | ${fmt(s.integrity, 'count')} |`);
+    lines.push(`| \`${s.name}\` | ${s.fidelity} | ${s.expect || '–'} | ${status} | ${s.regressions} | ${s.improvements} | ${fmt(s.integrity, 'count')} |`);
   }
   return lines.join('\n');
 }
 
 function changedRows(diff) {
-  const rows = [];
+  const rows = diff.healthy.filter((r) => CHANGED.includes(r.verdict)).map((r) => ({ scenario: 'healthy path', ...r }));
   for (const s of diff.scenarios) {
     for (const r of s.rows) {
       if (CHANGED.includes(r.verdict)) {
@@ -399,7 +433,8 @@ function rowsTable(rows, limit) {
   for (const r of rows.slice(0, limit)) {
     const p = r.p === null ? '–' : Number.isFinite(r.p) ? r.p.toPrecision(2) : '–';
     const gate = r.gating ? ' (gating)' : '';
-    lines.push(`| \`${r.scenario}\` | \`${figure(r)}\` | ${r.phase} | ${fmt(r.base.median, r.unit)} | ${fmt(r.head.median, r.unit)} | ${pct(r.rel)} | ${p} | ${ROW_ICON[r.verdict]} ${r.verdict}${gate} |`);
+    const where = r.scenario === 'healthy path' ? r.scenario : `\`${r.scenario}\``;
+    lines.push(`| ${where} | \`${figure(r)}\` | ${r.phase} | ${fmt(r.base.median, r.unit)} | ${fmt(r.head.median, r.unit)} | ${pct(r.rel)} | ${p} | ${ROW_ICON[r.verdict]} ${r.verdict}${gate} |`);
   }
   if (rows.length > limit) {
     lines.push('', `${rows.length - limit} more changed figures are in the full report.`);
@@ -562,6 +597,9 @@ function render({ dir, headSha, runURL, artifactURL, conclusion = '', runId = 0,
     head.push(`Commit \`${sha}\` · ${diff.mode}${base}${diff.profile ? ` · profile \`${diff.profile}\`` : ''} · ` +
       `${diff.compared} scenarios compared · ${diff.regressions} regressions · α = ${axisNum(diff.alpha)} · gating floors ${diff.calibrated ? 'calibrated' : 'not calibrated on this host class'}`);
     const notes = [];
+    if (diff.confirmation) {
+      notes.push(`Confirmation runs: ${diff.confirmation.confirmed} candidates confirmed, ${diff.confirmation.unconfirmed} not confirmed.`);
+    }
     if (diff.invalid.length) {
       notes.push(`Invalid (faults not in effect as asked; excluded from the verdict): ${diff.invalid.map((n) => `\`${n}\``).join(', ')}.`);
     }
