@@ -492,7 +492,12 @@ func git(dir string, args ...string) (string, error) {
 	cmd.Dir = dir
 	// The repository belongs to another user (root, where make workflow-run
 	// starts); through the environment the exception reaches upload-pack too.
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0=*")
+	// (safe.directory counts only in protected configuration: a global file.)
+	global := filepath.Join(os.TempDir(), fmt.Sprintf("mcchaos-gitconfig-%d", os.Getuid()))
+	if err := os.WriteFile(global, []byte("[safe]\n\tdirectory = *\n"), 0o644); err != nil {
+		return "", err
+	}
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+global)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
