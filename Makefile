@@ -15,7 +15,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: workflow-run compose-images compose-smoke aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean
+.PHONY: workflow-run compose-images compose-smoke aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean prune chaos
 
 all: build
 
@@ -109,8 +109,27 @@ up-apps:
 down:
 	docker compose --profile apps down -v
 
+## prune: drop the Prometheus data of old runs in reports/ (KEEP newest stay, default 1; live runs
+## are skipped); reports, results and logs stay. A pruned run can no longer be -recollect'ed.
+KEEP ?= 1
+prune: build
+	bin/bench -prune -prune-keep $(KEEP)
+
+## clean: remove the binaries. The run history in reports/ stays: `make prune` frees most of
+## its space; delete it all with `rm -rf reports`.
 clean:
-	rm -rf bin reports
+	rm -rf bin
+	@[ ! -d reports ] || echo "make clean: kept reports/ ($$(du -sh reports | cut -f1), the run history): make prune drops old Prometheus data, rm -rf reports deletes it"
+
+## chaos: bench dies at random moments of paired smoke runs (kill -9 KILLS times, SIGHUP HUPS
+## times), and while its drop rules are in place (kill -9 DROPS times, Ctrl-C twice INTS times);
+## after each, no nftables table of the run and no child may be left after 5 s.
+KILLS ?= 10
+DROPS ?= 2
+INTS ?= 1
+HUPS ?= 5
+chaos: deps build
+	.ci/chaos.sh $(KILLS) $(HUPS) $(DROPS) $(INTS)
 
 ## workflow-run: bench.yml's bench job run for real, for a pull_request and a push event
 ## (smoke profile): its run: steps in order as the non-root user `runner` with passwordless
@@ -131,7 +150,7 @@ workflow-run:
 	nft=$$(readlink -f "$$(command -v nft)"); cap=$$(getcap "$$nft" | awk '{print $$2}'); \
 	rm -rf $(WORKFLOW_LOGS); install -d -o runner $(WORKFLOW_LOGS); \
 	sudo -u runner -H env PATH="$$(dirname "$$(command -v $(GO))"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-	  $(MAKE) --no-print-directory workflow-run WORKFLOW_LOGS=$(WORKFLOW_LOGS); rc=$$?; \
+	  make --no-print-directory workflow-run WORKFLOW_LOGS=$(WORKFLOW_LOGS); rc=$$?; \
 	if [ -n "$$cap" ]; then setcap "$$cap" "$$nft"; else setcap -r "$$nft" 2>/dev/null || true; fi; \
 	mkdir -p reports/workflow-run && cp -r $(WORKFLOW_LOGS)/. reports/workflow-run/ 2>/dev/null; \
 	echo "make workflow-run: logs and artifacts in reports/workflow-run/"; exit $$rc
@@ -177,7 +196,7 @@ compose-smoke: build
 		docker info >/dev/null 2>&1 || { echo "make compose-smoke: SKIPPED: no Docker engine answers or can start here (docker info fails; apt-get install docker.io, then dockerd as root)"; exit 0; }; \
 	fi; \
 	docker compose version >/dev/null 2>&1 || { echo "make compose-smoke: docker compose v2 is missing (go install github.com/docker/compose/v2/cmd@v2.40.3, installed as ~/.docker/cli-plugins/docker-compose)"; exit 2; }; \
-	$(MAKE) --no-print-directory compose-images && \
+	make --no-print-directory compose-images && \
 	docker compose -f docker-compose.yml -f docker-compose.local.yml config > $(COMPOSE_SMOKE_FILE) && \
 	bin/bench -profile smoke -stack compose -compose-file $(COMPOSE_SMOKE_FILE) -baseline none \
 	  -scenariod-args '-loss-injector netfilter' $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)

@@ -47,6 +47,10 @@ const (
 	// DefaultRecoverHold is how long the error ratio and throughput must
 	// stay inside the stabilization band to count as recovered.
 	DefaultRecoverHold = 5 * time.Second
+	// DefaultLeakTail is the end of the recovery phase over which
+	// goroutines and open connections are averaged and set against
+	// stabilization's (goroutine_growth, connection_growth).
+	DefaultLeakTail = 5 * time.Second
 )
 
 // Querier is the part of the Prometheus HTTP API that collect uses.
@@ -93,6 +97,8 @@ type Config struct {
 	Lookback time.Duration
 	// RecoverHold: see DefaultRecoverHold. If zero, DefaultRecoverHold.
 	RecoverHold time.Duration
+	// LeakTail: see DefaultLeakTail. If zero, DefaultLeakTail.
+	LeakTail time.Duration
 	// GitCommit, Stack fill the run metadata. If Stack is empty, the
 	// manifest's stack is used.
 	GitCommit, Stack string
@@ -109,6 +115,7 @@ func (c Config) withDefaults() Config {
 	c.EventWindow = cmp.Or(c.EventWindow, DefaultEventWindow)
 	c.Lookback = cmp.Or(c.Lookback, DefaultLookback)
 	c.RecoverHold = cmp.Or(c.RecoverHold, DefaultRecoverHold)
+	c.LeakTail = cmp.Or(c.LeakTail, DefaultLeakTail)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -38,10 +38,13 @@ type plan struct {
 
 // Known rates, per server, outside the fault: get ok 60/s, get miss 20/s,
 // set ok 40/s → 360 ok+miss ops/s over 3 servers. During the fault, mc1's
-// operations all fail with timeouts: get 20/s, set 10/s.
+// operations all fail with timeouts: get 20/s, set 10/s; each get is
+// written twice (a retry). From the fault on, the client holds
+// leakedGoroutines more goroutines and mc1 one more connection.
 const (
 	rateGetOK, rateGetMiss, rateSetOK = 60.0, 20.0, 40.0
 	rateFaultGet, rateFaultSet        = 20.0, 10.0
+	baseGoroutines, leakedGoroutines  = 50.0, 10.0
 )
 
 // exporter serves DESIGN.md's loadgen metric names with counters that are
@@ -60,7 +63,7 @@ func (e *exporter) set(p plan) {
 // Describe lists every descriptor, also of the series created lazily (a
 // pedantic registry refuses undescribed ones).
 func (e *exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dOps, dErrs, dDur, dSrvDur, dInteg, dState, dTrans, dLast, dCreated, dInfo} {
+	for _, d := range []*prometheus.Desc{dOps, dErrs, dDur, dSrvDur, dInteg, dState, dTrans, dLast, dCreated, dInfo, dWire, dConns, dGoroutines} {
 		ch <- d
 	}
 }
@@ -100,6 +103,10 @@ var (
 	dLast    = prometheus.NewDesc(mLastTransit, "last", []string{"server", "to"}, nil)
 	dCreated = prometheus.NewDesc(mConnCreated, "created", []string{"server"}, nil)
 	dInfo    = prometheus.NewDesc(mInfo, "info", []string{"client", "client_version", "workload", "mode"}, nil)
+	dWire    = prometheus.NewDesc(mWire, "wire", []string{"op", "server"}, nil)
+	dConns   = prometheus.NewDesc("memcache_client_pool_connections", "conns", []string{"server", "state"}, nil)
+	// dGoroutines is the Go collector's gauge.
+	dGoroutines = prometheus.NewDesc("go_goroutines", "goroutines", nil, nil)
 )
 
 // Collect computes every value at one instant and stamps the samples with
@@ -136,6 +143,13 @@ func (e *exporter) Collect(out chan<- prometheus.Metric) {
 		counter(dErrs, 0, rateFaultGet, f, "get", srv, "timeout")
 		counter(dErrs, 0, rateFaultSet, f, "set", srv, "timeout")
 		counter(dCreated, 1, 5, f, srv)
+		counter(dWire, rateGetOK+rateGetMiss, 2*rateFaultGet, f, "get", srv)
+		counter(dWire, rateSetOK, rateFaultSet, f, "set", srv)
+		conns := 2.0
+		if f && !now.Before(p.faultStart) {
+			conns++
+		}
+		ch <- prometheus.MustNewConstMetric(dConns, prometheus.GaugeValue, conns, srv, "total")
 		ch <- prometheus.MustNewConstMetric(dInteg, prometheus.CounterValue, 0, "get", srv)
 		fastOps += a + b + c
 		slowOps += g + s
@@ -161,6 +175,11 @@ func (e *exporter) Collect(out chan<- prometheus.Metric) {
 	if !p.violationAt.IsZero() && !now.Before(p.violationAt) {
 		ch <- prometheus.MustNewConstMetric(dInteg, prometheus.CounterValue, 1, "set", "mc3")
 	}
+	g := baseGoroutines
+	if !now.Before(p.faultStart) {
+		g += leakedGoroutines
+	}
+	ch <- prometheus.MustNewConstMetric(dGoroutines, prometheus.GaugeValue, g)
 	hist(dDur, fastOps, slowOps, "all")
 	for srv, h := range srvHist {
 		hist(dSrvDur, h[0], h[1], srv)
@@ -242,6 +261,10 @@ func TestCollectRealPrometheus(t *testing.T) {
 		{"stabilization", "connections_created", 18, 2},
 		{"testing", "breaker_transitions", 1, 0}, // a series born at its first transition still counts
 		{"recovery", "breaker_transitions", 0, 0},
+		{"stabilization", "wire_requests_per_op", 1, 1e-9},
+		{"testing", "wire_requests_per_op", (faultOK + 2*rateFaultGet + rateFaultSet) / (faultOK + faultErr), 0.02},
+		{"testing", "server_wire_requests_per_op{server=mc1}", (2*rateFaultGet + rateFaultSet) / faultErr, 0.05},
+		{"testing", "server_wire_requests_per_op{server=mc2}", 1, 1e-9},
 	}
 	for _, c := range checks {
 		got := metric(t, sa, c.phase, c.key)
@@ -286,6 +309,27 @@ func TestCollectRealPrometheus(t *testing.T) {
 	for side, br := range fig(sa, FigBlastErrorRatio) {
 		if !(br == 0) {
 			t.Errorf("blast radius error ratio %s = %g, want 0 (mc2, mc3 untouched)", side, br)
+		}
+	}
+
+	// What the client did to the network: mc1 dials 5/s and the others
+	// 1/s while the fault is on (the count may take in a scrape interval
+	// before it); the leaked goroutines and connection stay; the healthy
+	// servers get their own operations only; mc1's gets are written twice.
+	for _, c := range []struct {
+		name      string
+		want, tol float64
+	}{
+		{FigDialRate, 7, 1.2}, // + 3 connections per scrape interval taken in before the 6 s fault: 0.5/s each, two on a busy machine
+		{FigGoroutineGrowth, leakedGoroutines, 0},
+		{FigConnGrowth, 1, 0},
+		{FigSpillShare, faultOK / (faultOK + faultErr), 0.02},
+		{FigAmplification, (2*rateFaultGet + rateFaultSet) / faultErr, 0.05}, // no circuit_open results
+	} {
+		for side, v := range fig(sa, c.name) {
+			if !near(v, c.want, c.tol) {
+				t.Errorf("%s %s = %g, want %g ± %g", c.name, side, v, c.want, c.tol)
+			}
 		}
 	}
 

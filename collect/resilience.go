@@ -26,6 +26,12 @@ const (
 	FigErrorsDuringFault = "errors_during_fault"
 	FigBreakerFlaps      = "breaker_flaps"
 	FigIntegrity         = "integrity_violations"
+	// What the client did to the network under the fault.
+	FigDialRate        = "dial_rate_during_fault"
+	FigGoroutineGrowth = "goroutine_growth"
+	FigConnGrowth      = "connection_growth"
+	FigSpillShare      = "spill_share"
+	FigAmplification   = "retry_amplification"
 )
 
 // Event figure names: a short fault measured from its start to a few
@@ -208,6 +214,12 @@ func (c *collector) resilience(ctx context.Context, s manifest.Scenario, rs *res
 	m = c.figure(FigIntegrity, "count", results.LowerIsBetter)
 	m.Arms = iv[""]
 	figs = append(figs, m)
+
+	net, err := c.network(ctx, tgts, fw, wins)
+	if err != nil {
+		return nil, err
+	}
+	figs = append(figs, net...)
 	for _, f := range figs {
 		for _, vs := range f.Arms {
 			for i := range vs {
@@ -392,6 +404,123 @@ func (c *collector) blastRadius(ctx context.Context, tgts []string, stab, test w
 		}
 	}
 	return []results.Metric{er, p99}, nil
+}
+
+// network derives what the client did to the network under the fault,
+// per arm: connections created per second while the fault was on (a dial
+// storm), goroutines and open connections at the end of recovery against
+// stabilization (leaks), and for a single-server fault the requests
+// written to the other servers per operation (spill).
+func (c *collector) network(ctx context.Context, tgts []string, fw window, wins []window) ([]results.Metric, error) {
+	created, err := c.perArm(ctx, countDelta(mConnCreated, "", fw.dur()), fw.end, "", false)
+	if err != nil {
+		return nil, err
+	}
+	dial := c.figure(FigDialRate, "conn/s", results.LowerIsBetter)
+	for side, vs := range created[""] {
+		for i, v := range vs {
+			dial.Arms[side][i] = round3(v / fw.dur().Seconds())
+		}
+	}
+	figs := []results.Metric{dial}
+
+	grow := []results.Metric{c.figure(FigGoroutineGrowth, "count", results.LowerIsBetter), c.figure(FigConnGrowth, "count", results.LowerIsBetter)}
+	stab, rec := wins[0], wins[len(wins)-1]
+	tail := window{maxTime(rec.start, rec.end.Add(-c.cfg.LeakTail)), rec.end}
+	for i, gauge := range []string{mGoroutines, mConns} {
+		if len(wins) < 3 {
+			grow[i].Notes = append(grow[i].Notes, "no recovery phase")
+			continue
+		}
+		var avg [2]map[string]results.Values
+		for j, w := range []window{stab, tail} {
+			v, err := c.perArm(ctx, fmt.Sprintf("sum %s (avg_over_time(%s[%s]))", arms(), gauge, promDuration(w.dur())), w.end, "", false)
+			if err != nil {
+				return nil, err
+			}
+			avg[j] = v[""]
+		}
+		for side, vs := range grow[i].Arms {
+			for k := range vs {
+				vs[k] = math.Round(avg[1][side][k] - avg[0][side][k])
+			}
+		}
+	}
+	figs = append(figs, grow...)
+	sp, err := c.spill(ctx, tgts, wins[1])
+	if err != nil {
+		return nil, err
+	}
+	amp, err := c.amplification(ctx, tgts, wins[1])
+	return append(figs, sp, amp), err
+}
+
+// amplification is the retry amplification on the faulted servers in the
+// testing window: requests written to them per operation placed on them
+// that their breaker let through (any result but circuit_open). A client
+// that writes each such operation once has 1, or less when some fail
+// before the write (no connection); retries raise it, and a retry refused
+// by the breaker still leaves its first request counted.
+func (c *collector) amplification(ctx context.Context, tgts []string, test window) (results.Metric, error) {
+	m := c.figure(FigAmplification, "req/op", results.LowerIsBetter)
+	if len(tgts) == 0 {
+		m.Notes = append(m.Notes, "no faulted server")
+		return m, nil
+	}
+	sel := fmt.Sprintf(`server=~"%s"`, strings.Join(tgts, "|"))
+	r := promDuration(test.dur())
+	q := fmt.Sprintf("%s / %s", expand(sumRate(mWire+"{"+sel+"}"), "rate", r), expand(sumRate(mOps+"{"+sel+`,result!="circuit_open"}`), "rate", r))
+	v, err := c.perArm(ctx, q, test.end, "", false)
+	if err != nil {
+		return m, err
+	}
+	m.Notes = c.fill(&m, v[""])
+	return m, nil
+}
+
+// fill sets m's arms from vals, rounded, and returns a note naming the
+// arms without a value.
+func (c *collector) fill(m *results.Metric, vals map[string]results.Values) []string {
+	var none []string
+	for _, a := range c.arms() {
+		x := vals[a.side][a.arm-1]
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			none = append(none, a.String())
+			continue
+		}
+		set(m.Arms, a, round6(x))
+	}
+	if len(none) == 0 {
+		return m.Notes
+	}
+	return append(m.Notes, fmt.Sprintf("no data on %s: no operations, or a client that does not count its requests (%s)", strings.Join(none, ", "), mWire))
+}
+
+// spill is the spill share of a single-server fault: requests written to
+// the servers without the fault per operation, in the testing window.
+// Without failover or retries it is their share of the keys; operations
+// sent elsewhere while their server is out raise it.
+func (c *collector) spill(ctx context.Context, tgts []string, test window) (results.Metric, error) {
+	m := c.figure(FigSpillShare, "ratio", results.Informational)
+	if len(tgts) != 1 {
+		m.Notes = append(m.Notes, fmt.Sprintf("measured for a single-server fault only (faulted: %s)", strings.Join(tgts, ", ")))
+		return m, nil
+	}
+	r := promDuration(test.dur())
+	q := fmt.Sprintf("%s / %s", expand(sumRate(fmt.Sprintf(`%s{server!="%s"}`, mWire, tgts[0])), "rate", r), expand(sumRate(mOps), "rate", r))
+	v, err := c.perArm(ctx, q, test.end, "", false)
+	if err != nil {
+		return m, err
+	}
+	m.Notes = c.fill(&m, v[""])
+	return m, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func findSeries(rs *results.Scenario, name string) *results.Series {

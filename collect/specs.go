@@ -20,6 +20,9 @@ const (
 	mTransitions  = "memcache_client_circuit_breaker_transitions_total"
 	mLastTransit  = "memcache_client_circuit_breaker_last_transition_timestamp_seconds"
 	mConnCreated  = "memcache_client_pool_connections_created_total"
+	mConns        = `memcache_client_pool_connections{state="total"}`
+	mWire         = "memcache_client_wire_requests_total"
+	mGoroutines   = `go_goroutines{job="loadgen"}`
 	mDropped      = "loadgen_dropped_operations_total"
 	mOffered      = "loadgen_offered_operations_total"
 	mInfo         = "loadgen_info"
@@ -118,6 +121,14 @@ func specs() []spec {
 		spec{name: "connections_created", unit: "count", dir: results.LowerIsBetter, count: true, expr: mConnCreated},
 		spec{name: "integrity_violations", unit: "count", dir: results.LowerIsBetter, count: true, expr: mIntegrity},
 		spec{name: "dropped_operations", unit: "count", dir: results.LowerIsBetter, count: true, expr: mDropped},
+		// Retry amplification: requests the client wrote per operation, and
+		// per server (requests written to it per operation placed on it:
+		// above 1 with retries, or with failover onto it). No data for a
+		// client that does not count them (gomemcache).
+		spec{name: "wire_requests_per_op", unit: "req/op", dir: results.LowerIsBetter,
+			expr: fmt.Sprintf("%s / %s", sumRate(mWire), sumRate(mOps))},
+		spec{name: "server_wire_requests_per_op", unit: "req/op", dir: results.LowerIsBetter, by: "server",
+			expr: fmt.Sprintf("%s / %s", sumRate(mWire, "server"), sumRate(mOps, "server"))},
 	)
 	return s
 }

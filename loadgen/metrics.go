@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"maps"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,8 +37,13 @@ type Metrics struct {
 	Info                  *prometheus.GaugeVec     // {client,client_version,workload,mode}
 	PoolAcquire           *prometheus.HistogramVec // {server}
 	ScheduleLag           prometheus.Histogram
+	WireRequests          *prometheus.CounterVec // {op,server}
 
 	pool *poolCollector
+	// wire caches WireRequests' children by {op, server}: copy on write,
+	// so that Requested does no allocation once a pair has been seen.
+	wire   atomic.Pointer[map[[2]string]prometheus.Counter]
+	wireMu sync.Mutex // serializes the copies
 }
 
 // NewMetrics creates loadgen's collectors and registers them on reg, with
@@ -101,11 +108,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to acquire a pooled connection (including a dial when one was needed), per server.",
 			Buckets: AcquireBuckets,
 		}, []string{"server"}),
+		WireRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "wire_requests_total",
+			Help: "Requests the client wrote to the wire, by the client's request name and server: every attempt, retries included; none for an operation refused by the breaker or without a connection. Only clients that can count them export it.",
+		}, []string{"op", "server"}),
 		pool: newPoolCollector(),
 	}
 	reg.MustRegister(m.Operations, m.Errors, m.Duration, m.ServerDuration, m.Violations,
 		m.BreakerState, m.BreakerTransitions, m.BreakerLastTransition,
-		m.Offered, m.Dropped, m.ScheduleLag, m.Info, m.PoolAcquire, m.pool,
+		m.Offered, m.Dropped, m.ScheduleLag, m.Info, m.PoolAcquire, m.WireRequests, m.pool,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -131,6 +142,31 @@ func (m *Metrics) InitBreakers(servers []string) {
 // as driver.Settings.OnAcquire.
 func (m *Metrics) Acquired(server string, wait time.Duration) {
 	m.PoolAcquire.WithLabelValues(server).Observe(wait.Seconds())
+}
+
+// Requested counts one request of op written to server. It is meant as
+// driver.Settings.OnRequest.
+func (m *Metrics) Requested(server, op string) {
+	k := [2]string{op, server}
+	if p := m.wire.Load(); p != nil {
+		if c, ok := (*p)[k]; ok {
+			c.Inc()
+			return
+		}
+	}
+	m.wireMu.Lock()
+	next := map[[2]string]prometheus.Counter{}
+	if p := m.wire.Load(); p != nil {
+		maps.Copy(next, *p)
+	}
+	c, ok := next[k]
+	if !ok {
+		c = m.WireRequests.WithLabelValues(op, server)
+		next[k] = c
+		m.wire.Store(&next)
+	}
+	m.wireMu.Unlock()
+	c.Inc()
 }
 
 // SetPoolSource makes every scrape read pool statistics from f (nil: none).

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ func filledMetrics(t *testing.T) (*prometheus.Registry, *Metrics) {
 	m.InitBreakers(memServers)
 	m.BreakerChanged("mc2", driver.BreakerClosed, driver.BreakerOpen, time.Unix(1700000000, 123456789))
 	m.Acquired("mc1", 3*time.Microsecond)
+	m.Requested("mc1", "get")
 	m.SetPoolSource(func() []driver.PoolStats {
 		return []driver.PoolStats{{Server: "mc1", Total: 3, Active: 1, Idle: 2, Created: 4, Destroyed: 1}}
 	})
@@ -45,7 +47,7 @@ func TestMetricsLint(t *testing.T) {
 	}
 	for _, c := range []prometheus.Collector{m.Operations, m.Errors, m.Duration, m.ServerDuration,
 		m.Violations, m.BreakerState, m.BreakerTransitions, m.BreakerLastTransition,
-		m.Offered, m.Dropped, m.ScheduleLag, m.Info, m.PoolAcquire, m.pool} {
+		m.Offered, m.Dropped, m.ScheduleLag, m.Info, m.PoolAcquire, m.WireRequests, m.pool} {
 		if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
 			t.Errorf("CollectAndLint: %v %v", problems, err)
 		}
@@ -80,6 +82,7 @@ func TestMetricNames(t *testing.T) {
 		"memcache_client_pool_connections_created_total":                    "server",
 		"memcache_client_pool_connections_destroyed_total":                  "server",
 		"memcache_client_pool_acquire_duration_seconds":                     "server",
+		"memcache_client_wire_requests_total":                               "op,server",
 		"loadgen_offered_operations_total":                                  "",
 		"loadgen_dropped_operations_total":                                  "",
 		"loadgen_info":                                                      "client,client_version,mode,workload",
@@ -108,6 +111,33 @@ func TestBreakerTransitionExactTime(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.BreakerTransitions.WithLabelValues("mc2", "closed", "open")); got != 1 {
 		t.Errorf("closed→open transitions %g, want 1", got)
+	}
+}
+
+// TestRequested: every request counts under its own {op, server}, from
+// many goroutines at once, and a pair seen before costs no allocation.
+func TestRequested(t *testing.T) {
+	_, m := filledMetrics(t) // mc1 get: 1
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				m.Requested("mc1", "get")
+				m.Requested("mc2", "set")
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range []struct {
+		op, server string
+		want       float64
+	}{{"get", "mc1", 801}, {"set", "mc2", 800}, {"get", "mc2", 0}} {
+		if got := testutil.ToFloat64(m.WireRequests.WithLabelValues(c.op, c.server)); got != c.want {
+			t.Errorf("wire requests {op=%s,server=%s} = %g, want %g", c.op, c.server, got, c.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { m.Requested("mc1", "get") }); n != 0 {
+		t.Errorf("Requested allocates %g times per call, want 0", n)
 	}
 }
 

@@ -108,6 +108,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	cfg.Settings.OnBreakerChange = m.BreakerChanged
 	cfg.Settings.OnAcquire = m.Acquired
+	cfg.Settings.OnRequest = m.Requested
 	d, info, err := driver.Open(cfg.Client, cfg.Settings)
 	if err != nil {
 		return &SetupError{err}

@@ -41,7 +41,7 @@ func (s realStack) open(t *testing.T, client string, m *Metrics, st driver.Setti
 	for _, sv := range s.Servers {
 		st.Servers = append(st.Servers, driver.Server{Name: sv.Name, Addr: sv.ProxyAddr})
 	}
-	st.OnBreakerChange, st.OnAcquire = m.BreakerChanged, m.Acquired
+	st.OnBreakerChange, st.OnAcquire, st.OnRequest = m.BreakerChanged, m.Acquired, m.Requested
 	d, _, err := driver.Open(client, st)
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +67,27 @@ func (s realStack) reset(t *testing.T) {
 	if err := s.tp.ResetState(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// opsOn sums memcache_client_operations_total for server.
+func opsOn(m *Metrics, server string) float64 {
+	var sum float64
+	for op := range numOps {
+		for res := range numResults {
+			sum += testutil.ToFloat64(m.Operations.WithLabelValues(op.String(), server, res.String()))
+		}
+	}
+	return sum
+}
+
+// wireOn sums memcache_client_wire_requests_total for server over the
+// requests of the default workload.
+func wireOn(m *Metrics, server string) float64 {
+	var sum float64
+	for _, op := range []string{"get", "set", "delete", "incr"} {
+		sum += testutil.ToFloat64(m.WireRequests.WithLabelValues(op, server))
+	}
+	return sum
 }
 
 // errorsOn sums memcache_client_errors_total for server.
@@ -118,6 +139,7 @@ func TestRealStack(t *testing.T) {
 		}, true},
 		{"down", func(p *toxiproxy.Proxy) error { return p.Disable() }, true},
 	}
+	const keys = 500
 	for _, client := range []string{"ours", "gomemcache"} {
 		for _, f := range faults {
 			t.Run(client+"/"+f.name, func(t *testing.T) {
@@ -134,7 +156,7 @@ func TestRealStack(t *testing.T) {
 				var log syncBuffer
 				sum, err := Run(context.Background(), Config{
 					Driver: d, Servers: s.names(), Metrics: m, Log: &log,
-					Keys:        Keyspace{Size: 500},
+					Keys:        Keyspace{Size: keys},
 					Sizes:       UniformSize{100, 2000},
 					Concurrency: 20, Duration: 1500 * time.Millisecond,
 				})
@@ -150,7 +172,18 @@ func TestRealStack(t *testing.T) {
 				if ok := testutil.ToFloat64(m.Operations.WithLabelValues("get", "mc2", "ok")); ok == 0 {
 					t.Errorf("no successful get on healthy mc2 under %s", f.name)
 				}
-				t.Logf("%s: %+v, mc1 errors %g", f.name, sum, errorsOn(t, m, "mc1"))
+				// Every operation on healthy mc2 that did not fail was
+				// written once, besides the preload's sets (not
+				// operations), at most one per data key and counter (ours
+				// counts; gomemcache cannot).
+				w, o, e := wireOn(m, "mc2"), opsOn(m, "mc2"), errorsOn(t, m, "mc2")
+				switch {
+				case client == "gomemcache" && w != 0:
+					t.Errorf("gomemcache: %g wire requests counted, want none (it has no hook)", w)
+				case client == "ours" && (w < o-e || w > o+2*keys):
+					t.Errorf("ours on mc2: %g wire requests for %g operations with %g errors, want between %g and %g", w, o, e, o-e, o+2*keys)
+				}
+				t.Logf("%s: %+v, mc1 errors %g, mc1 wire requests %g for %g operations", f.name, sum, errorsOn(t, m, "mc1"), wireOn(m, "mc1"), opsOn(m, "mc1"))
 			})
 		}
 	}

@@ -142,6 +142,15 @@ type Config struct {
 	// when one was needed), successful or not. Loadgen observes it into the
 	// pool_acquire_duration histogram. Zero cost when nil.
 	OnAcquire func(server string, wait time.Duration, err error)
+
+	// OnRequest, if set, is called each time a request is about to be
+	// written to a connection, with the server address and the operation
+	// ("get" for Get and GetMulti, "set", "add", "cas", "delete", "incr"...):
+	// once per attempt, so a retried read (DisableGetRetry) counts twice
+	// and an operation refused by the breaker or failing to get a
+	// connection not at all. Loadgen counts it as
+	// memcache_client_wire_requests_total. It must be quick. Zero cost when nil.
+	OnRequest func(server, op string)
 }
 
 // PoolConfig configures one server's connection pool (jackc/puddle/v2).

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,8 +305,17 @@ func TestDeadIdleConnections(t *testing.T) {
 				tc.addr, tc.fault = func() string { return mc.Addr }, mc.restart
 			}
 			const idle = 4
+			var gets, sets atomic.Int64 // requests written, as OnRequest counts them
 			c := newClient(t, Config{
 				Servers: []string{tc.addr()}, Timeout: time.Second,
+				OnRequest: func(_, op string) {
+					switch op {
+					case "get":
+						gets.Add(1)
+					case "set":
+						sets.Add(1)
+					}
+				},
 				Pool:    PoolConfig{MinIdle: idle, HealthCheckInterval: time.Hour}, // no health check after the first
 				Breaker: gobreaker.Settings{Timeout: time.Minute, ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 2 }},
 			})
@@ -332,6 +342,10 @@ func TestDeadIdleConnections(t *testing.T) {
 			st := c.Stats()[0]
 			if st.Breaker.State != gobreaker.StateClosed || st.Pool.Retries != 1 {
 				t.Fatalf("after the fault: breaker %+v, pool %+v; want closed, one retry", st.Breaker, st.Pool)
+			}
+			// The retried get was written twice; writes are never retried.
+			if gets.Load() != 2*idle+1 || sets.Load() != 2*idle {
+				t.Fatalf("OnRequest saw %d gets and %d sets, want %d and %d", gets.Load(), sets.Load(), 2*idle+1, 2*idle)
 			}
 		})
 	}

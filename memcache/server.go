@@ -184,6 +184,9 @@ func (s *server) exec(ctx context.Context, c call, fn func(*conn) error, verify 
 	if err := cn.nc.SetDeadline(c.deadline); err != nil {
 		return reused, err
 	}
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(s.addr, c.op)
+	}
 	err = fn(cn)
 	keep = err == nil || isAnswer(err) || s.keepAfter(err, cn)
 	return reused, err

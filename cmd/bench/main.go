@@ -91,6 +91,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the arms' random order (ports, proxies, start order); 0: a new one each run (the manifest records it)")
 	fs.BoolVar(&cfg.NoConfirm, "no-confirm", false, "skip the confirmation stage: candidates stay unconfirmed (the verdict says so)")
 	fs.IntVar(&cfg.Arms, "arms", 0, "arms (client instances) per side (default: the profile's)")
+	prune := fs.Bool("prune", false, "remove the Prometheus data of the runs under -reports (their reports, results and logs stay), then exit; such a run can no longer be -recollect'ed")
+	pruneKeep := fs.Int("prune-keep", 1, "with -prune: keep the Prometheus data of the newest N runs")
 	fs.StringVar(&recollect, "recollect", "", "report an earlier local run `DIR` again from its kept manifest and Prometheus data")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: bench [flags]\n\nRuns the mcchaos benchmark end to end and writes reports/<run-id>/report.md.\n\nFlags:")
@@ -105,6 +107,12 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bench: unexpected arguments %q (flags only; see -h)\n", fs.Args())
 		return exitError(2)
+	}
+	if *prune {
+		if _, err := bench.Prune(cfg.ReportsDir, *pruneKeep, stdout); err != nil {
+			return err
+		}
+		return nil
 	}
 	cfg.LoadgenArgs = strings.Fields(loadgenArgs)
 	if baseArgs != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -181,7 +182,7 @@ func TestEndToEndSmoke(t *testing.T) {
 		if err != nil {
 			t.Fatalf("bench: %v\n%s", err, out)
 		}
-		if !bytes.Contains(out, []byte("verdict: no regression in 1 scenario compared")) {
+		if !bytes.Contains(out, []byte("verdict: advisory, against a stored baseline of another day")) || !bytes.Contains(out, []byte("in 1 scenario compared")) {
 			t.Errorf("stored-baseline run did not compare its one scenario:\n%s", out)
 		}
 	})
@@ -215,6 +216,56 @@ func TestBaseRef(t *testing.T) {
 	}
 	if !bytes.Contains(out, []byte("in 1 scenario compared")) {
 		t.Errorf("no paired verdict:\n%s", out)
+	}
+}
+
+// TestConfirmationStage: a head side whose operations wait 5 s instead of
+// 500 ms (its -timeout), paired with the default, on 100 % loss: the first
+// stage's candidates run again with fresh processes and a new arm order,
+// the regressions are confirmed there, the report shows both stages, and
+// -fail-on regression exits 1. The manifests record each stage's seed and
+// arm order.
+func TestConfirmationStage(t *testing.T) {
+	requireStack(t)
+	reports := t.TempDir()
+	cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "confirm", "-scenarios", "packet-loss-100-pct",
+		"-loadgen-args", "-timeout 5s", "-base-args", "-timeout 500ms", "-fail-on", "regression", "-seed", "42")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("bench: %v, want exit 1 (a confirmed regression)\n%s", err, out)
+	}
+	runDir := filepath.Join(reports, "confirm")
+	for _, want := range []string{"confirmation stage: packet-loss-100-pct again with fresh processes and a new arm order", "confirmed by a second stage, in 1 scenario compared: packet-loss-100-pct"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+	first, err := manifest.Read(filepath.Join(runDir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := manifest.Read(filepath.Join(runDir, "confirm", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Seed != 42 || len(first.ArmOrder) != 2*armsPerSide || second.Seed == first.Seed || slices.Equal(first.ArmOrder, second.ArmOrder) {
+		t.Errorf("arm orders: first seed %d %v, confirmation seed %d %v: want seed 42, %d arms, and a new order", first.Seed, first.ArmOrder, second.Seed, second.ArmOrder, 2*armsPerSide)
+	}
+	if len(second.Scenarios) != 1 || second.Scenarios[0].Expect != manifest.ExpectDetect {
+		t.Errorf("confirmation stage scenarios %+v, want packet-loss-100-pct expecting detection", second.Scenarios)
+	}
+	report, err := os.ReadFile(filepath.Join(runDir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| confirmation | packet-loss-100-pct run again", "**detect and recover**", "## Healthy path", "- confirmation stage: "} {
+		if !bytes.Contains(report, []byte(want)) {
+			t.Errorf("report.md does not show %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "confirm", "results.json")); err != nil {
+		t.Errorf("the confirmation stage's results: %v", err)
 	}
 }
 

@@ -8,6 +8,7 @@
 //	collect -compare - PAIRED.json [-out DIR]
 //	collect -run-dir reports/<run> -confirm reports/<run>/confirm    (the confirmation stage)
 //	collect -compare - PAIRED.json -confirm CONFIRM.json
+//	collect -history DIR [-history-repo OWNER/NAME [-history-runs N]] [-out DIR]
 //
 // Exit codes: 0 ran and found no regression (or was not asked to fail), 1 a
 // regression or integrity violation with -fail-on, 2 could not run.
@@ -27,6 +28,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect"
 	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/grafana"
+	"github.com/mcchaos/mcchaos/collect/history"
 	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
@@ -102,6 +104,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	fs.StringVar(&opt.Grafana.Password, "grafana-password", getenv("GRAFANA_PASSWORD"), "Grafana basic auth password (default $GRAFANA_PASSWORD)")
 	fs.StringVar(&opt.Grafana.DashboardUID, "grafana-dashboard", grafana.DefaultDashboardUID, "dashboard uid to snapshot")
 	fs.StringVar(&opt.Grafana.DashboardFile, "grafana-dashboard-file", "deploy/grafana/dashboards/memcache-client-perf.json", "dashboard JSON used when Grafana does not serve the uid")
+	histDir := fs.String("history", "", "find change points in the gating figures of the results.json files under this directory, ordered by run start (writes history.md and charts/)")
+	histFetch := history.Fetcher{Token: getenv("GITHUB_TOKEN"), API: getenv("GITHUB_API_URL")}
+	fs.StringVar(&histFetch.Repo, "history-repo", "", "with -history: first download main's bench-results artifacts of this GitHub repository (owner/name) into the directory, with the token in $GITHUB_TOKEN")
+	histRuns := fs.Int("history-runs", 30, "with -history-repo: how many of main's latest benchmark runs to download")
 	quiet := fs.Bool("q", false, "no progress lines")
 	// Flags may follow the positional files: collect -compare OLD NEW -out DIR.
 	var pos []string
@@ -120,6 +126,17 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	}
 	opt.FailOn = f
 	opt.RunDirs, opt.Manifests, opt.Baselines = runDirs, manifests, baselines
+	if *histDir != "" {
+		ho := history.Options{Dir: *histDir, Out: opt.OutDir, Fetch: histFetch, FetchRuns: *histRuns, StepSummary: getenv("GITHUB_STEP_SUMMARY"), PolicyFile: opt.Policy}
+		if !*quiet {
+			ho.Stderr = stderr
+		}
+		path, res, err := history.Run(ctx, ho)
+		if res != nil {
+			fmt.Fprintf(stdout, "%s\t%d runs, %d of %d gating series changed\n", path, len(res.Points), len(res.Changed()), len(res.Series))
+		}
+		return err
+	}
 	if *cmpMode {
 		opt.CompareConfirm = confirm
 	} else {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -263,5 +264,39 @@ func TestStoredBaselineOtherHostClass(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report.md does not say %q", want)
 		}
+	}
+}
+
+// TestHistoryCLI: `collect -history DIR` over 12 synthetic runs whose client
+// loses its breaker from the 8th run on names that run's commit in the
+// summary and the job summary, with a chart; an empty directory is one
+// line and exit 2.
+func TestHistoryCLI(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		f := resultstest.File(resultstest.Options{Seed: uint64(i + 1), Scenarios: few[1:2], Planted: i >= 7, Start: t0.Add(time.Duration(i) * time.Hour)})
+		f.Runs[0].GitCommit = fmt.Sprintf("%02d%s", i, strings.Repeat("a", 38))
+		os.MkdirAll(filepath.Join(dir, fmt.Sprint(i)), 0o755)
+		writeResults(t, filepath.Join(dir, fmt.Sprint(i)), "results.json", f)
+	}
+	summary := filepath.Join(out, "step-summary.md")
+	code, stdout, stderr := runCLI(t, map[string]string{"GITHUB_STEP_SUMMARY": summary}, "-history", dir, "-out", out, "-q")
+	if code != 0 || !strings.Contains(stdout, "12 runs") || strings.Contains(stdout, " 0 of ") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	md, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "## Change points on main") || !strings.Contains(string(md), "`07aaaaa`") {
+		t.Errorf("job summary does not name commit 07aaaaa:\n%s", md)
+	}
+	if charts, _ := filepath.Glob(filepath.Join(out, "charts", "*.png")); len(charts) == 0 {
+		t.Error("no chart written")
+	}
+	code, _, stderr = runCLI(t, nil, "-history", t.TempDir())
+	if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "no results.json") {
+		t.Errorf("empty history: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/signals"
+	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/scenariod"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
@@ -183,7 +185,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		}
 	}
 	current.Store(r)
+	stopOrphan := killOrphans(ctx, *stackDir, stderr)
 	_, err = r.Run(ctx)
+	stopOrphan()
 	current.Store(nil)
 	progress.Close()
 	fmt.Fprintf(stdout, "manifest: %s\n", *manifestPath)
@@ -194,6 +198,31 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		}
 	}
 	return err
+}
+
+// killOrphans kills, once the parent (bench) is gone, the memcached
+// servers stackDir records: the stack's own died with bench, but one the
+// process fault restarted is scenariod's child and would outlive the run.
+// It kills them at once and again when the returned func is called after
+// the run's cleanup (which restarts a server it finds down).
+func killOrphans(ctx context.Context, stackDir string, stderr io.Writer) (after func()) {
+	kill := func() {
+		if stackDir == "" || !errors.Is(context.Cause(ctx), signals.ErrParentGone) {
+			return
+		}
+		for _, k := range stack.KillRecorded(stackDir) {
+			fmt.Fprintf(stderr, "scenariod: bench is gone: killed %s\n", k)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			kill()
+		case <-done:
+		}
+	}()
+	return func() { close(done); kill() }
 }
 
 func cmpOr(a, b time.Duration) time.Duration {

@@ -558,7 +558,10 @@ func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 			}
 		}
 	}
-	if base != nil && d.Compared == 0 {
+	switch {
+	case base != nil && d.Compared == 0 && len(d.Invalid) > 0:
+		d.Problems = append(d.Problems, "every scenario that ran on both sides was invalid: nothing compared (each one's reason is in its section; a starved machine is the usual cause: run again on a quiet one)")
+	case base != nil && d.Compared == 0:
 		d.Problems = append(d.Problems, "no scenario ran on both sides: nothing compared (run the baseline's scenarios, or record the baseline again with the same profile: make baseline)")
 	}
 	if mode == ModeStored {
@@ -989,38 +992,47 @@ func (g *gathered) addFalseEjection() {
 // its stabilization values over the compared scenarios. b and h are the
 // gathered sides of those scenarios, in one order.
 func compareHealthy(cfg Config, b, h []*gathered, kB, kH int, problems *[]string) []Row {
-	perArm := func(gs []*gathered, k int, key Key) results.Values {
-		out := make(results.Values, k)
-		for i := range out {
-			var vs []float64
-			for _, g := range gs {
-				x := healthyValues(g, key)
-				if i < len(x) && !math.IsNaN(x[i]) {
-					vs = append(vs, x[i])
-				}
-			}
-			out[i] = math.NaN()
-			if len(vs) > 0 {
-				out[i] = robust.Median(vs)
-			}
-		}
-		return out
-	}
 	var rows []Row
 	for _, g := range cfg.Healthy {
-		meta := results.Metric{Name: g.Key.Name, Unit: "s", Direction: results.LowerIsBetter}
-		switch g.Key.Name {
-		case Goodput:
-			meta.Unit, meta.Direction = "ratio", results.HigherIsBetter
-		case "error_ratio":
-			meta.Unit = "ratio"
-		}
-		bv, hv := perArm(b, kB, g.Key), perArm(h, kH, g.Key)
+		meta := healthyMeta(g.Key)
+		bv, hv := healthyArms(b, kB, g.Key), healthyArms(h, kH, g.Key)
 		row := compareRow(cfg, g.Key, g, true, meta, bv, hv, true)
 		checkGatingRow("healthy path", row, kB, kH, problems)
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// healthyArms is, per arm of k, the median of its healthy-path values of
+// key over the scenarios gs.
+func healthyArms(gs []*gathered, k int, key Key) results.Values {
+	out := make(results.Values, k)
+	for i := range out {
+		var vs []float64
+		for _, g := range gs {
+			x := healthyValues(g, key)
+			if i < len(x) && !math.IsNaN(x[i]) {
+				vs = append(vs, x[i])
+			}
+		}
+		out[i] = math.NaN()
+		if len(vs) > 0 {
+			out[i] = robust.Median(vs)
+		}
+	}
+	return out
+}
+
+// healthyMeta is the unit and direction of a healthy-path figure.
+func healthyMeta(key Key) results.Metric {
+	meta := results.Metric{Name: key.Name, Unit: "s", Direction: results.LowerIsBetter}
+	switch key.Name {
+	case Goodput:
+		meta.Unit, meta.Direction = "ratio", results.HigherIsBetter
+	case "error_ratio":
+		meta.Unit = "ratio"
+	}
+	return meta
 }
 
 // healthyValues are g's per-arm stabilization values of a healthy-path

@@ -537,3 +537,15 @@ func TestInvalidExcluded(t *testing.T) {
 		t.Errorf("compared %d (was %d), summary %q: want one fewer and the invalid scenario named", d.Compared, planted.Compared, d.Summary)
 	}
 }
+
+// TestConfirmationNotJudged: a candidate whose scenario the confirmation
+// stage could not compare (invalid there) is neither a regression nor "no
+// regression": the run is not judged (exit 2), and says which.
+func TestConfirmationNotJudged(t *testing.T) {
+	second := resultstest.File(resultstest.Options{Seed: 2, Paired: true, Planted: true, Scenarios: []string{"packet-loss-100-pct"}})
+	second.Runs[0].Scenarios[0].Status = manifest.StatusInvalid
+	d := twoStage(t, resultstest.File(resultstest.Options{Seed: 1, Paired: true, Planted: true, Scenarios: []string{"packet-loss-100-pct"}}), second)
+	if d.Verdict != compare.VerdictInvalid || d.Regressions != 0 || !strings.Contains(d.Summary, "could not be confirmed or refuted") {
+		t.Errorf("verdict %s: %s", d.Verdict, d.Summary)
+	}
+}

@@ -29,9 +29,12 @@ func Confirm(first, second *Diff) *Diff {
 			return
 		}
 		if again == nil {
+			// Not judged either way: the stage could not repeat the
+			// experiment (invalid there, or cut short). That is no verdict.
 			r.Verdict = Unconfirmed
-			r.Reason += fmt.Sprintf("; not confirmed: %s was not compared in the confirmation stage", where)
+			r.Reason += fmt.Sprintf("; not judged: %s was not compared in the confirmation stage", where)
 			c.Unconfirmed++
+			first.Problems = append(first.Problems, fmt.Sprintf("%s: the candidate %s could not be confirmed or refuted: the confirmation stage did not compare it (invalid or cut short there; run again)", where, r.Key))
 			return
 		}
 		r.Confirm = &Stage{Base: again.Base, Head: again.Head, Effect: again.Effect, P: again.P, Floor: again.Floor, Verdict: again.Verdict, Reason: again.Reason}
@@ -64,7 +67,7 @@ func Confirm(first, second *Diff) *Diff {
 		first.Warnings = append(first.Warnings, "confirmation stage: "+p)
 	}
 	for _, n := range second.Invalid {
-		first.Warnings = append(first.Warnings, fmt.Sprintf("confirmation stage: %s invalid there: its candidates are not confirmed", n))
+		first.Warnings = append(first.Warnings, fmt.Sprintf("confirmation stage: %s invalid there", n))
 	}
 	first.finish(first.Base != nil)
 	return first

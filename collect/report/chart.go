@@ -186,7 +186,13 @@ func chart(path string, sc *results.Scenario) error {
 		p.Add(plotter.NewGrid())
 		rows = append(rows, []*plot.Plot{p})
 	}
-	img := vgimg.New(vg.Points(720), vg.Points(620))
+	return WritePNG(path, rows, vg.Points(720), vg.Points(620))
+}
+
+// WritePNG draws rows of plots, one column, aligned, into a PNG of that
+// size: the layout of every chart collect writes.
+func WritePNG(path string, rows [][]*plot.Plot, width, height vg.Length) error {
+	img := vgimg.New(width, height)
 	dc := draw.New(img)
 	t := draw.Tiles{Rows: len(rows), Cols: 1, PadX: vg.Millimeter, PadY: vg.Millimeter * 2,
 		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 3}

@@ -28,7 +28,6 @@ import (
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/internal/toxiproxy"
-	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
 // Stack kinds.
@@ -108,6 +107,7 @@ type Config struct {
 	NoConfirm bool
 
 	recollect bool // Recollect: the run directory exists
+	autoID    bool // RunID was chosen by setDefaults: a taken one gets a suffix
 	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
 	Stdout, Stderr io.Writer
 }
@@ -160,9 +160,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 
-	res.RunDir = filepath.Join(cfg.ReportsDir, cfg.RunID)
-	if err := os.MkdirAll(filepath.Join(res.RunDir, "logs"), 0o755); err != nil {
-		return res, fmt.Errorf("bench: %w", err)
+	// The run directory is created exclusively: it is this run's, so
+	// removing it below never removes another's.
+	if res.RunDir, cfg.RunID, err = createRunDir(cfg.ReportsDir, cfg.RunID, cfg.autoID); err != nil {
+		return res, err
 	}
 	// Until scenariod starts, the run directory holds nothing measured: a
 	// run that cannot start leaves none behind.
@@ -173,12 +174,21 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			res.RunDir = ""
 		}
 	}()
-	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "bench: "+format+"\n", a...) }
-	say("run %s, profile %s (%s), stack %s", cfg.RunID, prof.Name, prof.Description, cfg.Stack)
-	if err := os.WriteFile(filepath.Join(res.RunDir, stack.OwnerFile), fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+	if err := checkFreeSpace(cfg.ReportsDir, DefaultMinFree); err != nil {
+		return res, err
+	}
+	if err := os.Mkdir(filepath.Join(res.RunDir, "logs"), 0o755); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
-	cleanStale(context.WithoutCancel(ctx), cfg, say)
+	// Its lock says the run is live; what it creates is named after it.
+	cl, err := claimRun(cfg, res.RunDir)
+	if err != nil {
+		return res, err
+	}
+	defer cl.release()
+	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "bench: "+format+"\n", a...) }
+	say("run %s, profile %s (%s), stack %s", cfg.RunID, prof.Name, prof.Description, cfg.Stack)
+	cleanStale(context.WithoutCancel(ctx), say)
 	if len(sides) > 1 && sides[1].Ref != "" {
 		bin, remove, err := buildBase(ctx, sides[1].Commit, filepath.Join(res.RunDir, "base"), say)
 		defer remove()
@@ -219,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// The arms: k loadgens per side, each with its own proxies, exporter
 	// and key prefix, all under load until scenariod is done.
-	if err := connectArms(setup, cfg, st, arms); err != nil {
+	if err := connectArms(setup, cfg, st, arms, DefaultArmProxyPort); err != nil {
 		return res, err
 	}
 	defer stopArms(arms, 10*time.Second)
@@ -243,6 +253,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		"-listen", listenHost + ":" + sdPort,
 		"-wait-scraped", st.PrometheusURL,
 		"-stack", cfg.Stack,
+		"-nft-table", cl.table(),
 	}
 	if cfg.Scenarios != "" {
 		sdArgs = append(sdArgs, "-scenario", cfg.Scenarios)
@@ -275,7 +286,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, fmt.Errorf("bench: %w", err)
 		}
 		args := append([]string{"-run-id", id, "-manifest", filepath.Join(dir, "manifest.json")}, sdArgs...)
-		sd, err := startChild("scenariod", bins.scenariod, args, filepath.Join(res.RunDir, "logs", logName), cfg.Stderr)
+		sd, err := startScenariod(bins.scenariod, args, filepath.Join(res.RunDir, "logs", logName), cfg.Stderr)
 		if err != nil {
 			return res, err
 		}
@@ -381,6 +392,7 @@ func (c *Config) setDefaults() error {
 		if commit := gitCommit(); commit != "" {
 			c.RunID += "-" + commit
 		}
+		c.autoID = true
 	}
 	if c.Count == 0 {
 		c.Count = 1
@@ -395,7 +407,7 @@ func (c *Config) setDefaults() error {
 		return &UsageError{err}
 	}
 	if !c.recollect {
-		if err := checkRunID(c.ReportsDir, c.RunID); err != nil {
+		if err := checkRunID(c.ReportsDir, c.RunID, c.autoID); err != nil {
 			return err
 		}
 	}
@@ -428,13 +440,14 @@ func (c *Config) setDefaults() error {
 // base vs head of this run, and no stored baseline is read.
 func (c *Config) paired() bool { return c.Base != "" || c.AA || c.BaseArgs != nil }
 
-// checkRunID refuses a run id that is not a plain name, or whose run
-// directory exists: a run never reuses (or deletes) another's directory.
-func checkRunID(reports, id string) error {
+// checkRunID refuses a run id that is not a plain name, or a given one
+// whose run directory exists, before anything starts (createRunDir is
+// the check that counts).
+func checkRunID(reports, id string, auto bool) error {
 	if id == "." || id == ".." || strings.ContainsAny(id, `/\`) || strings.TrimSpace(id) != id || id == "" {
 		return &UsageError{fmt.Errorf("-run-id %q: want a plain name (letters, digits, - _ .), not a path", id)}
 	}
-	if _, err := os.Stat(filepath.Join(reports, id)); err == nil {
+	if _, err := os.Stat(filepath.Join(reports, id)); err == nil && !auto {
 		return &UsageError{fmt.Errorf("-run-id %s: %s exists: pick another id, or remove it", id, filepath.Join(reports, id))}
 	}
 	return nil
@@ -683,27 +696,6 @@ func updateBaseline(cfg Config, prof profile.Profile, names []string, res Result
 	}
 	fmt.Fprintf(cfg.Stderr, "bench: baseline written to %s\n", p)
 	return nil
-}
-
-// cleanStale removes what a killed run left behind: its memcached
-// processes and scenariod's nftables table, saying what it removed.
-// scenariod proves toxiproxy clean itself before the first scenario.
-func cleanStale(ctx context.Context, cfg Config, say func(string, ...any)) {
-	if cfg.Stack == StackLocal {
-		for _, k := range stack.KillStale(cfg.ReportsDir) {
-			say("removed what a killed run left: %s", k)
-		}
-	}
-	if live := stack.LiveRuns(cfg.ReportsDir); len(live) > 1 {
-		say("another run is live (%s): its nftables table is its own", strings.Join(live, ", "))
-		return
-	}
-	nf := &inject.Netfilter{Table: inject.DefaultTable}
-	if ok, err := nf.Exists(ctx); err == nil && ok {
-		if err := nf.Clear(ctx); err == nil {
-			say("removed what a killed run left: nftables table inet %s (it dropped packets on proxy ports)", nf.Table)
-		}
-	}
 }
 
 // Recollect reports an earlier local run again from what it kept: its

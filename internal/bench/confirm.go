@@ -17,7 +17,7 @@ const confirmDir = "confirm"
 
 // confirmation is the second stage of a run: the scenarios with candidate
 // regressions run again with fresh loadgen processes and a new arm order
-// (the proxies' ports dealt again and the processes started in another
+// (the proxies on new ports, created and the processes started in another
 // random order), so that what an arm's process or place did to its
 // figures in the first stage cannot repeat by design. A candidate is a
 // regression only when this stage flags it again (compare.Confirm).
@@ -38,18 +38,19 @@ func (c confirmation) run(ctx, setup context.Context, names []string) (string, e
 	seed := c.cfg.Seed ^ 0x9e3779b97f4a7c15 // a new order, reproducible from the run's seed
 	rng := rand.New(rand.NewPCG(seed, 2))
 	rng.Shuffle(len(c.arms), func(i, j int) { c.arms[i], c.arms[j] = c.arms[j], c.arms[i] })
-	// Deal the proxy ports again: a place's port moves to another arm.
-	perm := rng.Perm(len(c.arms))
-	ports := make([][]int, len(c.arms))
-	for i, a := range c.arms {
-		ports[perm[i]] = a.proxyPorts
+	// New places: every arm's proxies move to ports it did not have (on the
+	// local stack fresh free ports; on a published range the next block),
+	// so that no arm keeps its place of the first stage.
+	fresh, err := stack.FreePortList(len(c.arms) * stack.DefaultServers)
+	if err != nil {
+		return "", err
 	}
 	for i, a := range c.arms {
-		a.proxyPorts, a.proc = ports[i], nil
+		a.proxyPorts, a.proc = fresh[i*stack.DefaultServers:(i+1)*stack.DefaultServers], nil
 	}
 	c.say("confirmation stage: %s again with fresh processes and a new arm order (%s)", strings.Join(names, ", "), armNames(c.arms))
 	start := time.Now()
-	if err := connectArms(setup, c.cfg, c.st, c.arms); err != nil {
+	if err := connectArms(setup, c.cfg, c.st, c.arms, DefaultArmProxyPort+len(c.arms)*stack.DefaultServers); err != nil {
 		return "", err
 	}
 	defer stopArms(c.arms, 10*time.Second)
@@ -57,7 +58,7 @@ func (c confirmation) run(ctx, setup context.Context, names []string) (string, e
 		return "", err
 	}
 	wctx, cancel := context.WithTimeout(setup, 30*time.Second)
-	err := c.st.WaitTargets(wctx, "loadgen", len(c.arms))
+	err = c.st.WaitTargets(wctx, "loadgen", len(c.arms))
 	cancel()
 	if err != nil {
 		return "", fmt.Errorf("bench: confirmation stage: %w", err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/stack"
+	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
 type tools struct{ loadgen, scenariod string }
@@ -48,11 +49,16 @@ func findTools(dir string) (tools, error) {
 
 // startChild starts loadgen or scenariod and registers it for Abort.
 func startChild(name, bin string, args []string, logPath string, tee io.Writer) (*stack.Process, error) {
-	// The command line heads the log, so a failed run says how to retry it.
+	return start(name, bin, args, logPath, tee, stack.StartProcess)
+}
+
+// start writes the command line at the head of the log, so a failed run
+// says how to retry it, starts the child and registers it for Abort.
+func start(name, bin string, args []string, logPath string, tee io.Writer, startProcess func(name, bin string, args []string, logPath string, tee io.Writer) (*stack.Process, error)) (*stack.Process, error) {
 	if err := os.WriteFile(logPath, fmt.Appendf(nil, "# %s %s\n", bin, strings.Join(args, " ")), 0o644); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	p, err := stack.StartProcess(name, bin, args, logPath, tee)
+	p, err := startProcess(name, bin, args, logPath, tee)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -62,27 +68,50 @@ func startChild(name, bin string, args []string, logPath string, tee io.Writer) 
 	return p, nil
 }
 
+// startScenariod starts scenariod like startChild, but as a cleaner: if
+// bench dies hard, scenariod gets SIGTERM (not SIGKILL) and removes its
+// faults itself.
+func startScenariod(bin string, args []string, logPath string, tee io.Writer) (*stack.Process, error) {
+	return start("scenariod", bin, args, logPath, tee, stack.StartCleaner)
+}
+
 var (
-	liveMu sync.Mutex
-	live   []*stack.Process
+	liveMu     sync.Mutex
+	live       []*stack.Process
+	abortTable string // the running run's nftables table
 )
 
+// setAbortTable records the nftables table Abort removes ("" for none).
+func setAbortTable(t string) {
+	liveMu.Lock()
+	abortTable = t
+	liveMu.Unlock()
+}
+
 // Abort is for a second Ctrl-C: it sends SIGINT to every child still
-// running (scenariod then makes one more cleanup attempt and exits at once)
-// and waits at most grace for them. The caller exits right after; the stack's
+// running (scenariod then makes one more cleanup attempt and exits at once),
+// deletes the run's nftables table itself (whatever scenariod managed) and
+// waits at most grace in all. The caller exits right after; the stack's
 // processes die with it.
 func Abort(grace time.Duration) {
 	liveMu.Lock()
-	ps := live
+	ps, table := live, abortTable
 	liveMu.Unlock()
-	deadline := time.After(grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
 	for _, p := range ps {
 		p.Signal(syscall.SIGINT)
+	}
+	if table != "" {
+		nf := &inject.Netfilter{Table: table, Timeout: grace}
+		if ok, err := nf.Exists(ctx); err == nil && ok {
+			nf.Clear(ctx)
+		}
 	}
 	for _, p := range ps {
 		select {
 		case <-p.Done():
-		case <-deadline:
+		case <-ctx.Done():
 			return
 		}
 	}

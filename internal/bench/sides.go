@@ -313,7 +313,9 @@ func targets(cfg Config, arms []*arm) []stack.Target {
 }
 
 // connectArms creates every arm's own proxies and points its loadgen at them.
-func connectArms(ctx context.Context, cfg Config, st *stack.Stack, arms []*arm) error {
+// On a compose or external stack the proxies listen on the published ports
+// from firstPort on, in the arms' order.
+func connectArms(ctx context.Context, cfg Config, st *stack.Stack, arms []*arm, firstPort int) error {
 	req := make([]stack.Arm, len(arms))
 	for i, a := range arms {
 		req[i] = stack.Arm{Side: a.side.Name, Num: a.num}
@@ -327,7 +329,7 @@ func connectArms(ctx context.Context, cfg Config, st *stack.Stack, arms []*arm) 
 			} else {
 				// The proxies listen inside the container, on the ports it publishes.
 				host = "0.0.0.0"
-				ports = append(ports, DefaultArmProxyPort+len(ports))
+				ports = append(ports, firstPort+len(ports))
 			}
 		}
 	}

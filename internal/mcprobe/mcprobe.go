@@ -32,3 +32,40 @@ func Version(addr string, timeout time.Duration) error {
 	}
 	return nil
 }
+
+// Pid dials addr, sends memcached's stats command and returns the pid it
+// reports, all within timeout: whether the server that answers on a port
+// is the process one started there, or another that took the port first.
+func Pid(addr string, timeout time.Duration) (int, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(c, "stats\r\n"); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReader(c)
+	pid := 0
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		line = strings.TrimSpace(line)
+		if line == "END" {
+			break
+		}
+		if _, err := fmt.Sscanf(line, "STAT pid %d", &pid); err == nil {
+			continue
+		}
+		if !strings.HasPrefix(line, "STAT ") {
+			return 0, fmt.Errorf("unexpected answer %q to stats", line)
+		}
+	}
+	if pid == 0 {
+		return 0, fmt.Errorf("stats from %s name no pid", addr)
+	}
+	return pid, nil
+}

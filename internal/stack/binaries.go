@@ -82,9 +82,9 @@ func containsModule(gomod []byte) bool {
 
 // SysProcAttr puts a child in its own process group, so that a Ctrl-C at
 // the terminal reaches only its parent, which stops children in order, and
-// kills the child if the parent dies without stopping it.
-func SysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+// sends the child deathSig if the parent dies without stopping it.
+func SysProcAttr(deathSig syscall.Signal) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSig}
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -11,7 +11,7 @@ import (
 )
 
 // Process is a child process whose output goes to a log file. It is in its
-// own process group and dies with its parent (SysProcAttr). Its methods are
+// own process group and gets a signal when its parent dies (SysProcAttr). Its methods are
 // safe for concurrent use.
 type Process struct {
 	Name    string
@@ -23,7 +23,20 @@ type Process struct {
 
 // StartProcess starts bin with args, appending its stdout and stderr to the
 // file at logPath and, when tee is not nil, writing them to tee as well.
+// The child gets SIGKILL when its parent dies.
 func StartProcess(name, bin string, args []string, logPath string, tee io.Writer) (*Process, error) {
+	return startProcess(name, bin, args, logPath, tee, syscall.SIGKILL)
+}
+
+// StartCleaner is StartProcess for a child that must clean up after its
+// parent's hard death (scenariod removes its packet-drop rules): it gets
+// SIGTERM, not SIGKILL, when the parent dies, and handles it as an
+// interrupt.
+func StartCleaner(name, bin string, args []string, logPath string, tee io.Writer) (*Process, error) {
+	return startProcess(name, bin, args, logPath, tee, syscall.SIGTERM)
+}
+
+func startProcess(name, bin string, args []string, logPath string, tee io.Writer, deathSig syscall.Signal) (*Process, error) {
 	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -34,7 +47,7 @@ func StartProcess(name, bin string, args []string, logPath string, tee io.Writer
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = SysProcAttr()
+	cmd.SysProcAttr = SysProcAttr(deathSig)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)

@@ -87,7 +87,7 @@ func FreePortList(n int) ([]int, error) {
 	lo, hi := portRange()
 	for tries := 0; len(ports) < n && tries < 50*n; tries++ {
 		port := lo + rand.IntN(hi-lo)
-		if slices.Contains(ports, port) || given.ports[port] || wellKnown(port) {
+		if slices.Contains(ports, port) || given.ports[port] || wellKnown(port) || !reserve(port) {
 			continue
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -123,6 +123,32 @@ func wellKnown(port int) bool {
 	}
 	return false
 }
+
+// reserve takes a host-wide claim on port for the life of this process:
+// an flock on <registry>/ports/<port>, which FreePortList in every other
+// process (another run on -free-ports) respects. A port is chosen long
+// before it is bound (the arms' proxies, after the stack started), and
+// without the claim two runs picked the same one. Where the registry
+// cannot be written, every port is free to take.
+func reserve(port int) bool {
+	dir := filepath.Join(DefaultRegistryDir(), "ports")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return true
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	reserved = append(reserved, f) // held until the process exits
+	return true
+}
+
+// reserved are the port claims this process holds (under given's lock).
+var reserved []*os.File
 
 // given are the ports FreePortList handed out in this process: a later
 // call (the arms' ports after the stack's) must not hand one out again,
@@ -387,7 +413,15 @@ var starters = []starter{
 		},
 		ready: func(ctx context.Context, s *Stack) error {
 			for _, srv := range s.Servers {
-				if err := s.waitHealthy(ctx, srv.Name, func() error { return memcachedVersion(srv.Addr) }); err != nil {
+				// Its stats pid proves the answer came from our child.
+				own := s.proc(srv.Name).Pid()
+				if err := s.waitHealthy(ctx, srv.Name, func() error {
+					pid, err := mcprobe.Pid(srv.Addr, time.Second)
+					if err == nil && pid != own {
+						return fmt.Errorf("%s answers as memcached pid %d, ours is pid %d: %w", srv.Addr, pid, own, errNotOurs)
+					}
+					return err
+				}); err != nil {
 					return err
 				}
 			}
@@ -410,7 +444,9 @@ var starters = []starter{
 			return err
 		},
 		ready: func(ctx context.Context, s *Stack) error {
-			if err := s.waitHealthy(ctx, "toxiproxy", func() error { return httpOK(ctx, s.ToxiproxyURL+"/version") }); err != nil {
+			if err := s.waitHealthy(ctx, "toxiproxy", func() error {
+				return s.ownHTTP(ctx, "toxiproxy", s.ToxiproxyURL, "/version")
+			}); err != nil {
 				return err
 			}
 			return s.createProxies(ctx)
@@ -438,7 +474,9 @@ var starters = []starter{
 			return err
 		},
 		ready: func(ctx context.Context, s *Stack) error {
-			return s.waitHealthy(ctx, "prometheus", func() error { return httpOK(ctx, s.PrometheusURL+"/-/ready") })
+			return s.waitHealthy(ctx, "prometheus", func() error {
+				return s.ownHTTP(ctx, "prometheus", s.PrometheusURL, "/-/ready")
+			})
 		},
 	},
 }
@@ -498,7 +536,7 @@ func (s *Stack) Stop() error {
 	}
 	wg.Wait()
 	if s.Dir != "" {
-		killFromPidFiles(s.Dir)
+		KillRecorded(s.Dir) // a memcached another process restarted is not our child
 	}
 	if s.tempDir {
 		return os.RemoveAll(s.Dir)
@@ -663,16 +701,45 @@ func (s *Stack) AddArms(ctx context.Context, arms []Arm, listenHost string, port
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-func (s *Stack) waitHealthy(ctx context.Context, name string, check func() error) error {
-	if err := poll(ctx, 50*time.Millisecond, check); err != nil {
-		s.mu.Lock()
-		var tail string
-		for _, p := range s.procs {
-			if p.Name == name {
-				tail = p.Tail(10)
-			}
+// proc returns the stack's process of that name, nil if none.
+func (s *Stack) proc(name string) *Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		if p.Name == name {
+			return p
 		}
-		s.mu.Unlock()
+	}
+	return nil
+}
+
+// ownHTTP checks that base+path answers 200 and that the listener is the
+// named child's own process.
+func (s *Stack) ownHTTP(ctx context.Context, name, base, path string) error {
+	if err := httpOK(ctx, base+path); err != nil {
+		return err
+	}
+	p := s.proc(name)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
+	return listens(p.Pid(), atoi(port))
+}
+
+// waitHealthy polls check until it passes. It gives up at once when the
+// named child has exited (a port taken, a bad flag) or check reached
+// another process than ours: someone else's server never becomes ours.
+func (s *Stack) waitHealthy(ctx context.Context, name string, check func() error) error {
+	p := s.proc(name)
+	own := func() error {
+		if p != nil && p.Exited() {
+			return fmt.Errorf("%s exited (%v): %w", name, p.Err(), errNotOurs)
+		}
+		return check()
+	}
+	if err := poll(ctx, 50*time.Millisecond, own); err != nil {
+		var tail string
+		if p != nil {
+			tail = p.Tail(10)
+		}
 		if tail != "" {
 			return fmt.Errorf("stack: %s did not become healthy: %w; its log ends:\n%s", name, err, tail)
 		}
@@ -688,8 +755,8 @@ func poll(ctx context.Context, interval time.Duration, check func() error) error
 	defer t.Stop()
 	for {
 		err := check()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, errNotOurs) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -779,25 +846,6 @@ func writeProcFiles(dir, name string, p *Process) error {
 		return fmt.Errorf("stack: %w", err)
 	}
 	return nil
-}
-
-// killFromPidFiles kills any process still named in dir/*.pid: a memcached
-// that another process restarted is not our child.
-func killFromPidFiles(dir string) {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 1 {
-			continue
-		}
-		if isMemcached(pid) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
 }
 
 // isMemcached reports whether pid is a memcached process, so that a stale pid

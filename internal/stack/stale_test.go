@@ -15,7 +15,7 @@ import (
 )
 
 // TestKillStale leaves a real memcached behind as a killed run would and
-// checks that KillStale kills it only once the run's bench is gone, and
+// checks that KillStale kills it only once the run's lock is free, and
 // never a memcached whose command line is not the recorded one.
 func TestKillStale(t *testing.T) {
 	bin := stacktest.NeedBinary(t, "memcached")
@@ -42,23 +42,24 @@ func TestKillStale(t *testing.T) {
 	os.WriteFile(filepath.Join(run, "stack", "mc1.argv.json"), raw, 0o644)
 	os.WriteFile(filepath.Join(run, "stack", "mc1.pid"), fmt.Appendf(nil, "%d\n", mc.Process.Pid), 0o644)
 
-	// The owner is this test process: the run is live, nothing is killed.
-	os.WriteFile(filepath.Join(run, stack.OwnerFile), fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644)
-	if got := stack.KillStale(reports); len(got) != 0 {
+	// The run is live (this process holds its lock): nothing is killed.
+	l, err := stack.Registry{Dir: t.TempDir()}.Lock(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stack.KillStale(run); len(got) != 0 {
 		t.Fatalf("killed %v of a live run", got)
 	}
+	l.Release()
 	// A recorded command line that differs: not provably ours.
-	dead := exec.Command("true")
-	dead.Run()
-	os.WriteFile(filepath.Join(run, stack.OwnerFile), fmt.Appendf(nil, "%d\n", dead.Process.Pid), 0o644)
 	other, _ := json.Marshal(append(argv[:len(argv):len(argv)], "-v"))
 	os.WriteFile(filepath.Join(run, "stack", "mc1.argv.json"), other, 0o644)
-	if got := stack.KillStale(reports); len(got) != 0 {
+	if got := stack.KillStale(run); len(got) != 0 {
 		t.Fatalf("killed %v whose command line is not the recorded one", got)
 	}
-	// The owner is gone and the command line matches: killed.
+	// The run is dead and the command line matches: killed.
 	os.WriteFile(filepath.Join(run, "stack", "mc1.argv.json"), raw, 0o644)
-	if got := stack.KillStale(reports); len(got) != 1 {
+	if got := stack.KillStale(run); len(got) != 1 {
 		t.Fatalf("killed %v, want the one memcached", got)
 	}
 	select {

@@ -186,6 +186,12 @@ type Settings struct {
 	// OnAcquire, if not nil, is called after every pool acquire with the
 	// server's name and the time spent waiting for a connection.
 	OnAcquire func(server string, wait time.Duration)
+	// OnRequest, if not nil, is called each time the client is about to
+	// write a request to server (by name), with the client's name of the
+	// request ("get" also for a get-multi's batch and a CAS's gets): once
+	// per attempt, so retries count. Only clients that can count them call
+	// it (ours; not gomemcache).
+	OnRequest func(server, op string)
 }
 
 // Place maps a key to the index of its server among n, the same way for

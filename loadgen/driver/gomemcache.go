@@ -10,7 +10,8 @@ import (
 )
 
 // gomemcacheDriver adapts github.com/bradfitz/gomemcache. That client has no
-// breaker, no pool statistics or acquire hook, and no contexts: Settings.Timeout is its socket
+// breaker, no pool statistics, no acquire or request hook (so no wire
+// request count), and no contexts: Settings.Timeout is its socket
 // timeout, PoolSize its MaxIdleConns, and the breaker settings are ignored.
 type gomemcacheDriver struct {
 	c     *memcache.Client

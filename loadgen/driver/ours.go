@@ -54,6 +54,9 @@ func openOurs(s Settings) (Driver, error) {
 	if f := s.OnAcquire; f != nil {
 		cfg.OnAcquire = func(addr string, wait time.Duration, _ error) { f(d.name(addr), wait) }
 	}
+	if f := s.OnRequest; f != nil {
+		cfg.OnRequest = func(addr, op string) { f(d.name(addr), op) }
+	}
 	c, err := memcache.New(cfg)
 	if err != nil {
 		return nil, err

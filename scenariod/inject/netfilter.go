@@ -18,7 +18,14 @@ import (
 )
 
 // DefaultTable is the nftables table Netfilter owns when none is given.
+// bench gives each run its own (RunTable): a table is deleted whole, so
+// two runs sharing one would remove each other's faults.
 const DefaultTable = "mcchaos"
+
+// RunTable is the nftables table of the run whose key (stack.RunKey, hex
+// digits) is given: "mcchaos_<key>". Stale-state cleanup finds a dead
+// run's table by the same name.
+func RunTable(key string) string { return DefaultTable + "_" + key }
 
 // ErrNetfilterUnavailable is returned (wrapped) by Netfilter.Available when
 // this machine cannot drop packets with nftables: not Linux, no nft binary,
