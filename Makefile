@@ -15,7 +15,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean prune chaos
+.PHONY: workflow-run compose-images compose-smoke aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean prune chaos
 
 all: build
 
@@ -130,3 +130,73 @@ INTS ?= 1
 HUPS ?= 5
 chaos: deps build
 	.ci/chaos.sh $(KILLS) $(HUPS) $(DROPS) $(INTS)
+
+## workflow-run: bench.yml's bench job run for real, for a pull_request and a push event
+## (smoke profile): its run: steps in order as the non-root user `runner` with passwordless
+## sudo (created when started as root, as on GitHub's runners), with GITHUB_OUTPUT, GITHUB_ENV,
+## GITHUB_PATH and GITHUB_STEP_SUMMARY; local stand-ins for checkout, setup-go and
+## upload-artifact (deploy/workflow_run_test.go). Logs and artifacts: reports/workflow-run/.
+## The workflow's `sudo setcap` on nft is undone afterwards.
+WORKFLOW_LOGS ?= /tmp/mcchaos-workflow-run
+workflow-run:
+	@if [ "$$(id -u)" != 0 ]; then \
+		PATH="$$(dirname "$$(command -v $(GO))"):$$PATH" MCCHAOS_WORKFLOW_RUN=1 MCCHAOS_WORKFLOW_LOGS=$(WORKFLOW_LOGS) \
+		  $(GO) test -count=1 -timeout 100m -v -run 'TestJobRunnerCatchesRootOnlySteps|TestBenchJobSteps' ./deploy; \
+		exit; \
+	fi; \
+	command -v sudo >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sudo >/dev/null; }; \
+	id runner >/dev/null 2>&1 || useradd --create-home --shell /bin/bash runner; \
+	echo 'runner ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/mcchaos-runner; chmod 0440 /etc/sudoers.d/mcchaos-runner; \
+	nft=$$(readlink -f "$$(command -v nft)"); cap=$$(getcap "$$nft" | awk '{print $$2}'); \
+	rm -rf $(WORKFLOW_LOGS); install -d -o runner $(WORKFLOW_LOGS); \
+	sudo -u runner -H env PATH="$$(dirname "$$(command -v $(GO))"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+	  make --no-print-directory workflow-run WORKFLOW_LOGS=$(WORKFLOW_LOGS); rc=$$?; \
+	if [ -n "$$cap" ]; then setcap "$$cap" "$$nft"; else setcap -r "$$nft" 2>/dev/null || true; fi; \
+	mkdir -p reports/workflow-run && cp -r $(WORKFLOW_LOGS)/. reports/workflow-run/ 2>/dev/null; \
+	echo "make workflow-run: logs and artifacts in reports/workflow-run/"; exit $$rc
+
+## compose-images: the compose stack's images built here, no registry needed (deploy/Dockerfile.local:
+## FROM scratch, busybox-static, Debian's memcached and prometheus with their libraries, toxiproxy
+## built from go.mod's version), tagged mcchaos-local/<service>; docker-compose.local.yml uses them.
+COMPOSE_IMAGES := reports/compose-images
+compose-images: deps
+	@command -v busybox >/dev/null && file -L "$$(command -v busybox)" | grep -q 'statically linked' || { \
+		echo "make compose-images: installing busybox-static"; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends busybox-static >/dev/null; }
+	rm -rf $(COMPOSE_IMAGES) && mkdir -p $(COMPOSE_IMAGES)/etc
+	cp deploy/Dockerfile.local $(COMPOSE_IMAGES)/Dockerfile
+	cp "$$(readlink -f "$$(command -v busybox)")" $(COMPOSE_IMAGES)/busybox
+	printf 'root:x:0:0:root:/root:/bin/sh\nmemcache:x:11211:11211::/nonexistent:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > $(COMPOSE_IMAGES)/etc/passwd
+	printf 'root:x:0:\nmemcache:x:11211:\nnogroup:x:65534:\n' > $(COMPOSE_IMAGES)/etc/group
+	@# Each binary with the libraries ldd names, at their paths.
+	for b in memcached prometheus; do \
+		bin=$$(readlink -f "$$(command -v $$b)"); mkdir -p $(COMPOSE_IMAGES)/$$b; \
+		cp --parents "$$bin" $(COMPOSE_IMAGES)/$$b/; \
+		for lib in $$(ldd "$$bin" | grep -o '/[^ ]*'); do cp -L --parents "$$lib" $(COMPOSE_IMAGES)/$$b/; done; \
+	done
+	CGO_ENABLED=0 $(GO) build -o $(COMPOSE_IMAGES)/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server
+	@# The CLI's dependencies are not in go.mod: installed at go.mod's toxiproxy version.
+	cd $(COMPOSE_IMAGES) && CGO_ENABLED=0 GOBIN=$(CURDIR)/$(COMPOSE_IMAGES) $(GO) install \
+	  github.com/Shopify/toxiproxy/v2/cmd/cli@$$(cd $(CURDIR) && $(GO) list -m -f '{{.Version}}' github.com/Shopify/toxiproxy/v2) && mv cli toxiproxy-cli
+	for t in memcached toxiproxy prometheus; do \
+		docker build -q --target $$t -t mcchaos-local/$$t:latest $(COMPOSE_IMAGES) || exit 1; done
+
+## compose-smoke: a smoke benchmark on the compose stack of local images (STACK=compose, per-packet
+## loss by netfilter on the host's path to docker-proxy; Grafana left out). Starts dockerd when no
+## engine answers and it may (root); skips, saying so, only where no engine can start. bench brings
+## the stack down afterwards and keeps Prometheus' data in the run directory (stack/prometheus-data).
+COMPOSE_SMOKE_FILE := reports/compose-local.yml
+compose-smoke: build
+	@if ! docker info >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v dockerd >/dev/null; then \
+			echo "make compose-smoke: starting dockerd (log reports/dockerd.log)"; mkdir -p reports; \
+			nohup dockerd > reports/dockerd.log 2>&1 & \
+			for i in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; \
+		fi; \
+		docker info >/dev/null 2>&1 || { echo "make compose-smoke: SKIPPED: no Docker engine answers or can start here (docker info fails; apt-get install docker.io, then dockerd as root)"; exit 0; }; \
+	fi; \
+	docker compose version >/dev/null 2>&1 || { echo "make compose-smoke: docker compose v2 is missing (go install github.com/docker/compose/v2/cmd@v2.40.3, installed as ~/.docker/cli-plugins/docker-compose)"; exit 2; }; \
+	make --no-print-directory compose-images && \
+	docker compose -f docker-compose.yml -f docker-compose.local.yml config > $(COMPOSE_SMOKE_FILE) && \
+	bin/bench -profile smoke -stack compose -compose-file $(COMPOSE_SMOKE_FILE) -baseline none \
+	  -scenariod-args '-loss-injector netfilter' $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)

@@ -1,16 +1,22 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/scenariod"
 )
 
 // The CI security rules of issue 12 (item 8) and the paired CI run of issue
@@ -23,6 +29,7 @@ import (
 type workflow struct {
 	file        string
 	On          any               `yaml:"on"`
+	Concurrency any               `yaml:"concurrency"`
 	Permissions any               `yaml:"permissions"`
 	Env         map[string]string `yaml:"env"`
 	Jobs        map[string]job    `yaml:"jobs"`
@@ -30,6 +37,9 @@ type workflow struct {
 
 type job struct {
 	If          any               `yaml:"if"`
+	Needs       any               `yaml:"needs"`
+	Timeout     int               `yaml:"timeout-minutes"`
+	Outputs     map[string]string `yaml:"outputs"`
 	Permissions any               `yaml:"permissions"`
 	Concurrency any               `yaml:"concurrency"`
 	Env         map[string]string `yaml:"env"`
@@ -226,11 +236,13 @@ func TestWorkflowRunLines(t *testing.T) {
 	}
 }
 
-// TestCommentJobsConcurrency: every job that writes the PR comment or answers
-// `/bench` runs one at a time per pull request and is never cancelled, so
-// bench-comment.js's read, compare and write of the sticky comment cannot
-// interleave with another's (and no command goes unanswered).
-func TestCommentJobsConcurrency(t *testing.T) {
+// TestCommentJobsNeverCancelled: no job that writes the PR comment or
+// answers `/bench` has a concurrency group. GitHub keeps one pending job per
+// group and cancels it when another queues, even with cancel-in-progress
+// false: a result or a command would be lost. (GitHub's `queue: max` would
+// keep them, but actionlint rejects the key.) bench-comment.js settles two
+// writers instead: its tests race them.
+func TestCommentJobsNeverCancelled(t *testing.T) {
 	found := 0
 	for _, wf := range readWorkflows(t) {
 		for name, j := range wf.Jobs {
@@ -242,20 +254,108 @@ func TestCommentJobsConcurrency(t *testing.T) {
 				continue
 			}
 			found++
-			c, _ := j.Concurrency.(map[string]any)
-			group, _ := c["group"].(string)
-			perPR := strings.Contains(group, "github.event.issue.number") ||
-				strings.Contains(group, "github.event.workflow_run.head_branch") && strings.Contains(group, "github.event.workflow_run.head_repository.full_name")
-			if !perPR {
-				t.Errorf("%s: job %s: concurrency group %q is not one per pull request", wf.file, name, group)
+			if j.Concurrency != nil {
+				t.Errorf("%s: job %s has concurrency %v: a pending job of a group is cancelled when another queues", wf.file, name, j.Concurrency)
 			}
-			if c["cancel-in-progress"] != false {
-				t.Errorf("%s: job %s: cancel-in-progress %v, want false (a cancelled comment job loses a result)", wf.file, name, c["cancel-in-progress"])
+		}
+		if wf.privileged() && wf.Concurrency != nil {
+			t.Errorf("%s: workflow-wide concurrency %v cancels pending comment runs", wf.file, wf.Concurrency)
+		}
+	}
+	if found < 3 {
+		t.Errorf("%d jobs call bench-comment.js or bench-command.js, want bench-report's, and bench-command's two", found)
+	}
+}
+
+// TestResultsAlwaysArrive: a `/bench` re-run's result is posted by
+// bench-command.yml itself once the command job has waited for it (not only
+// if GitHub raises workflow_run for a re-run attempt), and bench-report.yml
+// comments on every conclusion but skipped, cancelled and timed-out runs
+// included, passing the conclusion GitHub reports.
+func TestResultsAlwaysArrive(t *testing.T) {
+	wfs := readWorkflows(t)
+	cmd := wfs["bench-command.yml"]
+	rerun, comment := cmd.Jobs["rerun"], cmd.Jobs["comment"]
+	if rerun.Outputs["run_id"] == "" || rerun.Outputs["conclusion"] == "" {
+		t.Errorf("bench-command.yml: job rerun outputs %v, want the re-run's run_id and conclusion", rerun.Outputs)
+	}
+	if fmt.Sprint(comment.Needs) != "rerun" || !slices.ContainsFunc(comment.Steps, func(s step) bool {
+		script, _ := s.With["script"].(string)
+		return strings.Contains(script, "bench-comment.js") && strings.Contains(script, "conclusion: CONCLUSION")
+	}) {
+		t.Errorf("bench-command.yml: job comment (needs %v) does not post the re-run's result with bench-comment.js", comment.Needs)
+	}
+	bench := wfs["bench.yml"].Jobs["bench"]
+	if rerun.Timeout <= bench.Timeout {
+		t.Errorf("bench-command.yml: the command job's timeout (%d min) must exceed bench's (%d min): it waits for the re-run", rerun.Timeout, bench.Timeout)
+	}
+	report := wfs["bench-report.yml"].Jobs["comment"]
+	if cond := fmt.Sprint(report.If); strings.Contains(cond, "cancelled") || strings.Contains(cond, "timed_out") {
+		t.Errorf("bench-report.yml: if %q skips cancelled or timed-out runs: they must get a comment", cond)
+	}
+	var env map[string]string
+	for _, s := range report.Steps {
+		if s.action() == "actions/github-script" {
+			env = s.Env
+		}
+	}
+	if env["CONCLUSION"] != "${{ github.event.workflow_run.conclusion }}" {
+		t.Errorf("bench-report.yml: CONCLUSION = %q, want the run's conclusion from the event", env["CONCLUSION"])
+	}
+}
+
+// TestCommentArtifact: the artifact the privileged jobs read holds only
+// diff.json and results.json, which bench-render.js validates; report.md,
+// Markdown the PR's code wrote, is never handed to them.
+func TestCommentArtifact(t *testing.T) {
+	j := readWorkflows(t)["bench.yml"].Jobs["bench"]
+	for _, s := range j.Steps {
+		if s.Name != "Prepare the PR comment" {
+			continue
+		}
+		if !strings.Contains(s.Run, "for f in diff.json results.json") || strings.Contains(s.Run, "report.md") || strings.Contains(s.Run, "meta.json") {
+			t.Errorf("bench.yml: step %q puts more than diff.json and results.json in the comment artifact:\n%s", s, s.Run)
+		}
+		return
+	}
+	t.Error("bench.yml: no step \"Prepare the PR comment\"")
+}
+
+// currentMajors are the action majors that run on GitHub's Node 24 runtime
+// (Node 20 actions are no longer run natively); the tag checked out to pin
+// each is in the comment after the SHA.
+var currentMajors = map[string]int{
+	"actions/checkout": 7, "actions/setup-go": 7, "actions/upload-artifact": 7,
+	"actions/download-artifact": 8, "actions/github-script": 8,
+}
+
+// TestActionVersions: every action is pinned by SHA with its version in a
+// comment (`@<sha> # v7.0.1`), on a current major.
+func TestActionVersions(t *testing.T) {
+	re := regexp.MustCompile(`(?m)uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40})(?:\s*#\s*v(\d+)\.\d+\.\d+)?\s*$`)
+	files, _ := filepath.Glob(filepath.Join(repoRoot, ".github", "workflows", "*.yml"))
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if m[3] == "" {
+				t.Errorf("%s: %s@%s has no version comment (# vX.Y.Z)", filepath.Base(f), m[1], m[2])
+				continue
+			}
+			want, ok := currentMajors[m[1]]
+			if !ok {
+				t.Errorf("%s: %s: add its current major to currentMajors", filepath.Base(f), m[1])
+			} else if major, _ := strconv.Atoi(m[3]); major < want {
+				t.Errorf("%s: %s v%d, want v%d or later (Node 24)", filepath.Base(f), m[1], major, want)
 			}
 		}
 	}
-	if found < 2 {
-		t.Errorf("%d jobs call bench-comment.js or bench-command.js, want the comment job and the command job", found)
+	if n == 0 {
+		t.Error("no pinned actions found")
 	}
 }
 
@@ -392,6 +492,186 @@ func TestNoAuthorAssociation(t *testing.T) {
 		}
 		if strings.Contains(string(b), "author_association") {
 			t.Errorf("%s uses author_association: check write access through the API (getCollaboratorPermissionLevel)", wf.file)
+		}
+	}
+}
+
+// TestKnownNames: .github/scripts/bench-known.json, the only names the PR
+// comment prints, holds scenariod's catalogue exactly, the schema versions
+// collect writes, its verdicts and modes, and every phase, figure, label
+// key, unit, direction, verdict, fidelity and status in collect's own test
+// outputs: a valid artifact is never refused, a renamed scenario is noticed.
+func TestKnownNames(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, ".github", "scripts", "bench-known.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var known struct {
+		DiffSchemas    []int    `json:"diff_schemas"`
+		ResultsSchemas []int    `json:"results_schemas"`
+		Scenarios      []string `json:"scenarios"`
+		Phases         []string `json:"phases"`
+		Figures        []string `json:"figures"`
+		LabelKeys      []string `json:"label_keys"`
+		Units          []string `json:"units"`
+		Directions     []string `json:"directions"`
+		RowVerdicts    []string `json:"row_verdicts"`
+		Verdicts       []string `json:"verdicts"`
+		Modes          []string `json:"modes"`
+		Fidelities     []string `json:"fidelities"`
+		Statuses       []string `json:"statuses"`
+		Charted        []string `json:"charted_series"`
+		Expectations   []string `json:"expectations"`
+	}
+	if err := json.Unmarshal(b, &known); err != nil {
+		t.Fatalf("bench-known.json: %v", err)
+	}
+	var catalogue []string
+	for _, sc := range scenariod.Builtin() {
+		catalogue = append(catalogue, sc.Name)
+	}
+	if !slices.Equal(known.Scenarios, catalogue) {
+		t.Errorf("bench-known.json scenarios %q, want scenariod's catalogue %q", known.Scenarios, catalogue)
+	}
+	if !slices.Contains(known.DiffSchemas, results.SchemaVersion) || !slices.Contains(known.ResultsSchemas, results.SchemaVersion) {
+		t.Errorf("schemas %v / %v do not include collect's %d", known.DiffSchemas, known.ResultsSchemas, results.SchemaVersion)
+	}
+	want := func(list []string, what, v string) {
+		t.Helper()
+		if v != "" && !slices.Contains(list, v) {
+			t.Errorf("bench-known.json: %s %q, in collect's output, is not known", what, v)
+		}
+	}
+	for _, v := range []string{compare.VerdictOK, compare.VerdictRegression, compare.VerdictIntegrity, compare.VerdictNoBaseline, compare.VerdictInvalid, compare.VerdictUnconfirmed, compare.VerdictAdvisory} {
+		want(known.Verdicts, "verdict", v)
+	}
+	for _, v := range []string{compare.ModePaired, compare.ModeStored, compare.ModeNone} {
+		want(known.Modes, "mode", v)
+	}
+	for _, g := range compare.DefaultFamily {
+		want(known.Phases, "phase", g.Key.Phase)
+		want(known.Figures, "figure", g.Key.Name)
+	}
+	for name := range compare.DefaultFloors {
+		want(known.Figures, "figure", name)
+	}
+	diffs, _ := filepath.Glob(filepath.Join(repoRoot, "collect", "report", "testdata", "diff-*.json"))
+	if len(diffs) == 0 {
+		t.Fatal("no diff-*.json in collect/report/testdata")
+	}
+	for _, f := range diffs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only what the comment reads (compare.Diff has fields that do
+		// not read back, such as the policy).
+		type row struct {
+			Key                      compare.Key
+			Unit, Direction, Verdict string
+		}
+		var d struct {
+			Verdict   string `json:"verdict"`
+			Mode      string `json:"mode"`
+			Healthy   []row  `json:"healthy"`
+			Scenarios []struct {
+				Name, Fidelity, Status, Expect string
+				Rows                           []row
+			} `json:"scenarios"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		want(known.Verdicts, "verdict", d.Verdict)
+		want(known.Modes, "mode", d.Mode)
+		d.Scenarios = append(d.Scenarios, struct {
+			Name, Fidelity, Status, Expect string
+			Rows                           []row
+		}{Rows: d.Healthy})
+		for _, sc := range d.Scenarios {
+			want(known.Scenarios, "scenario", sc.Name)
+			want(known.Fidelities, "fidelity", sc.Fidelity)
+			want(known.Statuses, "status", sc.Status)
+			want(known.Expectations, "expectation", sc.Expect)
+			for _, r := range sc.Rows {
+				want(known.Phases, "phase", r.Key.Phase)
+				want(known.Figures, "figure", r.Key.Name)
+				want(known.Units, "unit", r.Unit)
+				want(known.Directions, "direction", r.Direction)
+				want(known.RowVerdicts, "row verdict", r.Verdict)
+				for _, kv := range strings.Split(r.Key.Labels, ",") {
+					k, _, _ := strings.Cut(kv, "=")
+					want(known.LabelKeys, "label key", k)
+				}
+			}
+		}
+	}
+	f, err := results.Read(filepath.Join(repoRoot, "collect", "testdata", "results.golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	charted := 0
+	for _, run := range f.Runs {
+		for _, sc := range run.Scenarios {
+			for _, s := range sc.Series {
+				if slices.Contains(known.Charted, s.Name) {
+					charted++
+					want(known.Units, "series unit", s.Unit)
+				}
+			}
+		}
+	}
+	if charted == 0 {
+		t.Errorf("no series named %q in results.golden.json: the comment's charts would be empty", known.Charted)
+	}
+}
+
+// TestComposeLocalOverride: docker-compose.local.yml (make compose-smoke)
+// leaves no default service of docker-compose.yml pulling from a registry:
+// each runs an image of deploy/Dockerfile.local, never pulled, or is moved
+// out of the default set (Grafana, which has no local image).
+func TestComposeLocalOverride(t *testing.T) {
+	type service struct {
+		Image      string   `yaml:"image"`
+		PullPolicy string   `yaml:"pull_policy"`
+		Profiles   []string `yaml:"profiles"`
+	}
+	read := func(name string) map[string]service {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(repoRoot, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			Services map[string]service `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(b, &f); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return f.Services
+	}
+	base, local := read("docker-compose.yml"), read("docker-compose.local.yml")
+	df, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "Dockerfile.local"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range base {
+		if len(s.Profiles) > 0 {
+			continue // not started by default
+		}
+		o, ok := local[name]
+		switch {
+		case !ok:
+			t.Errorf("docker-compose.local.yml: service %s (image %s) is not overridden: it would be pulled", name, s.Image)
+		case len(o.Profiles) > 0:
+			// moved out of the default set
+		case !strings.HasPrefix(o.Image, "mcchaos-local/") || o.PullPolicy != "never":
+			t.Errorf("docker-compose.local.yml: service %s: image %q pull_policy %q, want mcchaos-local/… and never", name, o.Image, o.PullPolicy)
+		default:
+			target := strings.TrimSuffix(strings.TrimPrefix(o.Image, "mcchaos-local/"), ":latest")
+			if !strings.Contains(string(df), " AS "+target+"\n") {
+				t.Errorf("deploy/Dockerfile.local has no target %s (service %s)", target, name)
+			}
 		}
 	}
 }

@@ -7,15 +7,23 @@
 // the pull_request context (a fork's read-only token, the PR's own cache
 // scope), never in the default branch's context, where the Actions cache of
 // main is writable and a poisoned entry would reach main's benchmark. This
-// script runs no PR code and reads no file of the PR. When the re-run
-// completes, bench-report.yml posts its result as for any pull_request run.
+// script runs no PR code and reads no file of the PR.
+//
+// Results always arrive: the command job then waits for the re-run to
+// complete (WAIT_MS at most) and gives its run, attempt and conclusion as
+// step outputs to the next job of bench-command.yml, which posts the
+// comment. It does not rely on GitHub raising workflow_run for a re-run
+// attempt (bench-report.yml posts it too if it does; bench-comment.js keeps
+// the newer result either way). A re-run that does not complete in time is
+// answered with a reply.
 //
 // Rules, each pinned by bench-command.test.js:
 //   - only someone with write access may ask: the permission comes from the
 //     API (admin or write), not from author_association (MEMBER does not
 //     mean write access);
-//   - the comment names the commit the commenter reviewed (`/bench 1a2b3c4`);
-//     it must be the PR's head now, and only a run of exactly that commit is
+//   - the comment names the commit the commenter reviewed, at least 12 hex
+//     digits (`/bench 1a2b3c4d5e6f`: 7 digits can be made to collide); it
+//     must be the PR's head now, and only a run of exactly that commit is
 //     re-run;
 //   - the run lookup asks GitHub for the runs it wants (workflow bench.yml,
 //     event pull_request, head_sha) and keeps only those whose head
@@ -27,8 +35,12 @@ const WORKFLOW = 'bench.yml';
 // WRITERS are the permission levels that may run the benchmark. The legacy
 // `permission` field reports maintain as write and triage as read.
 const WRITERS = ['admin', 'write'];
-// COMMAND is the whole comment: /bench, then the commit (7 to 40 hex digits).
-const COMMAND = /^\/bench(?:[ \t]+([0-9a-fA-F]{7,40}))?[ \t]*$/;
+// COMMAND is the whole comment: /bench, then the commit (12 to 40 hex digits).
+const COMMAND = /^\/bench(?:[ \t]+([0-9a-fA-F]{12,40}))?[ \t]*$/;
+// WAIT_MS is how long the command waits for the re-run: bench.yml's
+// timeout-minutes (60) and time in the queue. POLL_MS is between looks.
+const WAIT_MS = 75 * 60 * 1000;
+const POLL_MS = 30 * 1000;
 
 // parse returns { sha } for a `/bench` comment (sha is '' when none is
 // named), or null when body is not a `/bench` command.
@@ -69,8 +81,9 @@ async function prRun(github, owner, repo, pr) {
 
 // command handles the issue_comment event in context and returns what it
 // did: 'ignored', 'refused', 'replied' (told the commenter why nothing runs)
-// or 'rerun'.
-async function command({ github, context, core }) {
+// 'rerun' (the re-run completed; its outputs are set) or 'timeout'.
+async function command({ github, context, core, waitMs = WAIT_MS, pollMs = POLL_MS,
+  wait = (ms) => new Promise((r) => setTimeout(r, ms)), now = Date.now }) {
   const { owner, repo } = context.repo;
   const { comment, issue } = context.payload;
   if (!issue || !issue.pull_request || !comment || !comment.user) {
@@ -118,9 +131,40 @@ async function command({ github, context, core }) {
   }
   await github.rest.reactions.createForIssueComment({ owner, repo, comment_id: comment.id, content: 'rocket' });
   core.info(`re-running ${run.html_url} for ${login}: ${head}`);
+
+  const done = await completed(github, owner, repo, run, { waitMs, pollMs, wait, now });
+  if (!done) {
+    await reply(`the re-run ${run.html_url} did not complete within ${Math.round(waitMs / 60000)} minutes; its result will be on its page, and in the comment if GitHub reports its completion.`);
+    return 'timeout';
+  }
+  core.setOutput('pr', String(issue.number));
+  core.setOutput('run_id', String(done.id));
+  core.setOutput('run_attempt', String(done.run_attempt));
+  core.setOutput('started_at', String(done.run_started_at || ''));
+  core.setOutput('head_sha', String(done.head_sha));
+  core.setOutput('conclusion', String(done.conclusion || ''));
+  core.info(`${done.html_url} attempt ${done.run_attempt}: ${done.conclusion}`);
   return 'rerun';
+}
+
+// completed polls run until a later attempt than the one re-run has
+// completed, and returns it; null when waitMs passes first.
+async function completed(github, owner, repo, run, { waitMs, pollMs, wait, now }) {
+  const before = Number(run.run_attempt) || 1;
+  const deadline = now() + waitMs;
+  for (;;) {
+    const { data } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: run.id });
+    if (Number(data.run_attempt) > before && data.status === 'completed' && data.head_sha === run.head_sha) {
+      return data;
+    }
+    if (now() + pollMs > deadline) {
+      return null;
+    }
+    await wait(pollMs);
+  }
 }
 
 module.exports = command;
 module.exports.parse = parse;
 module.exports.WORKFLOW = WORKFLOW;
+module.exports.WAIT_MS = WAIT_MS;
