@@ -61,7 +61,7 @@ baseline: deps-$(STACK) build
 ## rate of the verdict (PROFILE=smoke N=10 by default). The verdict's bound needs no such run.
 N ?= 10
 aa: deps-$(STACK) build
-	@flagged=0; judged=0; for i in $$(seq 1 $(N)); do \
+	@mkdir -p reports; flagged=0; judged=0; for i in $$(seq 1 $(N)); do \
 	  bin/bench -aa -profile $(if $(filter command line,$(origin PROFILE)),$(PROFILE),smoke) -stack $(STACK) -fail-on regression \
 	    -run-id aa-$$(date -u +%Y%m%d-%H%M%S)-$$i $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS) >reports/aa-last.log 2>&1; rc=$$?; \
 	  case $$rc in 0) judged=$$((judged+1));; 1) judged=$$((judged+1)); flagged=$$((flagged+1));; esac; \
