@@ -15,8 +15,9 @@
 // worth acting on (Policy). A candidate is a regression only when a second,
 // independent stage (the scenario run again with fresh processes and a new
 // arm order: Confirm) flags the same row the same way. For exchangeable
-// arms a row is then falsely flagged with probability at most (Alpha/2)²,
-// and a run of m gating rows at most m·(Alpha/2)² (Bonferroni): the bound
+// arms a row is then falsely flagged with probability at most
+// (Alpha/2)·(ConfirmAlpha/2), and a run of m gating rows at most m times
+// that (Bonferroni): the bound
 // is by construction, A/A runs measure the rate, and no host class needs a
 // calibration. An integrity violation fails the run whatever the
 // statistics say. Parsing (collect/results), statistics (here) and
@@ -45,8 +46,14 @@ const (
 	// DefaultAlpha is the level of each U test, in each of the two stages.
 	// 0.01 with 5 arms a side means every head arm beyond every base arm
 	// (p = 0.008); with the confirmation stage a row is falsely flagged
-	// with probability at most (0.01/2)² = 2.5e-5.
+	// with probability at most (0.01/2)·(0.05/2) = 1.25e-4.
 	DefaultAlpha = 0.01
+	// DefaultConfirmAlpha is the level of the confirmation stage's U test
+	// of a candidate. 0.05 rather than 0.01: a change that shows on 3 or 4
+	// of 5 arms (a breaker that trips on chance losses: p = 0.048 against
+	// none) confirms, and the bound of a run of m gating rows is still
+	// m × 1.25e-4 (0.9 % for a pr run's ~70 rows).
+	DefaultConfirmAlpha = 0.05
 	// DefaultConfidence is the level of the effect's interval.
 	DefaultConfidence = 0.95
 )
@@ -165,6 +172,9 @@ var FallbackFloor = Floor{Rel: 0.10}
 type Config struct {
 	// Alpha is the level of each U test. If zero, DefaultAlpha.
 	Alpha float64
+	// ConfirmAlpha is the level of the confirmation stage's test of a
+	// candidate. If zero, DefaultConfirmAlpha.
+	ConfirmAlpha float64
 	// Confidence of the effect's interval. If zero, DefaultConfidence.
 	Confidence float64
 	// Family is the per-scenario gating family. If nil, DefaultFamily.
@@ -180,6 +190,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.Alpha = cmp.Or(c.Alpha, DefaultAlpha)
+	c.ConfirmAlpha = cmp.Or(c.ConfirmAlpha, DefaultConfirmAlpha)
 	c.Confidence = cmp.Or(c.Confidence, DefaultConfidence)
 	if c.Family == nil {
 		c.Family = DefaultFamily
@@ -377,14 +388,16 @@ type Diff struct {
 	Regressions int     `json:"regressions"`
 	Mode        string  `json:"mode"`
 	Alpha       float64 `json:"alpha"`
+	// ConfirmAlpha is the level at which the confirmation stage confirms.
+	ConfirmAlpha float64 `json:"confirm_alpha"`
 	Confidence  float64 `json:"confidence"`
 	// Candidates counts the gating rows flagged by the first stage.
 	Candidates int `json:"candidates"`
 	// Confirmation describes the confirmation stage, nil when none ran.
 	Confirmation *Confirmation `json:"confirmation,omitempty"`
 	// GatingRows is m, the gating rows tested in the first stage, and
-	// FalseAlarmBound m·(Alpha/2)²: the bound on the probability that a
-	// run with exchangeable arms declares any regression.
+	// FalseAlarmBound m·(Alpha/2)·(ConfirmAlpha/2): the bound on the
+	// probability that a run with exchangeable arms declares any regression.
 	GatingRows      int     `json:"gating_rows"`
 	FalseAlarmBound float64 `json:"false_alarm_bound"`
 	// Policy is the smallest change worth acting on per gating figure.
@@ -485,7 +498,7 @@ func sides(old, new *results.File) (base *source, head source, mode string) {
 func Compare(old, new *results.File, cfg Config) (*Diff, error) {
 	cfg = cfg.withDefaults()
 	base, head, mode := sides(old, new)
-	d := &Diff{SchemaVersion: results.SchemaVersion, Alpha: cfg.Alpha, Confidence: cfg.Confidence, Mode: mode,
+	d := &Diff{SchemaVersion: results.SchemaVersion, Alpha: cfg.Alpha, ConfirmAlpha: cfg.ConfirmAlpha, Confidence: cfg.Confidence, Mode: mode,
 		Head: head.runSet(), Family: append(slices.Clip(cfg.Family), cfg.Healthy...), Policy: cfg.Policy}
 	if mode == ModePaired && old != nil {
 		d.Warnings = append(d.Warnings, "the run is paired: base and head of this run are compared, the stored baseline is not used")
@@ -610,7 +623,7 @@ func (d *Diff) finish(compared bool) {
 	for _, r := range d.Healthy {
 		count(r)
 	}
-	d.FalseAlarmBound = float64(d.GatingRows) * (d.Alpha / 2) * (d.Alpha / 2)
+	d.FalseAlarmBound = float64(d.GatingRows) * (d.Alpha / 2) * (d.ConfirmAlpha / 2)
 	d.Verdict, d.Summary = verdict(d, compared)
 	if len(d.Invalid) > 0 {
 		d.Summary += fmt.Sprintf("; %d scenario(s) invalid (faults not in effect as requested, or no steady state before them): %s", len(d.Invalid), strings.Join(d.Invalid, ", "))

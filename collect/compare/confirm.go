@@ -8,11 +8,12 @@ import (
 // Confirm judges the candidates of first (the run's comparison) by second,
 // the comparison of the confirmation stage: the scenarios with candidates
 // run again with fresh processes and a new arm order. A candidate is a
-// regression only when the same row of second is a candidate too (worse,
-// p < Alpha, beyond the policy floor); otherwise it is Unconfirmed. The
-// two stages are independent when the arms are exchangeable, so a row is
-// falsely declared with probability at most (Alpha/2)² (each stage's
-// two-sided p below Alpha in the worse direction: Alpha/2).
+// regression only when the same row of second is worse again, at
+// p < first.ConfirmAlpha and beyond the policy floor; otherwise it is
+// Unconfirmed. The two stages are independent when the arms are
+// exchangeable, so a row is falsely declared with probability at most
+// (Alpha/2)·(ConfirmAlpha/2) (a stage's two-sided p below its level in the
+// worse direction: half the level).
 //
 // Integrity violations and problems of second carry over (a violation
 // fails the run whichever stage saw it). first is changed and returned.
@@ -38,7 +39,8 @@ func Confirm(first, second *Diff) *Diff {
 			return
 		}
 		r.Confirm = &Stage{Base: again.Base, Head: again.Head, Effect: again.Effect, P: again.P, Floor: again.Floor, Verdict: again.Verdict, Reason: again.Reason}
-		if again.Verdict == Candidate {
+		if again.P != nil && judge(Row{Effect: again.Effect, Floor: again.Floor, Direction: r.Direction, Gating: true}, *again.P, first.ConfirmAlpha) == Candidate {
+			r.Confirm.Verdict = Candidate
 			r.Verdict = Regression
 			c.Confirmed++
 			return

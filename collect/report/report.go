@@ -186,8 +186,8 @@ func writeMeta(b *strings.Builder, in Input) {
 		fmt.Fprintf(b, "| method | one value per arm and side (%d base arms, %d head arms); Mann–Whitney U test (benchmath) at alpha %g per figure; effect = Hodges–Lehmann shift head − base with its %g %% interval; only the gating figures can fail the run |\n",
 			d.Base.Arms, d.Head.Arms, d.Alpha, d.Confidence*100)
 		if d.Mode == compare.ModePaired {
-			fmt.Fprintf(b, "| false alarms | a gating row is a candidate when worse at p < %g beyond the policy floor, and a regression only when a second stage (fresh processes, new arm order) flags it again: for exchangeable arms at most (%g/2)² per row, %.2g for this run's %d gating rows |\n",
-				d.Alpha, d.Alpha, d.FalseAlarmBound, d.GatingRows)
+			fmt.Fprintf(b, "| false alarms | a gating row is a candidate when worse at p < %g beyond the policy floor, and a regression only when a second stage (fresh processes, new arm order) finds it worse again at p < %g beyond the floor: for exchangeable arms at most (%g/2)·(%g/2) per row, %.2g for this run's %d gating rows |\n",
+				d.Alpha, d.ConfirmAlpha, d.Alpha, d.ConfirmAlpha, d.FalseAlarmBound, d.GatingRows)
 			fmt.Fprintf(b, "| confirmation | %s |\n", confirmationLine(d))
 		}
 		fmt.Fprintf(b, "| policy | smallest change worth acting on (max of relative to the base median, absolute): %s |\n", policyLine(d.Policy))
