@@ -97,7 +97,10 @@ func assertClean(t *testing.T, s *stack.Stack, table string) {
 // dial connects to addr.
 func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	// 10 s: under per-packet loss a SYN or SYN-ACK is resent after 1 s,
+	// then 2 s, then 4 s more; 3 s failed the loss tests on two losses in
+	// a row (about 1 in 50 dials at 10 %).
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
