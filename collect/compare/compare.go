@@ -390,7 +390,7 @@ type Diff struct {
 	Alpha       float64 `json:"alpha"`
 	// ConfirmAlpha is the level at which the confirmation stage confirms.
 	ConfirmAlpha float64 `json:"confirm_alpha"`
-	Confidence  float64 `json:"confidence"`
+	Confidence   float64 `json:"confidence"`
 	// Candidates counts the gating rows flagged by the first stage.
 	Candidates int `json:"candidates"`
 	// Confirmation describes the confirmation stage, nil when none ran.
