@@ -4,6 +4,7 @@ SHELL       := /bin/bash
 GO          ?= go
 PROFILE     ?= pr
 SCENARIOS   ?=
+SHARD       ?=
 STACK       ?= local
 BENCH_FLAGS ?=
 # BASE: the git ref the base side is built from. By default the commit this
@@ -48,9 +49,10 @@ deps-compose deps-external:
 
 ## bench: the benchmark on the local stack (PROFILE=pr|full|smoke, SCENARIOS=a,b, STACK=local|compose|external,
 ## BASE=<git ref>: the paired run's base, built from that ref beside this checkout; default: where this
-## branch forked from main; BASE= compares with baselines/$(PROFILE).json, advisory).
+## branch forked from main; BASE= compares with baselines/$(PROFILE).json, advisory; SHARD=i/n: only shard i
+## of n, balanced by duration; bin/collect -merge -out DIR RUN_DIR... joins the shards into one report).
 bench: deps-$(STACK) build
-	bin/bench -profile $(PROFILE) -stack $(STACK) $(if $(BASE),-base $(BASE)) $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(BENCH_FLAGS)
+	bin/bench -profile $(PROFILE) -stack $(STACK) $(if $(BASE),-base $(BASE)) $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(if $(SHARD),-shard $(SHARD)) $(BENCH_FLAGS)
 
 ## baseline: run the benchmark and store its results as baselines/$(PROFILE).json.
 baseline: deps-$(STACK) build

@@ -150,6 +150,7 @@ func Collect(ctx context.Context, q Querier, m *manifest.Manifest, cfg Config) (
 		End:         m.End,
 		CollectedAt: cfg.Now().UTC(),
 		Status:      m.Status,
+		Shard:       m.Shard,
 	}
 	var done []manifest.Scenario
 	for _, s := range m.Scenarios {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/shard"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
@@ -86,6 +87,9 @@ type Config struct {
 	RunID string
 	// Stack is recorded in the manifest ("local", "compose", "external").
 	Stack string
+	// Shard, when set, is recorded in the manifest: Scenarios are this
+	// shard's share of a larger selection (SelectShard).
+	Shard *shard.Record
 	// Metrics receives scenario and fault metrics. If nil, none are kept.
 	Metrics *Metrics
 	// CleanupTimeout is the budget to remove every fault after an
@@ -357,6 +361,7 @@ func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
 		Stack:         r.cfg.Stack,
 		Start:         start,
 		Status:        manifest.StatusRunning,
+		Shard:         r.cfg.Shard,
 		Scenarios:     []manifest.Scenario{},
 	}
 	if err := os.MkdirAll(filepath.Dir(r.cfg.ManifestPath), 0o755); err != nil {

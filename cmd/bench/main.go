@@ -91,6 +91,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the arms' random order (ports, proxies, start order); 0: a new one each run (the manifest records it)")
 	fs.BoolVar(&cfg.NoConfirm, "no-confirm", false, "skip the confirmation stage: candidates stay unconfirmed (the verdict says so)")
 	fs.IntVar(&cfg.Arms, "arms", 0, "arms (client instances) per side (default: the profile's)")
+	fs.StringVar(&cfg.Shard, "shard", "", "run only shard `i/n` of the selection (1-based): a share balanced by duration, as a paired run with its own confirmation stage; collect -merge joins the shards' run directories")
 	prune := fs.Bool("prune", false, "remove the Prometheus data of the runs under -reports (their reports, results and logs stay), then exit; such a run can no longer be -recollect'ed")
 	pruneKeep := fs.Int("prune-keep", 1, "with -prune: keep the Prometheus data of the newest N runs")
 	fs.StringVar(&recollect, "recollect", "", "report an earlier local run `DIR` again from its kept manifest and Prometheus data")

@@ -473,6 +473,12 @@ func TestBadInput(t *testing.T) {
 		{"missing baseline", []string{"-profile", "smoke", "-baseline", "/nonexistent/base.json"}, nil, "re-record it"},
 		{"truncated baseline", []string{"-profile", "smoke", "-baseline", writeFile(t, `{"schema_version":`)}, nil, "re-record it"},
 		{"empty baseline", []string{"-profile", "smoke", "-baseline", writeFile(t, `{"schema_version":1,"runs":[{"run_id":"x","profile":"smoke","scenarios":[]}]}`)}, nil, "baseline"},
+		// A shard that is not i/n, beyond n, or of more shards than scenarios.
+		{"shard syntax", []string{"-shard", "2"}, nil, `-shard "2": want i/n`},
+		{"shard beyond n", []string{"-shard", "3/2"}, nil, "want 1 ≤ i ≤ n"},
+		{"more shards than scenarios", []string{"-profile", "smoke", "-scenarios", "latency-200ms-1s,packet-loss-100-pct", "-shard", "1/3"}, nil, "3 shards for 2 scenarios"},
+		// A baseline is a whole run.
+		{"shard baseline", []string{"-profile", "smoke", "-shard", "1/2", "-update-baseline"}, nil, "a baseline is a whole run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reports := t.TempDir()

@@ -8,6 +8,7 @@
 //	collect -compare - PAIRED.json [-out DIR]
 //	collect -run-dir reports/<run> -confirm reports/<run>/confirm    (the confirmation stage)
 //	collect -compare - PAIRED.json -confirm CONFIRM.json
+//	collect -merge -out DIR SHARD_RUN_DIR...    (the shards of bench -shard i/n, joined into one run)
 //	collect -history DIR [-history-repo OWNER/NAME [-history-runs N]] [-out DIR]
 //
 // Exit codes: 0 ran and found no regression (or was not asked to fail), 1 a
@@ -87,6 +88,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 	fs.Var(&baselines, "baseline", "baseline results.json to compare against (repeat for repeated runs), or \"auto\" for baselines/<profile>.json when it exists")
 	fs.BoolVar(&opt.UpdateBaseline, "update-baseline", false, "write the results to <baseline-dir>/<profile>.json")
 	fs.StringVar(&opt.BaselineDir, "baseline-dir", collect.DefaultBaselineDir, "directory of the per-profile baselines")
+	mergeMode := fs.Bool("merge", false, "join the run directories of a run's shards (bench -shard i/n) into one run in -out: collect -merge -out DIR RUN_DIR...")
 	cmpMode := fs.Bool("compare", false, "compare two results files offline: -compare OLD.json NEW.json (each may be a comma-separated list)")
 	fs.StringVar(&opt.OutDir, "out", "", "output directory (default: the run directory, or the directory of NEW.json)")
 	failOn := fs.String("fail-on", string(collect.FailOnNever), "exit 1 on: regression (or integrity), integrity, never")
@@ -134,6 +136,20 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string, getenv fu
 		path, res, err := history.Run(ctx, ho)
 		if res != nil {
 			fmt.Fprintf(stdout, "%s\t%d runs, %d of %d gating series changed\n", path, len(res.Points), len(res.Changed()), len(res.Series))
+		}
+		return err
+	}
+	if *mergeMode {
+		if *cmpMode || len(confirm) > 0 || len(runDirs)+len(manifests) > 0 {
+			return fmt.Errorf("%w: -merge takes the shards' run directories alone (their confirm/ is read from each): not -compare, -confirm, -run-dir or -manifest", collect.ErrUsage)
+		}
+		opt.StepSummary = getenv("GITHUB_STEP_SUMMARY")
+		if !*quiet {
+			opt.Stderr = stderr
+		}
+		o, err := collect.Merge(ctx, pos, opt)
+		if o != nil {
+			fmt.Fprintf(stdout, "%s\t%s\n", o.Report, o.Verdict)
 		}
 		return err
 	}

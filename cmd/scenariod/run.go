@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/shard"
 	"github.com/mcchaos/mcchaos/internal/signals"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/scenariod"
@@ -88,6 +89,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		waitURL      = fs.String("wait-scraped", "", "Prometheus URL: before the first scenario, wait until it scrapes the -wait-scraped-jobs")
 		waitJobs     = fs.String("wait-scraped-jobs", scenariod.DefaultWaitScrapedJobs, "jobs whose up must be 1 before the first scenario")
 		waitTimeout  = fs.Duration("wait-scraped-timeout", scenariod.DefaultWaitScrapeTimeout, "how long to wait for the scrape")
+		shardSpec    = fs.String("shard", "", "run only shard `i/n` of the selection: a share balanced by duration (1-based; the manifest records it)")
 		linger       = fs.Duration("linger", 3*time.Second, "keep serving /metrics this long after the last scenario, so the final idle phase is scraped")
 	)
 	fs.Var(&files, "scenario-file", "YAML or JSON file of more scenarios (repeatable)")
@@ -134,6 +136,16 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	var shardRec *shard.Record
+	if *shardSpec != "" {
+		spec, err := shard.Parse(*shardSpec)
+		if err != nil {
+			return err
+		}
+		if scenarios, shardRec, err = scenariod.SelectShard(prof, scenarios, spec); err != nil {
+			return err
+		}
+	}
 	if *check {
 		for _, s := range scenarios {
 			fmt.Fprintln(stdout, s.Name)
@@ -169,6 +181,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		ManifestPath: *manifestPath,
 		RunID:        *runID,
 		Stack:        *stackName,
+		Shard:        shardRec,
 		Metrics:      metrics,
 		OnEvent:      progress.Event,
 		Log:          progress,

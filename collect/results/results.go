@@ -23,6 +23,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect/internal/robust"
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/shard"
 )
 
 // SchemaVersion is the version of the format written by this package. Read
@@ -84,6 +85,9 @@ type Run struct {
 	// IntegrityViolations counts, per side and arm, the violations over the
 	// whole run, between scenarios too. Any is a failure.
 	IntegrityViolations map[string]Values `json:"integrity_violations"`
+	// Shard, when the run is one shard of several, is the manifest's
+	// record of it (which shard, of what selection); JoinShards joins them.
+	Shard *shard.Record `json:"shard,omitempty"`
 	// Notes say what was unusual in collecting the run (e.g. no manifest).
 	Notes     []string   `json:"notes,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`

@@ -26,6 +26,7 @@ import (
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/shard"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/internal/toxiproxy"
 )
@@ -105,6 +106,10 @@ type Config struct {
 	// NoConfirm skips the confirmation stage: first-stage candidates stay
 	// unconfirmed.
 	NoConfirm bool
+	// Shard, "i/n", runs only shard i of n of the selection: a share
+	// balanced by duration, as a paired run of its own with its own
+	// confirmation stage; the manifest records it for collect -merge.
+	Shard string
 
 	recollect bool // Recollect: the run directory exists
 	autoID    bool // RunID was chosen by setDefaults: a taken one gets a suffix
@@ -286,6 +291,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, fmt.Errorf("bench: %w", err)
 		}
 		args := append([]string{"-run-id", id, "-manifest", filepath.Join(dir, "manifest.json")}, sdArgs...)
+		if cfg.Shard != "" {
+			args = append(args, "-shard", cfg.Shard) // the first stage only: the confirmation runs its own names
+		}
 		sd, err := startScenariod(bins.scenariod, args, filepath.Join(res.RunDir, "logs", logName), cfg.Stderr)
 		if err != nil {
 			return res, err
@@ -405,6 +413,14 @@ func (c *Config) setDefaults() error {
 	}
 	if _, err := collect.ParseFailOn(c.FailOn); err != nil {
 		return &UsageError{err}
+	}
+	if c.Shard != "" {
+		if _, err := shard.Parse(c.Shard); err != nil {
+			return &UsageError{err}
+		}
+		if c.UpdateBaseline {
+			return &UsageError{fmt.Errorf("-shard %s and -update-baseline: a baseline is a whole run, not a shard", c.Shard)}
+		}
 	}
 	if !c.recollect {
 		if err := checkRunID(c.ReportsDir, c.RunID, c.autoID); err != nil {
@@ -759,11 +775,14 @@ func startPrometheusOn(ctx context.Context, data, dir string, log io.Writer) (*s
 
 // checkScenarios has scenariod check the selection and any scenario files
 // before anything starts, so a typo costs no stack start-up, and returns
-// the selected scenarios' names.
+// the selected scenarios' names (with cfg.Shard, the shard's share).
 func checkScenarios(bin, profileName string, cfg Config) ([]string, error) {
 	args := []string{"-check", "-profile", profileName}
 	if cfg.Scenarios != "" {
 		args = append(args, "-scenario", cfg.Scenarios)
+	}
+	if cfg.Shard != "" {
+		args = append(args, "-shard", cfg.Shard)
 	}
 	args = append(args, cfg.ScenariodArgs...)
 	out, err := exec.Command(bin, args...).CombinedOutput()

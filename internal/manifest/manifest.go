@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
+	"github.com/mcchaos/mcchaos/internal/shard"
 )
 
 // SchemaVersion is the version of the format written by this package.
@@ -105,9 +106,12 @@ type Manifest struct {
 	// Seed drew the arms' order and ArmOrder is that order ("base-2",
 	// "head-1", ...): their ports, proxies and start order, interleaved
 	// across sides so that neither side has the first or last places.
-	Seed      uint64     `json:"seed,omitempty"`
-	ArmOrder  []string   `json:"arm_order,omitempty"`
-	Scenarios []Scenario `json:"scenarios"`
+	Seed     uint64   `json:"seed,omitempty"`
+	ArmOrder []string `json:"arm_order,omitempty"`
+	// Shard, when the run is one shard of several (bench -shard i/n), says
+	// which, of what selection: collect -merge checks the shards by it.
+	Shard     *shard.Record `json:"shard,omitempty"`
+	Scenarios []Scenario    `json:"scenarios"`
 }
 
 // Side is one side of a run: a client build and its flags, run as Arms
