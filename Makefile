@@ -16,7 +16,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 APT_PKGS    := memcached prometheus nftables docker-compose
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
-.PHONY: workflow-run compose-images compose-smoke aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean prune chaos
+.PHONY: merge workflow-run compose-images compose-smoke aa fuzz stress bench-client all deps deps-local deps-compose deps-external build bench baseline test lint up up-apps down clean prune chaos
 
 all: build
 
@@ -53,6 +53,14 @@ deps-compose deps-external:
 ## of n, balanced by duration; bin/collect -merge -out DIR RUN_DIR... joins the shards into one report).
 bench: deps-$(STACK) build
 	bin/bench -profile $(PROFILE) -stack $(STACK) $(if $(BASE),-base $(BASE)) $(if $(SCENARIOS),-scenarios $(SCENARIOS)) $(if $(SHARD),-shard $(SHARD)) $(BENCH_FLAGS)
+
+## merge: join the run directories of a run's shards (make bench SHARD=i/n, one per machine) into one
+## run in OUT with one report and verdict (SHARD_DIRS="reports/a reports/b ...", FAIL_ON=regression|integrity|never).
+OUT        ?= reports/merged
+SHARD_DIRS ?=
+FAIL_ON    ?= integrity
+merge: build
+	bin/collect -merge -fail-on $(FAIL_ON) -out $(OUT) $(SHARD_DIRS)
 
 ## baseline: run the benchmark and store its results as baselines/$(PROFILE).json.
 baseline: deps-$(STACK) build

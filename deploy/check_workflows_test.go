@@ -285,9 +285,9 @@ func TestResultsAlwaysArrive(t *testing.T) {
 	}) {
 		t.Errorf("bench-command.yml: job comment (needs %v) does not post the re-run's result with bench-comment.js", comment.Needs)
 	}
-	bench := wfs["bench.yml"].Jobs["bench"]
-	if rerun.Timeout <= bench.Timeout {
-		t.Errorf("bench-command.yml: the command job's timeout (%d min) must exceed bench's (%d min): it waits for the re-run", rerun.Timeout, bench.Timeout)
+	bench, merge := wfs["bench.yml"].Jobs["bench"], wfs["bench.yml"].Jobs["merge"]
+	if rerun.Timeout <= bench.Timeout+merge.Timeout {
+		t.Errorf("bench-command.yml: the command job's timeout (%d min) must exceed bench's and merge's (%d + %d min): it waits for the re-run", rerun.Timeout, bench.Timeout, merge.Timeout)
 	}
 	report := wfs["bench-report.yml"].Jobs["comment"]
 	if cond := fmt.Sprint(report.If); strings.Contains(cond, "cancelled") || strings.Contains(cond, "timed_out") {
@@ -306,9 +306,10 @@ func TestResultsAlwaysArrive(t *testing.T) {
 
 // TestCommentArtifact: the artifact the privileged jobs read holds only
 // diff.json and results.json, which bench-render.js validates; report.md,
-// Markdown the PR's code wrote, is never handed to them.
+// Markdown the PR's code wrote, is never handed to them. Job merge (the
+// fan-in of the shards) prepares it.
 func TestCommentArtifact(t *testing.T) {
-	j := readWorkflows(t)["bench.yml"].Jobs["bench"]
+	j := readWorkflows(t)["bench.yml"].Jobs["merge"]
 	for _, s := range j.Steps {
 		if s.Name != "Prepare the PR comment" {
 			continue
@@ -469,13 +470,13 @@ func TestBenchWorkflowPaired(t *testing.T) {
 	if !strings.Contains(bench.Run, "-loss-injector $LOSS_INJECTOR") {
 		t.Errorf("step %q does not pass LOSS_INJECTOR to scenariod", bench)
 	}
-	if !strings.Contains(bench.Env["FAIL_ON"], "'pull_request' && 'regression'") {
-		t.Errorf("step %q: FAIL_ON %q; a paired PR run gates on regressions", bench, bench.Env["FAIL_ON"])
+	if bench.Env["FAIL_ON"] != "integrity" || !strings.Contains(bench.Run, `SHARD="$shard"`) {
+		t.Errorf("step %q: FAIL_ON %q, SHARD not passed: a shard fails on integrity only (the merged verdict gates) and runs its share:\n%s", bench, bench.Env["FAIL_ON"], bench.Run)
 	}
 	if setcap.If != "env.LOSS_INJECTOR != 'toxiproxy'" {
 		t.Errorf("step %q runs if %v, want whenever netfilter may be used", setcap, setcap.If)
 	}
-	if history.If != "github.event_name == 'push' && github.ref == 'refs/heads/main'" || !strings.HasSuffix(fmt.Sprint(history.With["path"]), "/results.json") {
+	if history.If != "github.event_name == 'push' && github.ref == 'refs/heads/main' && matrix.shard == 0" || !strings.HasSuffix(fmt.Sprint(history.With["path"]), "/results.json") {
 		t.Errorf("history upload if %v path %v: want results.json of pushes to main", history.If, history.With["path"])
 	}
 }
@@ -673,5 +674,103 @@ func TestComposeLocalOverride(t *testing.T) {
 				t.Errorf("deploy/Dockerfile.local has no target %s (service %s)", target, name)
 			}
 		}
+	}
+}
+
+// TestBenchWorkflowShards: a pull request's benchmark runs as a matrix of
+// BENCH_SHARDS jobs, one per shard, none cancelling another, each
+// uploading its run directory; the fan-in job merge, after all of them
+// (also when one failed, not when the run was cancelled), joins them with
+// make merge, gates on regressions, and alone uploads what bench-report.yml
+// and bench-command.yml read (bench-report, bench-comment). Pushes stay
+// one unsharded job.
+func TestBenchWorkflowShards(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, ".github", "workflows", "bench.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Jobs map[string]struct {
+			Strategy struct {
+				FailFast *bool          `yaml:"fail-fast"`
+				Matrix   map[string]any `yaml:"matrix"`
+			} `yaml:"strategy"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	wf := readWorkflows(t)["bench.yml"]
+	n, err := strconv.Atoi(wf.Env["BENCH_SHARDS"])
+	if err != nil || n < 2 {
+		t.Fatalf("BENCH_SHARDS = %q, want 2 or more", wf.Env["BENCH_SHARDS"])
+	}
+	var list []string
+	for i := 1; i <= n; i++ {
+		list = append(list, strconv.Itoa(i))
+	}
+	strat := raw.Jobs["bench"].Strategy
+	want := fmt.Sprintf("${{ fromJSON(github.event_name == 'pull_request' && '[%s]' || '[0]') }}", strings.Join(list, ", "))
+	if got := fmt.Sprint(strat.Matrix["shard"]); got != want {
+		t.Errorf("job bench: matrix.shard %s, want %s (1..BENCH_SHARDS on a pull request, one unsharded job otherwise)", got, want)
+	}
+	if strat.FailFast == nil || *strat.FailFast {
+		t.Error("job bench: fail-fast must be false: a failed shard must not cancel the others (merge names it)")
+	}
+	bench, merge := wf.Jobs["bench"], wf.Jobs["merge"]
+	if bench.Concurrency != nil || wf.Concurrency == nil {
+		t.Errorf("bench.yml: job concurrency %v, workflow concurrency %v: the shards share one group, so it must be the workflow's", bench.Concurrency, wf.Concurrency)
+	}
+	if bench.Env["SHARD_INDEX"] != "${{ matrix.shard }}" {
+		t.Errorf("job bench: SHARD_INDEX = %q, want the matrix's shard", bench.Env["SHARD_INDEX"])
+	}
+	uploads := func(j job) map[string]step {
+		m := map[string]step{}
+		for _, s := range j.Steps {
+			if s.action() == "actions/upload-artifact" {
+				m[fmt.Sprint(s.With["name"])] = s
+			}
+		}
+		return m
+	}
+	bu, mu := uploads(bench), uploads(merge)
+	if s, ok := bu["bench-shard-${{ matrix.shard }}"]; !ok || s.If != "always() && matrix.shard != 0" || s.With["path"] != "reports/" {
+		t.Errorf("job bench: shard upload %+v (found %v), want bench-shard-<i> of reports/ from every shard", s, ok)
+	}
+	if s := bu["bench-report"]; s.If != "always() && matrix.shard == 0" {
+		t.Errorf("job bench uploads bench-report if %v: on a pull request only merge may (one artifact of that name)", s.If)
+	}
+	if _, ok := bu["bench-comment"]; ok {
+		t.Error("job bench uploads bench-comment: the comment is the merged verdict's")
+	}
+	if fmt.Sprint(merge.Needs) != "bench" || merge.If != "${{ !cancelled() && github.event_name == 'pull_request' }}" {
+		t.Errorf("job merge: needs %v if %v, want after every shard of a pull request, also when one failed", merge.Needs, merge.If)
+	}
+	var download, mk *step
+	for i, s := range merge.Steps {
+		switch {
+		case s.action() == "actions/download-artifact":
+			download = &merge.Steps[i]
+		case strings.Contains(s.Run, "make merge"):
+			mk = &merge.Steps[i]
+		}
+	}
+	if download == nil || download.With["pattern"] != "bench-shard-*" || download.With["merge-multiple"] != true || download.With["path"] != "reports/" {
+		t.Errorf("job merge: download %+v, want every bench-shard-* into reports/", download)
+	}
+	if mk == nil || !strings.Contains(mk.Run, `reports/$RUN_ID-shard$i`) || !strings.Contains(mk.Run, `OUT="reports/$RUN_ID"`) || !strings.Contains(mk.Run, "FAIL_ON=regression") {
+		t.Errorf("job merge: make merge step %+v: want the shards' run directories merged into reports/$RUN_ID, failing on a regression", mk)
+	}
+	for _, name := range []string{"bench-report", "bench-comment"} {
+		if s, ok := mu[name]; !ok || s.If != "always()" {
+			t.Errorf("job merge: upload %s %+v (found %v), want it always", name, s, ok)
+		}
+	}
+	mf, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^merge: build\n\tbin/collect -merge `).Match(mf) || !strings.Contains(string(mf), "$(if $(SHARD),-shard $(SHARD))") {
+		t.Error("Makefile: want `make merge` running bin/collect -merge, and make bench passing SHARD as -shard")
 	}
 }

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -27,7 +28,9 @@ import (
 // expressions evaluated), and local stand-ins for the actions, which need
 // the network: checkout clones this repository (for pull_request, a merge
 // commit of HEAD into HEAD^, fetched at the workflow's depth), setup-go
-// checks the installed Go against go.mod, upload-artifact copies the files.
+// checks the installed Go against go.mod, upload-artifact copies the files
+// and download-artifact copies them back. A pull request's bench job runs
+// once per entry of its matrix (the shards), then its fan-in job merge.
 //
 // `make workflow-run` runs TestBenchJobSteps (it creates the user `runner`
 // with passwordless sudo when started as root, as GitHub's runners have);
@@ -42,6 +45,7 @@ type jobRun struct {
 	t         *testing.T
 	wf        map[string]any // the workflow, as YAML
 	job       map[string]any
+	jobName   string
 	event     string
 	github    map[string]any
 	ws, temp  string
@@ -51,6 +55,7 @@ type jobRun struct {
 	summary   string
 	log       io.Writer
 	overrides map[string]string // set over the workflow's env (the smoke profile)
+	matrix    map[string]any    // the job's matrix entry (nil: no matrix)
 	prepare   func(r *jobRun, depth int) error
 
 	env     map[string]string // GITHUB_ENV's variables so far
@@ -80,7 +85,7 @@ func (r *jobRun) evalExpr(src string, env map[string]string) (any, error) {
 	}
 	ctx := map[string]any{
 		"github": r.github, "inputs": map[string]any{}, "vars": map[string]any{}, "env": envCtx, "steps": steps,
-		"runner": map[string]any{"temp": r.temp, "os": "Linux"},
+		"runner": map[string]any{"temp": r.temp, "os": "Linux"}, "matrix": r.matrix,
 	}
 	return r.eval(node, ctx)
 }
@@ -150,6 +155,19 @@ func (r *jobRun) eval(n actionlint.ExprNode, ctx map[string]any) (any, error) {
 			return r.failed, nil
 		case "cancelled":
 			return false, nil
+		case "fromjson":
+			if len(n.Args) != 1 {
+				return nil, fmt.Errorf("fromJSON takes one argument")
+			}
+			a, err := r.eval(n.Args[0], ctx)
+			if err != nil {
+				return nil, err
+			}
+			var v any
+			if err := json.Unmarshal([]byte(toString(a)), &v); err != nil {
+				return nil, fmt.Errorf("fromJSON(%q): %v", toString(a), err)
+			}
+			return v, nil
 		}
 		return nil, fmt.Errorf("function %s: not needed by the workflows, not evaluated here", n.Callee)
 	}
@@ -450,6 +468,9 @@ func (r *jobRun) action(uses string, with any, env map[string]string) error {
 			if err := os.MkdirAll(dst, 0o755); err != nil {
 				return err
 			}
+			if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+				src += "/." // a directory's contents at the artifact's root, as upload-artifact puts them
+			}
 			if out, err := exec.Command("cp", "-a", src, dst+"/").CombinedOutput(); err != nil {
 				return fmt.Errorf("cp %s: %v: %s", p, err, out)
 			}
@@ -466,6 +487,26 @@ func (r *jobRun) action(uses string, with any, env map[string]string) error {
 			return nil
 		}
 		fmt.Fprintf(r.log, "upload-artifact stand-in: %s <- %s\n", w["name"], w["path"])
+		return nil
+	case "actions/download-artifact":
+		pattern := cmpOr(w["pattern"], w["name"])
+		dirs, _ := filepath.Glob(filepath.Join(r.artifacts, pattern))
+		if len(dirs) == 0 {
+			return fmt.Errorf("download-artifact: no artifact %q", pattern)
+		}
+		for _, d := range dirs {
+			dst := filepath.Join(r.ws, w["path"])
+			if w["merge-multiple"] != "true" && w["name"] == "" {
+				dst = filepath.Join(dst, filepath.Base(d))
+			}
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return err
+			}
+			if out, err := exec.Command("cp", "-a", d+"/.", dst+"/").CombinedOutput(); err != nil {
+				return fmt.Errorf("cp %s: %v: %s", d, err, out)
+			}
+			fmt.Fprintf(r.log, "download-artifact stand-in: %s -> %s\n", d, dst)
+		}
 		return nil
 	}
 	return fmt.Errorf("%s: no local stand-in", action)
@@ -522,7 +563,7 @@ func newJobRun(t *testing.T, dir, file, job, event string, log io.Writer) *jobRu
 	if !ok {
 		t.Fatalf("%s has no job %s", file, job)
 	}
-	r := &jobRun{t: t, wf: wf, job: j, event: event, log: log,
+	r := &jobRun{t: t, wf: wf, job: j, jobName: job, event: event, log: log,
 		ws: filepath.Join(dir, "workspace"), temp: filepath.Join(dir, "temp"), artifacts: filepath.Join(dir, "artifacts")}
 	for _, d := range []string{r.temp, r.artifacts} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -588,7 +629,7 @@ jobs:
 // a push event, smoke profile, as this (non-root) user.
 func TestBenchJobSteps(t *testing.T) {
 	if os.Getenv(wfRunEnv) == "" {
-		t.Skipf("runs bench.yml's steps with two smoke benchmarks (about 15 minutes): make workflow-run sets %s=1", wfRunEnv)
+		t.Skipf("runs bench.yml's steps with four smoke benchmarks (a pull request's three shards, then a push; about 20 minutes): make workflow-run sets %s=1", wfRunEnv)
 	}
 	if os.Geteuid() == 0 {
 		t.Fatal("run as a non-root user with passwordless sudo, as on GitHub's runners (make workflow-run does)")
@@ -635,13 +676,23 @@ func TestBenchJobSteps(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer logf.Close()
-			r := newJobRun(t, dir, filepath.Join(src, ".github", "workflows", "bench.yml"), "bench", tc.event, io.MultiWriter(logf, os.Stdout))
-			r.github = tc.github
-			// The smoke profile; pushes run the local stack here, because
-			// the compose stack's images come from a registry this machine
-			// cannot reach (make compose-smoke runs it on local images).
-			r.overrides = map[string]string{"BENCH_PROFILE": "smoke", "BENCH_STACK": "local"}
-			r.prepare = func(r *jobRun, depth int) error {
+			artifacts := filepath.Join(dir, "artifacts")
+			// Every shard's checkout makes the same merge commit, as GitHub
+			// gives every job of a run the same refs/pull/N/merge.
+			t.Setenv("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+			t.Setenv("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+			var checkout func(r *jobRun, dir string, depth int) error
+			jobRunIn := func(sub, job string, matrix map[string]any) *jobRun {
+				r := newJobRun(t, filepath.Join(dir, sub), filepath.Join(src, ".github", "workflows", "bench.yml"), job, tc.event, io.MultiWriter(logf, os.Stdout))
+				r.github, r.matrix, r.artifacts = tc.github, matrix, artifacts
+				// The smoke profile; pushes run the local stack here, because
+				// the compose stack's images come from a registry this machine
+				// cannot reach (make compose-smoke runs it on local images).
+				r.overrides = map[string]string{"BENCH_PROFILE": "smoke", "BENCH_STACK": "local"}
+				r.prepare = func(r *jobRun, depth int) error { return checkout(r, filepath.Join(dir, sub), depth) }
+				return r
+			}
+			checkout = func(r *jobRun, dir string, depth int) error {
 				if tc.event != "pull_request" {
 					if depth != 0 {
 						return fmt.Errorf("push: fetch-depth %d, want 0 (the history)", depth)
@@ -671,14 +722,36 @@ func TestBenchJobSteps(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
 			defer cancel()
-			ok, err := r.run(ctx)
+			// The bench job once per matrix entry (a pull request's shards),
+			// then, for a pull request, the fan-in job merge.
+			probe := jobRunIn("probe", "bench", nil)
+			shards, err := probe.matrixValues("shard")
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s: steps:\n  %s", tc.event, strings.Join(r.ran, "\n  "))
-			if !ok {
-				t.Errorf("%s: the job failed (log %s)", tc.event, logf.Name())
+			jobs := []*jobRun{}
+			for _, v := range shards {
+				jobs = append(jobs, jobRunIn(fmt.Sprintf("bench-%s", toString(v)), "bench", map[string]any{"shard": v}))
 			}
+			if tc.event == "pull_request" {
+				if len(shards) < 2 {
+					t.Errorf("pull_request: %d shard(s), want the scenarios split over several runners", len(shards))
+				}
+				jobs = append(jobs, jobRunIn("merge", "merge", nil))
+			} else if len(shards) != 1 || toNumber(shards[0]) != 0 {
+				t.Errorf("%s: matrix %v, want one unsharded job (shard 0)", tc.event, shards)
+			}
+			for _, r := range jobs {
+				ok, err := r.run(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s: %s %v: steps:\n  %s", tc.event, r.jobName, r.matrix, strings.Join(r.ran, "\n  "))
+				if !ok {
+					t.Errorf("%s: job %s %v failed (log %s)", tc.event, r.jobName, r.matrix, logf.Name())
+				}
+			}
+			r := jobs[0]
 			runID := "ci-" + toString(tc.github["run_id"]) + "-1"
 			for _, f := range []string{"bench-report/" + runID + "/results.json", "bench-report/" + runID + "/report.md"} {
 				if _, err := os.Stat(filepath.Join(r.artifacts, f)); err != nil {
@@ -702,4 +775,30 @@ func TestBenchJobSteps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// matrixValues evaluates the job's strategy.matrix entry key for the event:
+// a list, or an expression that gives one. Without a matrix: one nil.
+func (r *jobRun) matrixValues(key string) ([]any, error) {
+	strat, _ := r.job["strategy"].(map[string]any)
+	m, _ := strat["matrix"].(map[string]any)
+	v, ok := m[key]
+	if !ok {
+		return []any{nil}, nil
+	}
+	if src, isStr := v.(string); isStr {
+		src = strings.TrimSpace(src)
+		if !strings.HasPrefix(src, "${{") || !strings.HasSuffix(src, "}}") {
+			return nil, fmt.Errorf("matrix %s: %q is neither a list nor an expression", key, src)
+		}
+		var err error
+		if v, err = r.evalExpr(strings.TrimSpace(src[3:len(src)-2]), map[string]string{}); err != nil {
+			return nil, err
+		}
+	}
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return nil, fmt.Errorf("matrix %s: %v is not a list", key, v)
+	}
+	return list, nil
 }

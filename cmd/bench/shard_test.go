@@ -80,6 +80,7 @@ func TestShards(t *testing.T) {
 		t.Fatalf("collect -compare of the union: %v\n%s", err, out)
 	}
 	m, u := gating(t, filepath.Join(merged, "diff.json")), gating(t, filepath.Join(reports, "union", "diff.json"))
+	t.Logf("merged: %+v", m)
 	if m != u || m.Rows == 0 || m.Compared != 2 {
 		t.Errorf("merged diff.json %+v, union %+v: want the same verdict and gating family over 2 scenarios", m, u)
 	}
