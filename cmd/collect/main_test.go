@@ -171,6 +171,10 @@ func TestBadInput(t *testing.T) {
 		{"prometheus unreachable", []string{"-run-dir", runDir, "-prometheus", "http://127.0.0.1:1"}, "is Prometheus running at http://127.0.0.1:1"},
 		{"phase with no samples", []string{"-run-dir", runDir, "-prometheus", emptyProm.URL}, "no data for 1 scenario(s): packet-loss-100-pct"},
 		{"baseline missing with run", []string{"-run-dir", runDir, "-prometheus", "http://127.0.0.1:1", "-baseline", filepath.Join(dir, "nope.json")}, "Prometheus"},
+		// -merge: shards' run directories only, and only shards.
+		{"merge nothing", []string{"-merge"}, "needs the shards' run directories"},
+		{"merge with compare", []string{"-merge", "-compare", runDir}, "-merge takes the shards' run directories alone"},
+		{"merge no results", []string{"-merge", runDir}, "shard " + runDir},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-"))
