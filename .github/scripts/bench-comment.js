@@ -5,7 +5,8 @@
 // completes, always from the default branch's checkout: it must never come
 // from the PR under test.
 //
-// dir holds what the bench job uploaded as the artifact bench-comment:
+// dir holds what bench.yml uploaded as the artifact bench-comment (its job
+// merge, which joins the shards):
 // diff.json and results.json, written on a runner that ran the PR's code.
 // bench-render.js builds the comment from their validated numbers and known
 // names only; no text of the artifact is posted. What orders results

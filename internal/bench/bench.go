@@ -193,6 +193,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	defer cl.release()
 	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "bench: "+format+"\n", a...) }
 	say("run %s, profile %s (%s), stack %s", cfg.RunID, prof.Name, prof.Description, cfg.Stack)
+	if cfg.Shard != "" {
+		say("shard %s: %s (collect -merge joins the shards)", cfg.Shard, strings.Join(names, ", "))
+	}
 	cleanStale(context.WithoutCancel(ctx), say)
 	if len(sides) > 1 && sides[1].Ref != "" {
 		bin, remove, err := buildBase(ctx, sides[1].Commit, filepath.Join(res.RunDir, "base"), say)
