@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/report"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/collect/results/resultstest"
 	"github.com/mcchaos/mcchaos/internal/manifest"
@@ -53,7 +54,7 @@ func TestAASynthetic(t *testing.T) {
 		d := twoStage(t, resultstest.File(resultstest.Options{Seed: seed, Paired: true}), resultstest.File(resultstest.Options{Seed: seed + 1, Paired: true}))
 		candidates += d.Candidates
 		if d.Verdict != compare.VerdictOK || d.Mode != compare.ModePaired || d.Compared != 14 || d.Regressions != 0 {
-			t.Errorf("seed %d: %s (%s, %d compared); flagged %v", seed, d.Summary, d.Mode, d.Compared, flagged(d, compare.Regression))
+			t.Errorf("seed %d: %s (%s, %d compared); flagged %v", seed, report.Headline(d), d.Mode, d.Compared, flagged(d, compare.Regression))
 		}
 		if d.GatingRows < 60 || d.FalseAlarmBound > 0.01 {
 			t.Errorf("seed %d: %d gating rows, bound %g: want every scenario's family and the healthy path, bound under 1 %%", seed, d.GatingRows, d.FalseAlarmBound)
@@ -64,8 +65,8 @@ func TestAASynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Verdict != compare.VerdictAdvisory || d.Mode != compare.ModeStored || !strings.HasPrefix(d.Summary, "advisory, against a stored baseline of another day") {
-		t.Errorf("stored baseline: %s (%s)", d.Summary, d.Mode)
+	if d.Verdict != compare.VerdictAdvisory || d.Mode != compare.ModeStored || !strings.HasPrefix(report.Headline(d), "advisory, against a stored baseline of another day") {
+		t.Errorf("stored baseline: %s (%s)", report.Headline(d), d.Mode)
 	}
 }
 
@@ -80,12 +81,12 @@ func TestPlantedSynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d1.Verdict != compare.VerdictUnconfirmed || !strings.Contains(d1.Summary, "not yet confirmed") {
-		t.Fatalf("first stage alone: summary %q", d1.Summary)
+	if d1.Verdict != compare.VerdictUnconfirmed || !strings.Contains(report.Headline(d1), "not yet confirmed") {
+		t.Fatalf("first stage alone: summary %q", report.Headline(d1))
 	}
 	d := twoStage(t, first, resultstest.File(resultstest.Options{Seed: 2, Paired: true, Planted: true}))
-	if d.Verdict != compare.VerdictRegression || !strings.Contains(d.Summary, "confirmed by a second stage, in 14 scenarios compared") {
-		t.Fatalf("summary %q", d.Summary)
+	if d.Verdict != compare.VerdictRegression || !strings.Contains(report.Headline(d), "confirmed by a second stage, in 14 scenarios compared") {
+		t.Fatalf("summary %q", report.Headline(d))
 	}
 	got := flagged(d, compare.Regression)
 	for _, s := range lossScenarios {
@@ -102,18 +103,18 @@ func TestPlantedSynthetic(t *testing.T) {
 	}
 	for _, s := range d.Scenarios {
 		for _, r := range s.Rows {
-			if r.Verdict == compare.Regression && (r.Reason == "" || *r.P >= d.Alpha || r.Confirm == nil || *r.Confirm.P >= d.Alpha) {
+			if r.Verdict == compare.Regression && (r.Reason != compare.BeyondFloor || *r.P >= d.Alpha || r.Confirm == nil || *r.Confirm.P >= d.Alpha) {
 				t.Errorf("%s %s: regression with p=%v, reason %q, confirmation %+v", s.Name, r.Key, *r.P, r.Reason, r.Confirm)
 			}
-			if s.Name == "packet-loss-100-pct" && r.Key.Name == "time_to_detect" && !strings.Contains(r.Reason, "→ not reached, all 5 head arms slower than every base arm") {
-				t.Errorf("time to detect reason: %q", r.Reason)
+			if s.Name == "packet-loss-100-pct" && r.Key.Name == "time_to_detect" && !strings.Contains(report.Reason(s.Name, r), "→ not reached, all 5 head arms slower than every base arm") {
+				t.Errorf("time to detect reason: %q", report.Reason(s.Name, r))
 			}
 		}
 	}
 	// A confirmation stage without the change confirms nothing.
 	d = twoStage(t, first, resultstest.File(resultstest.Options{Seed: 2, Paired: true}))
-	if d.Verdict != compare.VerdictOK || d.Regressions != 0 || d.Confirmation.Unconfirmed == 0 || !strings.Contains(d.Summary, "not confirmed by the second") {
-		t.Errorf("unplanted confirmation: %s", d.Summary)
+	if d.Verdict != compare.VerdictOK || d.Regressions != 0 || d.Confirmation.Unconfirmed == 0 || !strings.Contains(report.Headline(d), "not confirmed by the second") {
+		t.Errorf("unplanted confirmation: %s", report.Headline(d))
 	}
 }
 
@@ -134,7 +135,7 @@ func TestDecisionRule(t *testing.T) {
 			}
 		}
 		if !slices.Contains(healthy, "latency_p50") || !slices.Contains(healthy, "latency_p99") || d.Verdict != compare.VerdictRegression {
-			t.Errorf("healthy path regressions %v, verdict %s: want p50 and p99", healthy, d.Summary)
+			t.Errorf("healthy path regressions %v, verdict %s: want p50 and p99", healthy, report.Headline(d))
 		}
 		for s, f := range flagged(d, compare.Improvement) {
 			t.Errorf("%s: %v called an improvement", s, f)
@@ -162,7 +163,7 @@ func TestDecisionRule(t *testing.T) {
 	t.Run("too small to act on", func(t *testing.T) {
 		d := twoStage(t, resultstest.File(resultstest.Options{Seed: 7, Paired: true, Slow: 0.00002}), resultstest.File(resultstest.Options{Seed: 8, Paired: true, Slow: 0.00002}))
 		if d.Verdict != compare.VerdictOK {
-			t.Errorf("+20 µs: %s", d.Summary)
+			t.Errorf("+20 µs: %s", report.Headline(d))
 		}
 	})
 }
@@ -173,8 +174,8 @@ func TestIntegrityFailsWhateverTheStatistics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Verdict != compare.VerdictIntegrity || !strings.Contains(d.Integrity[0], "latency-200ms-1s") {
-		t.Errorf("verdict %q integrity %q, want an integrity failure in latency-200ms-1s", d.Verdict, d.Integrity)
+	if d.Verdict != compare.VerdictIntegrity || !strings.Contains(report.Issue(d.Integrity[0]), "latency-200ms-1s") {
+		t.Errorf("verdict %q integrity %q, want an integrity failure in latency-200ms-1s", d.Verdict, report.Issues(d.Integrity))
 	}
 	// A violation between scenarios (outside every window) fails too.
 	between := resultstest.File(resultstest.Options{Seed: 1, Paired: true})
@@ -186,7 +187,7 @@ func TestIntegrityFailsWhateverTheStatistics(t *testing.T) {
 	onBase := resultstest.File(resultstest.Options{Seed: 1, Paired: true})
 	onBase.Runs[0].IntegrityViolations["base"][0] = 1
 	if d, err := compare.Compare(nil, onBase, compare.Config{}); err != nil || d.Verdict != compare.VerdictOK || len(d.Warnings) == 0 {
-		t.Errorf("violation on base: verdict %v, warnings %q, err %v", d.Verdict, d.Warnings, err)
+		t.Errorf("violation on base: verdict %v, warnings %q, err %v", d.Verdict, report.Issues(d.Warnings), err)
 	}
 	// Without a baseline too.
 	d, err = compare.Compare(nil, resultstest.File(resultstest.Options{Seed: 1, IntegrityIn: "latency-200ms-1s"}), compare.Config{})
@@ -223,13 +224,13 @@ func TestWhatWasCompared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Verdict != compare.VerdictAdvisory || d.Compared != 1 || !strings.HasSuffix(d.Summary, "no gating figure worse in 1 scenario compared") {
-		t.Errorf("partly overlapping: %s", d.Summary)
+	if d.Verdict != compare.VerdictAdvisory || d.Compared != 1 || !strings.HasSuffix(report.Headline(d), "no gating figure worse in 1 scenario compared") {
+		t.Errorf("partly overlapping: %s", report.Headline(d))
 	}
 
 	disjoint := resultstest.File(resultstest.Options{Seed: 2, Scenarios: []string{"packet-loss-10-pct"}})
-	if d, _ := compare.Compare(old, disjoint, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "nothing compared") {
-		t.Errorf("disjoint: %s", d.Summary)
+	if d, _ := compare.Compare(old, disjoint, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(report.Headline(d), "nothing compared") {
+		t.Errorf("disjoint: %s", report.Headline(d))
 	}
 
 	oneSided := resultstest.File(resultstest.Options{Seed: 2, Paired: true, Scenarios: []string{"packet-loss-100-pct"}})
@@ -240,8 +241,8 @@ func TestWhatWasCompared(t *testing.T) {
 			}
 		}
 	}
-	if d, _ := compare.Compare(nil, oneSided, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "gating figure resilience time_to_detect has values on the head side only") {
-		t.Errorf("gating figure on one side: %s", d.Summary)
+	if d, _ := compare.Compare(nil, oneSided, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(report.Headline(d), "gating figure resilience time_to_detect has values on the head side only") {
+		t.Errorf("gating figure on one side: %s", report.Headline(d))
 	}
 
 	dead := resultstest.File(resultstest.Options{Seed: 2, Paired: true, Scenarios: []string{"packet-loss-100-pct"}})
@@ -252,8 +253,8 @@ func TestWhatWasCompared(t *testing.T) {
 			}
 		}
 	}
-	if d, _ := compare.Compare(nil, dead, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "every base arm has no operations in stabilization") {
-		t.Errorf("dead side: %s", d.Summary)
+	if d, _ := compare.Compare(nil, dead, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(report.Headline(d), "every base arm has no operations in stabilization") {
+		t.Errorf("dead side: %s", report.Headline(d))
 	}
 
 	// One arm without a value: a U test of 4 against 5 can never reach
@@ -264,8 +265,8 @@ func TestWhatWasCompared(t *testing.T) {
 			m.Arms["head"][3] = math.NaN()
 		}
 	}
-	if d, _ := compare.Compare(nil, short, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, "gating figure resilience time_to_recover has 4 of 5 head arms (no value for arm 4)") {
-		t.Errorf("an arm missing: %s", d.Summary)
+	if d, _ := compare.Compare(nil, short, compare.Config{}); d.Verdict != compare.VerdictInvalid || !strings.Contains(report.Headline(d), "gating figure resilience time_to_recover has 4 of 5 head arms (no value for arm 4)") {
+		t.Errorf("an arm missing: %s", report.Headline(d))
 	}
 }
 
@@ -300,8 +301,8 @@ func TestHostClassWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "another host class (linux-amd64-8cpu; this run: linux-amd64-2cpu)") {
-		t.Errorf("warnings = %q, want the host class", d.Warnings)
+	if len(d.Warnings) != 1 || !strings.Contains(report.Issue(d.Warnings[0]), "another host class (linux-amd64-8cpu; this run: linux-amd64-2cpu)") {
+		t.Errorf("warnings = %q, want the host class", report.Issues(d.Warnings))
 	}
 }
 
@@ -427,7 +428,7 @@ func TestAARecorded(t *testing.T) {
 		want := unsteadyAA[validAA[i]]
 		if d.Verdict != compare.VerdictOK || len(flagged(d, compare.Candidate)) > 0 ||
 			!slices.Equal(d.Invalid, want) || d.Compared != 3-len(want) {
-			t.Errorf("%s: %s; flagged %v; invalid %v, want %v; problems %q", validAA[i], d.Summary, flagged(d, compare.Regression), d.Invalid, want, d.Problems)
+			t.Errorf("%s: %s; flagged %v; invalid %v, want %v; problems %q", validAA[i], report.Headline(d), flagged(d, compare.Regression), d.Invalid, want, report.Issues(d.Problems))
 		}
 	}
 }
@@ -447,8 +448,8 @@ func TestUnsteadyRecorded(t *testing.T) {
 			t.Errorf("%s: invalid %v, want %v", run, d.Invalid, want)
 		}
 		for _, s := range d.Scenarios {
-			if slices.Contains(unsteadyAA[run], s.Name) && !strings.Contains(s.Unsteady, "in stabilization") {
-				t.Errorf("%s %s: reason %q", run, s.Name, s.Unsteady)
+			if slices.Contains(unsteadyAA[run], s.Name) && len(s.Unsteady) != 2 {
+				t.Errorf("%s %s: unsteady %+v, want both sides", run, s.Name, s.Unsteady)
 			}
 		}
 	}
@@ -476,8 +477,8 @@ func TestUnsteadyOneSide(t *testing.T) {
 	if len(d.Invalid) != 0 || d.Compared != 3 {
 		t.Errorf("invalid %v, compared %d: want none invalid, 3 compared", d.Invalid, d.Compared)
 	}
-	if !slices.ContainsFunc(d.Warnings, func(w string) bool { return strings.Contains(w, "latency-200ms-1s: head side failed 30 %") }) {
-		t.Errorf("no warning naming the head side: %q", d.Warnings)
+	if !slices.ContainsFunc(report.Issues(d.Warnings), func(w string) bool { return strings.Contains(w, "latency-200ms-1s: head side failed 30 %") }) {
+		t.Errorf("no warning naming the head side: %q", report.Issues(d.Warnings))
 	}
 }
 
@@ -494,8 +495,8 @@ func TestIdleArmsRecorded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Verdict != compare.VerdictInvalid || !strings.Contains(d.Summary, want) {
-			t.Errorf("%s: summary %q, want %q", run, d.Summary, want)
+		if d.Verdict != compare.VerdictInvalid || !strings.Contains(report.Headline(d), want) {
+			t.Errorf("%s: summary %q, want %q", run, report.Headline(d), want)
 		}
 	}
 }
@@ -533,8 +534,8 @@ func TestInvalidExcluded(t *testing.T) {
 			t.Errorf("%s: compared %v with %d candidates, want neither", victim, s.Compared, s.Candidates)
 		}
 	}
-	if d.Compared != planted.Compared-1 || !strings.Contains(d.Summary, "invalid") || !strings.Contains(d.Summary, victim) {
-		t.Errorf("compared %d (was %d), summary %q: want one fewer and the invalid scenario named", d.Compared, planted.Compared, d.Summary)
+	if d.Compared != planted.Compared-1 || !strings.Contains(report.Headline(d), "invalid") || !strings.Contains(report.Headline(d), victim) {
+		t.Errorf("compared %d (was %d), summary %q: want one fewer and the invalid scenario named", d.Compared, planted.Compared, report.Headline(d))
 	}
 }
 
@@ -545,7 +546,7 @@ func TestConfirmationNotJudged(t *testing.T) {
 	second := resultstest.File(resultstest.Options{Seed: 2, Paired: true, Planted: true, Scenarios: []string{"packet-loss-100-pct"}})
 	second.Runs[0].Scenarios[0].Status = manifest.StatusInvalid
 	d := twoStage(t, resultstest.File(resultstest.Options{Seed: 1, Paired: true, Planted: true, Scenarios: []string{"packet-loss-100-pct"}}), second)
-	if d.Verdict != compare.VerdictInvalid || d.Regressions != 0 || !strings.Contains(d.Summary, "could not be confirmed or refuted") {
-		t.Errorf("verdict %s: %s", d.Verdict, d.Summary)
+	if d.Verdict != compare.VerdictInvalid || d.Regressions != 0 || !strings.Contains(report.Headline(d), "could not be confirmed or refuted") {
+		t.Errorf("verdict %s: %s", d.Verdict, report.Headline(d))
 	}
 }
