@@ -522,6 +522,7 @@ func TestKnownNames(t *testing.T) {
 		Statuses       []string `json:"statuses"`
 		Charted        []string `json:"charted_series"`
 		Expectations   []string `json:"expectations"`
+		IssueCodes     []string `json:"issue_codes"`
 	}
 	if err := json.Unmarshal(b, &known); err != nil {
 		t.Fatalf("bench-known.json: %v", err)
@@ -550,6 +551,9 @@ func TestKnownNames(t *testing.T) {
 	}
 	for _, v := range []compare.Mode{compare.ModePaired, compare.ModeStored, compare.ModeNone} {
 		want(known.Modes, "mode", string(v))
+	}
+	for _, v := range compare.IssueCodes {
+		want(known.IssueCodes, "issue code", string(v))
 	}
 	for _, g := range compare.DefaultFamily {
 		want(known.Phases, "phase", g.Key.Phase)

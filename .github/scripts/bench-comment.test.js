@@ -82,8 +82,8 @@ function hostileDiff() {
   const evil = '@evil-org/team [evil](https://evil.example) <img src=x onerror=alert(1)> ![evil](https://evil.example/i.png) <!-- evil --> #1 www.evil.example';
   d.summary = evil;
   d.calibration = `calibrated ${evil}`;
-  d.warnings = [evil, evil];
-  d.problems = [evil];
+  d.warnings = [evil, { code: evil }, { code: 'no_expectation', scenario: evil }];
+  d.problems = [{ code: 'side_idle', scenario: evil, side: evil }];
   d.invalid_scenarios = [evil, 'packet-loss-2-pct'];
   d.base.run_ids = [evil];
   d.base.git_commits = [evil];
@@ -131,7 +131,8 @@ test('hostile artifact: no mention, link, HTML or image reaches the comment; ref
   assert.ok(!b.includes('Confirmation runs'));
   // What was valid is still shown, and counted free text only as counts.
   assert.ok(b.includes('`packet-loss-10-pct`'));
-  assert.ok(b.includes('1 problems and 2 warnings'));
+  assert.ok(b.includes('1 problems and 1 warnings'), 'issues of known codes counted, their fields never shown');
+  assert.ok(b.includes('diff.json: warning with an unknown code (×2)'));
   assert.ok(b.includes('false-alarm bound 0.'), 'the bound of the run, a number');
 });
 

@@ -241,7 +241,21 @@ function validateDiff(d, refused) {
   if (list(d.invalid_scenarios).length !== invalid.length) {
     refused.add('diff.json: an invalid scenario with an unknown name');
   }
-  const count = (v) => (Array.isArray(v) ? v.length : 0);
+  // Issues are counted, never quoted: each an object with a known code.
+  const count = (v, what) => {
+    if (v === undefined) {
+      return 0;
+    }
+    if (!Array.isArray(v)) {
+      refused.add(`diff.json: ${what} not a list`);
+      return 0;
+    }
+    const ok = v.filter((i) => isObj(i) && known(KNOWN.issue_codes, i.code));
+    for (let n = ok.length; n < v.length; n++) {
+      refused.add(`diff.json: ${what.replace(/s$/, '')} with an unknown code`);
+    }
+    return ok.length;
+  };
   // The run-level healthy-path family: rows like a scenario's.
   const healthy = [];
   if (d.healthy !== undefined) {
@@ -279,7 +293,7 @@ function validateDiff(d, refused) {
     profile: known(KNOWN.profiles, d.head.profile) ? d.head.profile : '',
     baseCommits: commits(d.base), headCommits: commits(d.head),
     scenarios, invalid,
-    problems: count(d.problems), warnings: count(d.warnings), integrityFailures: count(d.integrity_failures),
+    problems: count(d.problems, 'problems'), warnings: count(d.warnings, 'warnings'), integrityFailures: count(d.integrity_failures, 'integrity failures'),
   };
 }
 

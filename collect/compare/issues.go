@@ -18,8 +18,8 @@ const (
 	// baseline differs from the run (Base, Head).
 	HostClass     IssueCode = "host_class"
 	GoVersion     IssueCode = "go_version"
-	StackDiffers  IssueCode = "stack"
-	ClientDiffers IssueCode = "client"
+	StackDiffers  IssueCode = "stack_differs"
+	ClientDiffers IssueCode = "client_differs"
 	// TooFewArms: with N arms a side the smallest p (Value) is not below
 	// alpha (Limit): nothing can be flagged.
 	TooFewArms IssueCode = "too_few_arms"
@@ -53,6 +53,12 @@ const (
 	IntegrityScenario IssueCode = "integrity_scenario"
 	IntegrityRun      IssueCode = "integrity_run"
 )
+
+// IssueCodes are every code, for readers that check them (the PR comment
+// renderer's bench-known.json, collect/report's words).
+var IssueCodes = []IssueCode{BaselineUnused, HostClass, GoVersion, StackDiffers, ClientDiffers, TooFewArms, ExpectDiffers, NoExpectation,
+	IdleArms, SideIdle, OneSideUnsteady, GatingOneSide, GatingMissingArms, AllInvalid, NoCommon, NotJudged, InvalidScenario,
+	IntegrityScenario, IntegrityRun}
 
 // Issue is one finding, as data; collect/report says it in words.
 type Issue struct {

@@ -174,3 +174,22 @@ func readRecorded(t *testing.T, name string) *results.File {
 	}
 	return f
 }
+
+// TestEveryIssueHasWords: each issue code compare can return is said in a
+// sentence of its own (not the fallback that names the code), with every
+// field it fills.
+func TestEveryIssueHasWords(t *testing.T) {
+	key := compare.Key{Phase: "testing", Name: "throughput"}
+	for _, c := range compare.IssueCodes {
+		i := compare.Issue{Code: c, Scenario: "packet-loss-5-pct", Run: "r1", Side: "head", Key: &key, Arms: []int{2, 4},
+			N: 3, Of: 5, Value: 0.3, Limit: 0.05, Base: "b-value", Head: "h-value"}
+		s := report.Issue(i)
+		if strings.Contains(s, string(c)) || strings.Contains(s, "%!") || s == "" {
+			t.Errorf("%s: %q", c, s)
+		}
+		i.Confirmation = true
+		if got := report.Issue(i); got != "confirmation stage: "+s {
+			t.Errorf("%s of the confirmation stage: %q", c, got)
+		}
+	}
+}
