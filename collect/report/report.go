@@ -5,7 +5,8 @@
 // xychart-beta charts for pull-request comments.
 //
 // A reporter only formats: the figures come from collect/results and the
-// verdicts from collect/compare.
+// states, reasons and issues from collect/compare as codes; every word
+// about them is here (words.go: the verdict line, reasons, issues).
 package report
 
 import (
