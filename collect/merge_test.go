@@ -52,7 +52,7 @@ func checkDiffFile(t *testing.T, dir string, d *compare.Diff) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Verdict != d.Verdict || got.GatingRows != d.GatingRows || got.FalseAlarmBound != d.FalseAlarmBound {
+	if got.Verdict != string(d.Verdict) || got.GatingRows != d.GatingRows || got.FalseAlarmBound != d.FalseAlarmBound {
 		t.Errorf("diff.json says %+v, the comparison %s, %d gating rows, bound %g", got, d.Verdict, d.GatingRows, d.FalseAlarmBound)
 	}
 }
@@ -64,8 +64,8 @@ func sameVerdict(t *testing.T, merged, union *compare.Diff) {
 	if merged.Verdict != union.Verdict || merged.Compared != union.Compared || merged.Regressions != union.Regressions ||
 		merged.Candidates != union.Candidates || merged.GatingRows != union.GatingRows || merged.FalseAlarmBound != union.FalseAlarmBound {
 		t.Errorf("merged: %s (%d compared, %d candidates, %d regressions, %d gating rows, bound %g)\nunion:  %s (%d, %d, %d, %d, %g)",
-			merged.Summary, merged.Compared, merged.Candidates, merged.Regressions, merged.GatingRows, merged.FalseAlarmBound,
-			union.Summary, union.Compared, union.Candidates, union.Regressions, union.GatingRows, union.FalseAlarmBound)
+			merged.Verdict, merged.Compared, merged.Candidates, merged.Regressions, merged.GatingRows, merged.FalseAlarmBound,
+			union.Verdict, union.Compared, union.Candidates, union.Regressions, union.GatingRows, union.FalseAlarmBound)
 	}
 	if len(merged.Scenarios) != len(union.Scenarios) {
 		t.Fatalf("merged has %d scenarios, union %d", len(merged.Scenarios), len(union.Scenarios))
@@ -156,7 +156,7 @@ func TestMergeConfirmedInShard2(t *testing.T) {
 	}
 	cands, _ := first.CandidateScenarios()
 	if len(cands) == 0 {
-		t.Fatalf("shard 2 has no candidate: %s", first.Summary)
+		t.Fatalf("shard 2 has no candidate: %s", first.Verdict)
 	}
 	confirm := resultstest.File(resultstest.Options{RunID: "planted-confirm", Seed: 2, Paired: true, Planted: true, Scenarios: cands})
 	if err := os.MkdirAll(filepath.Join(s2, ConfirmDir), 0o755); err != nil {
@@ -173,10 +173,10 @@ func TestMergeConfirmedInShard2(t *testing.T) {
 	}
 	d := o.Diff
 	if d.Verdict != compare.VerdictRegression || d.Confirmation == nil || d.Confirmation.Confirmed == 0 {
-		t.Fatalf("merged verdict %s, confirmation %+v: want a regression confirmed by shard 2's stage", d.Summary, d.Confirmation)
+		t.Fatalf("merged verdict %s, confirmation %+v: want a regression confirmed by shard 2's stage", o.Verdict, d.Confirmation)
 	}
-	if !strings.Contains(d.Summary, cands[0]) {
-		t.Errorf("the verdict %q does not name %s", d.Summary, cands[0])
+	if !strings.Contains(o.Verdict, cands[0]) {
+		t.Errorf("the verdict %q does not name %s", o.Verdict, cands[0])
 	}
 	if _, err := os.Stat(filepath.Join(out, ConfirmDir, ResultsFile)); err != nil {
 		t.Errorf("merged confirmation stage: %v", err)

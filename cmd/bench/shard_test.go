@@ -87,7 +87,7 @@ func TestShards(t *testing.T) {
 }
 
 type verdict struct {
-	Summary  string  `json:"summary"`
+	Verdict  string  `json:"verdict"`
 	Compared int     `json:"scenarios_compared"`
 	Rows     int     `json:"gating_rows"`
 	Bound    float64 `json:"false_alarm_bound"`
