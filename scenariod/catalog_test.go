@@ -2,6 +2,7 @@ package scenariod
 
 import (
 	"errors"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"slices"
 	"strings"
 	"testing"
@@ -203,7 +204,7 @@ scenarios:
 	if s.Name != "slow-mc2" || s.FaultTime != 20*time.Second || !s.Fixed || len(s.Faults) != 2 || s.Source != "ok.yaml:3" {
 		t.Errorf("%+v", s)
 	}
-	if got := s.Faults[0].Params; got["latency_ms"] != 300 || got["jitter_ms"] != 0 {
+	if got := s.Faults[0].Params.(*fault.Latency); got.LatencyMS != 300 || got.JitterMS != 0 {
 		t.Errorf("params %v (jitter_ms defaults to 0)", got)
 	}
 }

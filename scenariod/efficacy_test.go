@@ -3,6 +3,7 @@ package scenariod
 import (
 	"cmp"
 	"encoding/json"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -64,7 +65,7 @@ func TestEfficacyLeakInvalid(t *testing.T) {
 	addArms(t, s, 2)
 	tp := inject.Toxiproxy{URL: s.ToxiproxyURL}
 	leak := inject.Toxic{Name: "leak", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 50}}
-	sc := scenario(KindLatency, map[string]float64{"latency_ms": 100}, "mc1")
+	sc := scenario(fault.KindLatency, map[string]float64{"latency_ms": 100}, "mc1")
 	sc.FaultTime = 1500 * time.Millisecond
 	r := testRunner(t, s, testTable(), func(e Event) {
 		switch e.Kind {
@@ -147,7 +148,7 @@ func TestComposeLossByTrying(t *testing.T) {
 	s := startStack(t)
 	table := testTable()
 	needNetfilter(t, table)
-	r := testRunner(t, s, table, nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+	r := testRunner(t, s, table, nil, scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
 	r.cfg.Stack = "compose"
 	m, err := r.Run(t.Context())
 	if err != nil {
@@ -168,7 +169,7 @@ func TestNetemWiring(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("FAKE_NETNS_LOG", filepath.Join(dir, "log"))
 	t.Setenv("FAKE_NETNS_STATE", filepath.Join(dir, "state"))
-	r := testRunner(t, s, testTable(), nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+	r := testRunner(t, s, testTable(), nil, scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
 	r.cfg.LossInjector = LossNetem
 	r.cfg.NetemExec = []string{"inject/testdata/fake-netns.sh"}
 	m, err := r.Run(t.Context())
@@ -202,7 +203,7 @@ func TestNFTCommand(t *testing.T) {
 		{[]string{"env", "nft"}, manifest.InjectorNetfilter},
 		{[]string{"/nonexistent/sudo", "-n", "nft"}, manifest.InjectorToxiproxy},
 	} {
-		r := testRunner(t, s, table, nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+		r := testRunner(t, s, table, nil, scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
 		r.cfg.NFTCommand = tc.command
 		m, err := r.Run(t.Context())
 		if err != nil {

@@ -2,6 +2,7 @@ package scenariod
 
 import (
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"math"
 	"time"
 
@@ -50,22 +51,22 @@ const (
 //     2 % → 0.999, 20 % → 0.92, 50 % → 0.56, 100 % → 0.
 //   - bandwidth and slicing slow responses down but deliver them: 1.
 //   - server down, blackhole, connection reset, process kill: 0.
-func Answered(f Fault, timeout time.Duration) (float64, string) {
-	switch f.Kind {
-	case KindLatency:
-		d := time.Duration((f.Params["latency_ms"] + f.Params["jitter_ms"]) * float64(time.Millisecond))
+func Answered(f fault.Fault, timeout time.Duration) (float64, string) {
+	switch p := f.Params.(type) {
+	case *fault.Latency:
+		d := time.Duration((p.LatencyMS + p.JitterMS) * float64(time.Millisecond))
 		if d < timeout {
 			return 1, fmt.Sprintf("+%v < timeout %v: every request answered", d, timeout)
 		}
 		return 0, fmt.Sprintf("+%v ≥ timeout %v: no request answered in time", d, timeout)
-	case KindPacketLoss:
-		p := f.Params["loss_pct"] / 100
-		a := math.Pow(1-p, 2)
+	case *fault.PacketLoss:
+		q := p.LossPct / 100
+		a := math.Pow(1-q, 2)
 		if MinRTO < timeout {
-			a = math.Pow(1-p*p, 2)
+			a = math.Pow(1-q*q, 2)
 		}
-		return a, fmt.Sprintf("%g %% loss: (1 − p²)² = %.2f of requests answered within %v (one retransmission after %v fits)", f.Params["loss_pct"], a, timeout, MinRTO)
-	case KindBandwidth, KindSlicer:
+		return a, fmt.Sprintf("%g %% loss: (1 − p²)² = %.2f of requests answered within %v (one retransmission after %v fits)", p.LossPct, a, timeout, MinRTO)
+	case *fault.Bandwidth, *fault.Slicer:
 		return 1, "responses slowed, still delivered"
 	}
 	return 0, "the server does not answer"

@@ -3,6 +3,7 @@ package scenariod
 import (
 	"errors"
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"os"
 	"regexp"
 	"slices"
@@ -203,15 +204,15 @@ func (p *fileParser) scenario(n *yaml.Node) (Scenario, bool) {
 	return s, true
 }
 
-func (p *fileParser) fault(n *yaml.Node) Fault {
+func (p *fileParser) fault(n *yaml.Node) fault.Fault {
 	f := p.mapping(n, "kind", "targets", "params")
-	var flt Fault
+	var flt fault.Fault
 	if v := f["kind"]; v == nil {
-		p.errf(n, "fault has no kind (known: %s)", joinKinds())
+		p.errf(n, "fault has no kind (known: %s)", fault.KindNames())
 		return flt
 	} else if k, ok := p.str(v, "kind"); ok {
-		flt.Kind = Kind(k)
-		if err := checkKind(flt.Kind); err != nil {
+		flt.Kind = fault.Kind(k)
+		if _, err := fault.New(flt.Kind); err != nil {
 			p.errf(v, "%v", err)
 			return flt
 		}
@@ -221,14 +222,18 @@ func (p *fileParser) fault(n *yaml.Node) Fault {
 	} else {
 		for _, t := range v.Content {
 			if name, ok := p.str(t, "target"); ok {
-				if err := checkTarget(flt.Kind, name); err != nil {
+				if err := fault.CheckTarget(flt.Kind, name); err != nil {
 					p.errf(t, "%v", err)
 				}
 				flt.Targets = append(flt.Targets, name)
 			}
 		}
 	}
-	flt.Params = map[string]float64{}
+	// Each parameter is checked at its own line; then the kind's
+	// parameters are built from the good ones (a missing one is reported
+	// at the fault).
+	params := map[string]float64{}
+	scratch, _ := fault.New(flt.Kind)
 	if v := f["params"]; v != nil {
 		if v.Kind != yaml.MappingNode {
 			p.errf(v, "params: want a mapping such as {latency_ms: 200}")
@@ -240,14 +245,15 @@ func (p *fileParser) fault(n *yaml.Node) Fault {
 				p.errf(val, "%s: want a number, got %q", k.Value, val.Value)
 				continue
 			}
-			if err := checkParam(flt.Kind, k.Value, x); err != nil {
+			if err := fault.Set(scratch, k.Value, x); err != nil {
 				p.errf(k, "%v", err)
 				continue
 			}
-			flt.Params[k.Value] = x
+			params[k.Value] = x
 		}
 	}
-	if err := flt.fillDefaults(); err != nil {
+	var err error
+	if flt.Params, err = fault.FromMap(flt.Kind, params); err != nil {
 		p.errf(n, "%v", err)
 	}
 	return flt

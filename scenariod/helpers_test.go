@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"net"
 	"os"
 	"slices"
@@ -177,10 +178,15 @@ func runWith(t *testing.T, s *stack.Stack, table string, sc Scenario, during, af
 }
 
 // scenario builds a one-fault scenario with a short fixed fault time.
-func scenario(kind Kind, params map[string]float64, targets ...string) Scenario {
+// params are the fault's parameters by key, as a scenario file gives them.
+func scenario(kind fault.Kind, params map[string]float64, targets ...string) Scenario {
+	p, err := fault.FromMap(kind, params)
+	if err != nil {
+		panic(err)
+	}
 	return Scenario{
 		Name: "test-" + string(kind), Description: "test",
-		Faults:    []Fault{{Kind: kind, Targets: targets, Params: params}},
+		Faults:    []fault.Fault{fault.On(p, targets...)},
 		FaultTime: 100 * time.Millisecond, Fixed: true,
 	}
 }

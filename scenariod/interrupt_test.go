@@ -3,6 +3,7 @@ package scenariod
 import (
 	"context"
 	"errors"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"net"
 	"testing"
 	"time"
@@ -20,10 +21,10 @@ func TestInterruptAnywhere(t *testing.T) {
 	needNetfilter(t, table)
 	sc := Scenario{
 		Name: "test-interrupt", Description: "three injectors at once",
-		Faults: []Fault{
-			{Kind: KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 50}},
-			{Kind: KindLatency, Targets: []string{"mc2"}, Params: map[string]float64{"latency_ms": 100}},
-			{Kind: KindProcessKill, Targets: []string{"mc3"}},
+		Faults: []fault.Fault{
+			fault.On(&fault.PacketLoss{LossPct: 50}, "mc1"),
+			fault.On(&fault.Latency{LatencyMS: 100}, "mc2"),
+			fault.On(&fault.ProcessKill{}, "mc3"),
 		},
 		FaultTime: 300 * time.Millisecond, Fixed: true,
 	}

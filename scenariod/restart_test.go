@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -78,7 +79,7 @@ func TestToxiproxyRestart(t *testing.T) {
 	o := startOwnProxies(t, s)
 	tp, proxies := o.tp, o.listen
 
-	sc := scenario(KindLatency, map[string]float64{"latency_ms": 200}, "mc1")
+	sc := scenario(fault.KindLatency, map[string]float64{"latency_ms": 200}, "mc1")
 	sc.FaultTime = 3 * time.Second
 	r := testRunner(t, s, testTable(), nil, sc)
 	r.cfg.Toxiproxy = tp
@@ -135,7 +136,7 @@ func TestDirtyStateStops(t *testing.T) {
 	o := startOwnProxies(t, s)
 	tp := o.tp
 	tp.CallTimeout = 200 * time.Millisecond
-	a := scenario(KindLatency, map[string]float64{"latency_ms": 10}, "mc1")
+	a := scenario(fault.KindLatency, map[string]float64{"latency_ms": 10}, "mc1")
 	b := a
 	b.Name = "second"
 	r := testRunner(t, s, testTable(), func(e Event) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"io"
 	"maps"
 	"net"
@@ -280,13 +281,13 @@ func (r *Runner) setup(ctx context.Context) error {
 				if _, ok := proxies[t]; !ok {
 					return fmt.Errorf("%w: scenario %s targets %s but toxiproxy %s has no such proxy (has: %v)", ErrSetup, s.Name, t, r.cfg.Toxiproxy.URL, slices.Sorted(maps.Keys(proxies)))
 				}
-				if f.Kind == KindProcessKill {
+				if f.Kind == fault.KindProcessKill {
 					if err := fs.proc.Check(t); err != nil {
 						return fmt.Errorf("%w: scenario %s: %v", ErrSetup, s.Name, err)
 					}
 				}
 			}
-			needLoss = needLoss || f.Kind == KindPacketLoss
+			needLoss = needLoss || f.Kind == fault.KindPacketLoss
 		}
 	}
 	nf := &inject.Netfilter{Table: r.cfg.NFTable, Command: r.cfg.NFTCommand}
@@ -530,10 +531,8 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 	ms.Expect, ms.ExpectWhy = s.Expectation()
 	for _, f := range s.Faults {
 		inj, fid := r.faults.injectorFor(f)
-		ms.Faults = append(ms.Faults, manifest.Fault{
-			Kind: string(f.Kind), Targets: f.Targets, Params: f.Params,
-			Injector: inj, Fidelity: fid, Nominal: manifest.Duration(s.FaultTime),
-		})
+		ms.Faults = append(ms.Faults, manifest.Fault{Fault: f.Clone(),
+			Made: manifest.Made{Injector: inj, Fidelity: fid, Nominal: manifest.Duration(s.FaultTime)}})
 	}
 	r.m.Scenarios = append(r.m.Scenarios, ms)
 	sr := &scenarioRun{r: r, i: i, s: s, cur: &r.m.Scenarios[len(r.m.Scenarios)-1], ev: Event{Index: i + 1, Scenario: s.Name}}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
+	"github.com/mcchaos/mcchaos/internal/fault"
 )
 
 // SchemaVersion is the version of the format written by this package.
@@ -161,15 +162,16 @@ const (
 	ExpectDetect      = "detect"
 )
 
-// Fault is one fault of a scenario, applied to one or more servers.
+// Fault is one fault of a scenario as it was made: the fault as requested
+// (fault.Fault: kind, targets, typed parameters) and how and when it was
+// put in place. Its JSON is the fault's keys and the record's side by side.
 type Fault struct {
-	// Kind is the fault kind, e.g. "packet_loss", "latency", "server_down".
-	Kind string `json:"kind"`
-	// Targets are server names as in the metrics' server label ("mc1").
-	Targets []string `json:"targets"`
-	// Params are the fault's parameters with units in the key, e.g.
-	// {"loss_pct": 10} or {"latency_ms": 200, "jitter_ms": 0}.
-	Params map[string]float64 `json:"params"`
+	fault.Fault
+	Made
+}
+
+// Made is how and when a fault was put in place.
+type Made struct {
 	// Injector is how the fault was made: InjectorToxiproxy, InjectorNetfilter, InjectorProcess.
 	Injector string `json:"injector"`
 	// Fidelity says how faithful the injection is: FidelityPerPacket, FidelityPerConnection, FidelityExact.
@@ -184,6 +186,42 @@ type Fault struct {
 	// Applied (and Removed) times is how far from "the same instant" the
 	// arms were faulted. Empty when the run has no arm proxies.
 	Arms []ArmFault `json:"arms,omitempty"`
+}
+
+// MarshalJSON writes the fault's keys and the record's in one object.
+func (f Fault) MarshalJSON() ([]byte, error) {
+	a, err := json.Marshal(f.Fault)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(f.Made)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(a[:len(a)-1], ','), b[1:]...), nil
+}
+
+// UnmarshalJSON reads the fault's keys strictly (fault.Fault) and the
+// record's beside them.
+func (f *Fault) UnmarshalJSON(b []byte) error {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	req := map[string]json.RawMessage{}
+	for _, k := range []string{"kind", "targets", "params"} {
+		if v, ok := all[k]; ok {
+			req[k] = v
+		}
+	}
+	rb, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(rb, &f.Fault); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &f.Made)
 }
 
 // ArmFault is when one arm's path got a fault and lost it again.

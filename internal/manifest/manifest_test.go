@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +16,8 @@ func sample() *Manifest {
 		RunID: "r1", Profile: "smoke", Start: t0, Status: StatusRunning,
 		Scenarios: []Scenario{{
 			Name: "packet-loss-100-pct",
-			Faults: []Fault{{Kind: "packet_loss", Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 100},
-				Injector: InjectorNetfilter, Fidelity: FidelityPerPacket, Nominal: Duration(time.Minute)}},
+			Faults: []Fault{{Fault: fault.On(&fault.PacketLoss{LossPct: 100}, "mc1"),
+				Made: Made{Injector: InjectorNetfilter, Fidelity: FidelityPerPacket, Nominal: Duration(time.Minute)}}},
 			Phases: []Phase{
 				{Name: PhaseStabilization, Start: t0, End: t0.Add(time.Second)},
 				{Name: PhaseTesting, Start: t0.Add(time.Second)},
