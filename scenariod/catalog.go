@@ -9,6 +9,8 @@ package scenariod
 import (
 	"fmt"
 	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 	"slices"
 	"strings"
 	"time"
@@ -17,38 +19,25 @@ import (
 // Servers are the server names faults may target (fault.Servers).
 var Servers = fault.Servers
 
-// Scenario is one scenario: a fault (or several at once) held for a time
-// between a stabilization and a recovery phase.
-type Scenario struct {
-	Name        string
-	Description string
-	Faults      []fault.Fault
-	// FaultTime is the nominal length of the testing phase.
-	FaultTime time.Duration
-	// Fixed reports whether FaultTime is part of the scenario's identity
-	// (stated in its name, as latency-200ms-2m), so that no profile shortens it.
-	Fixed bool
-	// Extended marks scenarios outside the 14 of the contract.
-	Extended bool
-	// Source is where the scenario was defined: "builtin" or "file:line".
-	Source string
-	// Expect is what a good client does, ExpectRideThrough or
-	// ExpectDetect; "" derives it from the faults (Expectation).
-	Expect string
-}
+// Scenario is one scenario (plan.Scenario): the catalogue's entries are
+// what a plan holds.
+type Scenario = plan.Scenario
 
 // Set names accepted by Select besides scenario names.
 const (
-	SetAll      = "all"      // the 14 scenarios of DESIGN.md
-	SetExtended = "extended" // the scenarios beyond the 14
+	SetAll      = plan.SetAll
+	SetExtended = plan.SetExtended
 )
+
+// minute is the nominal fault time of most scenarios.
+const minute = profile.Duration(time.Minute)
 
 func lossScenario(pct int) Scenario {
 	return Scenario{
 		Name:        fmt.Sprintf("packet-loss-%d-pct", pct),
 		Description: fmt.Sprintf("%d %% packet loss on one server for 1 min", pct),
 		Faults:      []fault.Fault{fault.On(&fault.PacketLoss{LossPct: float64(pct)}, "mc1")},
-		FaultTime:   time.Minute,
+		FaultTime:   minute,
 	}
 }
 
@@ -57,13 +46,13 @@ func latencyScenario(d time.Duration, suffix string) Scenario {
 		Name:        "latency-200ms-" + suffix,
 		Description: "+200 ms latency on one server for " + suffix,
 		Faults:      []fault.Fault{fault.On(&fault.Latency{LatencyMS: 200}, "mc1")},
-		FaultTime:   d,
+		FaultTime:   profile.Duration(d),
 		Fixed:       true,
 	}
 }
 
 func extended(name, desc string, p fault.Params) Scenario {
-	return Scenario{Name: name, Description: desc, Faults: []fault.Fault{fault.On(p, "mc1")}, FaultTime: time.Minute, Extended: true}
+	return Scenario{Name: name, Description: desc, Faults: []fault.Fault{fault.On(p, "mc1")}, FaultTime: minute, Extended: true}
 }
 
 // builtin is the catalogue: the 14 scenarios of DESIGN.md (names are part
@@ -80,13 +69,13 @@ var builtin = []Scenario{
 		Name:        "multi-failure-2-servers-packet-loss",
 		Description: "100 % packet loss on 2 of 3 servers for 1 min",
 		Faults:      []fault.Fault{fault.On(&fault.PacketLoss{LossPct: 100}, "mc1", "mc2")},
-		FaultTime:   time.Minute,
+		FaultTime:   minute,
 	},
 	{
 		Name:        "multi-failure-2-servers-latency",
 		Description: "+500 ms latency on 2 of 3 servers for 1 min",
 		Faults:      []fault.Fault{fault.On(&fault.Latency{LatencyMS: 500}, "mc1", "mc2")},
-		FaultTime:   time.Minute,
+		FaultTime:   minute,
 	},
 	extended("server-down", "server down for 1 min: proxy disabled, connections refused", &fault.ServerDown{}),
 	extended("connection-reset", "every connection reset (TCP RST) as soon as it sends a request, for 1 min", &fault.ConnectionReset{TimeoutMS: 0}),
@@ -103,51 +92,9 @@ func Builtin() []Scenario {
 	out := make([]Scenario, len(builtin))
 	for i, s := range builtin {
 		s.Source = "builtin"
-		out[i] = s.clone()
+		out[i] = s.Clone()
 	}
 	return out
-}
-
-func (s Scenario) clone() Scenario {
-	s.Faults = slices.Clone(s.Faults)
-	for i, f := range s.Faults {
-		s.Faults[i] = f.Clone()
-	}
-	return s
-}
-
-// Validate checks s and fills in the defaults of optional parameters.
-func (s *Scenario) Validate() error {
-	if s.Name == "" {
-		return fmt.Errorf("scenario has no name")
-	}
-	if s.Name == SetAll || s.Name == SetExtended || strings.ContainsAny(s.Name, ", \t") {
-		return fmt.Errorf("scenario name %q: reserved or contains a comma or space", s.Name)
-	}
-	if s.FaultTime <= 0 {
-		return fmt.Errorf("scenario %s: fault time %v must be positive", s.Name, s.FaultTime)
-	}
-	if len(s.Faults) == 0 {
-		return fmt.Errorf("scenario %s: no faults", s.Name)
-	}
-	if err := checkExpect(s.Expect); err != nil {
-		return fmt.Errorf("scenario %s: %w", s.Name, err)
-	}
-	seen := map[string]bool{}
-	for _, f := range s.Faults {
-		if err := f.Validate(); err != nil {
-			return fmt.Errorf("scenario %s: %w", s.Name, err)
-		}
-		for _, t := range f.Targets {
-			// One fault of a kind per server: they would share a toxic or rule.
-			if key := string(f.Kind) + "/" + t; seen[key] {
-				return fmt.Errorf("scenario %s: two %s faults on %s", s.Name, f.Kind, t)
-			} else {
-				seen[key] = true
-			}
-		}
-	}
-	return nil
 }
 
 // ErrUnknownScenario is returned (wrapped) by Select for a name that is
@@ -163,7 +110,7 @@ func Select(catalogue []Scenario, spec string) ([]Scenario, error) {
 	add := func(s Scenario) {
 		if !seen[s.Name] {
 			seen[s.Name] = true
-			out = append(out, s.clone())
+			out = append(out, s.Clone())
 		}
 	}
 	for _, name := range strings.Split(spec, ",") {

@@ -33,7 +33,7 @@ const baselineProbes = 5
 // reading netfilter's counters when packet loss goes through it.
 func (r *Runner) newOracle() error {
 	fs := r.faults
-	cfg := efficacy.Config{Servers: efficacy.ServersOf(fs.proxies), Toxiproxy: &r.cfg.Toxiproxy}
+	cfg := efficacy.Config{Servers: efficacy.ServersOf(fs.proxies, fs.server), Toxiproxy: &r.cfg.Toxiproxy}
 	switch {
 	case fs.netem != nil:
 		cfg.Loss = fs.netem

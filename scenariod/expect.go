@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/plan"
 )
 
 // Expectations, as the manifest and scenario files spell them: what a good
@@ -15,11 +15,11 @@ const (
 	// ExpectRideThrough: the faulted servers are slow or lossy but answer
 	// within the operation timeout. A good client keeps its breaker closed
 	// and its errors near zero; a breaker that opens is a false ejection.
-	ExpectRideThrough = manifest.ExpectRideThrough
+	ExpectRideThrough = plan.ExpectRideThrough
 	// ExpectDetect: the faulted servers are gone for the client (they do
 	// not answer within the timeout). A good client fails fast (its breaker
 	// opens, sooner is better), then recovers soon after the fault ends.
-	ExpectDetect = manifest.ExpectDetect
+	ExpectDetect = plan.ExpectDetect
 )
 
 // The physics the built-in expectations are derived from.
@@ -76,7 +76,7 @@ func Answered(f fault.Fault, timeout time.Duration) (float64, string) {
 // when some faulted server answers less than RideThroughAnswered of
 // requests within ReferenceTimeout, ride through otherwise. The second
 // value is the reason, in words.
-func (s Scenario) Expectation() (string, string) {
+func Expectation(s Scenario) (string, string) {
 	if s.Expect != "" {
 		return s.Expect, "stated by the scenario"
 	}
@@ -90,12 +90,4 @@ func (s Scenario) Expectation() (string, string) {
 		return ExpectRideThrough, why
 	}
 	return ExpectDetect, why
-}
-
-func checkExpect(e string) error {
-	switch e {
-	case "", ExpectRideThrough, ExpectDetect:
-		return nil
-	}
-	return fmt.Errorf("expect %q: want %s or %s", e, ExpectRideThrough, ExpectDetect)
 }

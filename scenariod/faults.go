@@ -37,6 +37,7 @@ type faultSet struct {
 	proc     *inject.Process
 	lossNF   bool                    // packet loss through netfilter
 	proxies  map[string]inject.Proxy // definitions at start, by name
+	server   map[string]string       // each proxy's server, by proxy name
 	metrics  *Metrics
 	logf     func(format string, args ...any)
 	mu       sync.Mutex
@@ -89,38 +90,18 @@ func (fs *faultSet) apply(ctx context.Context, f fault.Fault) (map[string]time.T
 	return fs.put(ctx, f, inj)
 }
 
-// paths returns the proxies in front of server: the arms' proxies
-// ("mc1.head.1", ...) and the server's own proxy ("mc1"), sorted by name.
-// A fault on a server is a fault on all of them, so every arm sees it.
+// paths returns the proxies in front of server: the server's own proxy
+// ("mc1") and the plan's arms' proxies to it ("mc1.head.1", ...), sorted
+// by name. A fault on a server is a fault on all of them, so every arm
+// sees it.
 func (fs *faultSet) paths(server string) []inject.Proxy {
 	var ps []inject.Proxy
 	for _, name := range slices.Sorted(maps.Keys(fs.proxies)) {
-		if srv, _, _, ok := manifest.ParseArmProxy(name); name == server || ok && srv == server {
+		if fs.server[name] == server {
 			ps = append(ps, fs.proxies[name])
 		}
 	}
 	return ps
-}
-
-// sides returns the run's sides as the arms' proxies show them (head
-// first); one head arm when there are no arm proxies.
-func (fs *faultSet) sides() []manifest.Side {
-	arms := map[string]int{}
-	for name := range fs.proxies {
-		if _, side, arm, ok := manifest.ParseArmProxy(name); ok {
-			arms[side] = max(arms[side], arm)
-		}
-	}
-	if len(arms) == 0 {
-		return []manifest.Side{{Name: manifest.SideHead, Arms: 1}}
-	}
-	var ss []manifest.Side
-	for _, name := range []string{manifest.SideHead, manifest.SideBase} {
-		if arms[name] > 0 {
-			ss = append(ss, manifest.Side{Name: name, Arms: arms[name]})
-		}
-	}
-	return ss
 }
 
 // onPaths calls do on every path of every target concurrently (one
@@ -212,7 +193,7 @@ func (fs *faultSet) lossPorts(inj string) (map[int]float64, error) {
 		}
 	}
 	fs.mu.Unlock()
-	return efficacy.LossPorts(efficacy.ServersOf(fs.proxies), faults)
+	return efficacy.LossPorts(efficacy.ServersOf(fs.proxies, fs.server), faults)
 }
 
 // restartKilled starts again every process we killed.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 	"os"
 	"regexp"
 	"slices"
@@ -172,7 +174,7 @@ func (p *fileParser) scenario(n *yaml.Node) (Scenario, bool) {
 	} else if d <= 0 {
 		p.errf(v, "fault_time %s: must be positive", v.Value)
 	} else {
-		s.FaultTime = d
+		s.FaultTime = profile.Duration(d)
 	}
 	if v := f["fixed"]; v != nil {
 		if err := v.Decode(&s.Fixed); err != nil {
@@ -181,7 +183,7 @@ func (p *fileParser) scenario(n *yaml.Node) (Scenario, bool) {
 	}
 	if v := f["expect"]; v != nil {
 		if e, ok := p.str(v, "expect"); ok {
-			if err := checkExpect(e); err != nil {
+			if err := plan.CheckExpect(e); err != nil {
 				p.errf(v, "%v", err)
 			}
 			s.Expect = e

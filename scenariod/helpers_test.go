@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"net"
 	"os"
 	"slices"
@@ -52,8 +53,7 @@ func server(s *stack.Stack, name string) stack.Server {
 func testRunner(t *testing.T, s *stack.Stack, table string, onEvent func(Event), scenarios ...Scenario) *Runner {
 	t.Helper()
 	r, err := NewRunner(Config{
-		Profile:      tinyProfile,
-		Scenarios:    scenarios,
+		Plan:         plan.Plan{Version: plan.Version, Profile: tinyProfile, Scenarios: scenarios},
 		Toxiproxy:    inject.Toxiproxy{URL: s.ToxiproxyURL},
 		NFTable:      table,
 		StackDir:     s.Dir,
@@ -187,6 +187,6 @@ func scenario(kind fault.Kind, params map[string]float64, targets ...string) Sce
 	return Scenario{
 		Name: "test-" + string(kind), Description: "test",
 		Faults:    []fault.Fault{fault.On(p, targets...)},
-		FaultTime: 100 * time.Millisecond, Fixed: true,
+		FaultTime: profile.Duration(100 * time.Millisecond), Fixed: true,
 	}
 }

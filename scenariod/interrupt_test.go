@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/profile"
 	"net"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func TestInterruptAnywhere(t *testing.T) {
 			fault.On(&fault.Latency{LatencyMS: 100}, "mc2"),
 			fault.On(&fault.ProcessKill{}, "mc3"),
 		},
-		FaultTime: 300 * time.Millisecond, Fixed: true,
+		FaultTime: profile.Duration(300 * time.Millisecond), Fixed: true,
 	}
 
 	// An uninterrupted run gives the number of steps and the length.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/profile"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -80,7 +81,7 @@ func TestToxiproxyRestart(t *testing.T) {
 	tp, proxies := o.tp, o.listen
 
 	sc := scenario(fault.KindLatency, map[string]float64{"latency_ms": 200}, "mc1")
-	sc.FaultTime = 3 * time.Second
+	sc.FaultTime = profile.Duration(3 * time.Second)
 	r := testRunner(t, s, testTable(), nil, sc)
 	r.cfg.Toxiproxy = tp
 	r.cfg.WatchInterval = 100 * time.Millisecond

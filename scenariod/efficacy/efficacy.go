@@ -83,19 +83,20 @@ type Server struct {
 	Probe string
 }
 
-// ServersOf groups proxies by the server they lead to: "mc1" and every
-// "mc1.<side>.<arm>" (manifest.ArmProxy) form server mc1. Servers and their
-// proxies are sorted by name.
-func ServersOf(proxies map[string]inject.Proxy) []Server {
+// ServersOf groups proxies by the server they lead to: server maps a
+// proxy's name to its server's ("mc1.head.1" and "mc1" to "mc1"); a proxy
+// it does not name is left out. Servers and their proxies are sorted by
+// name.
+func ServersOf(proxies map[string]inject.Proxy, server map[string]string) []Server {
 	by := map[string][]inject.Proxy{}
 	for _, name := range slices.Sorted(maps.Keys(proxies)) {
-		server := name
-		if s, _, _, ok := manifest.ParseArmProxy(name); ok {
-			server = s
+		srv, ok := server[name]
+		if !ok {
+			continue
 		}
 		p := proxies[name]
 		p.Name = name
-		by[server] = append(by[server], p)
+		by[srv] = append(by[srv], p)
 	}
 	var out []Server
 	for _, name := range slices.Sorted(maps.Keys(by)) {

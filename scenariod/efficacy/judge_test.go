@@ -138,7 +138,7 @@ func TestLossPorts(t *testing.T) {
 		"mc1.base.1": {Listen: "0.0.0.0:21215"},
 		"mc2":        {Listen: "127.0.0.1:21212"},
 		"mc2.head.1": {Listen: "127.0.0.1:21216"},
-	})
+	}, map[string]string{"mc1": "mc1", "mc1.head.1": "mc1", "mc1.base.1": "mc1", "mc2": "mc2", "mc2.head.1": "mc2"})
 	if len(servers) != 2 || len(servers[0].Proxies) != 3 || servers[0].Proxies[1].Name != "mc1.base.1" {
 		t.Fatalf("servers %+v", servers)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"maps"
 	"os"
 	"os/exec"
@@ -49,20 +50,22 @@ func newRig(t *testing.T, arms int) *rig {
 	r.tp = &inject.Toxiproxy{URL: fmt.Sprintf("http://127.0.0.1:%d", r.apiPort)}
 	r.start(t)
 	t.Cleanup(r.kill)
+	server := map[string]string{}
 	for _, x := range s.Servers {
 		for a := 1; a <= arms; a++ {
 			port, err := stack.FreePort()
 			if err != nil {
 				t.Fatal(err)
 			}
-			name := manifest.ArmProxy(x.Name, manifest.SideHead, a)
+			name := plan.ArmProxy(x.Name, plan.SideHead, a)
 			r.proxies[name] = inject.Proxy{Name: name, Listen: "127.0.0.1:" + strconv.Itoa(port), Upstream: x.Addr}
+			server[name] = x.Name
 		}
 	}
 	if err := r.createMissing(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	r.servers = efficacy.ServersOf(r.proxies)
+	r.servers = efficacy.ServersOf(r.proxies, server)
 	return r
 }
 
