@@ -1,9 +1,16 @@
 // Package scenariod runs fault scenarios against the memcached servers of a
-// mcchaos stack: a catalogue of scenarios (data), a three-phase runner
-// (stabilization → testing with the fault on → recovery with the state
-// proven clean), fault injection through toxiproxy, netfilter or the local
-// stack's processes (package inject), scenario metrics for Prometheus and
-// the run manifest that collect reads.
+// mcchaos stack: a catalogue of scenarios (data; each fault an
+// internal/fault type), a three-phase runner (stabilization → testing with
+// the fault on → recovery with the state proven clean), fault injection
+// through toxiproxy, netfilter or the local stack's processes (package
+// inject), scenario metrics for Prometheus and the run manifest that
+// collect reads.
+//
+// What to run is a plan (internal/plan): bench writes one and scenariod
+// runs `-plan plan.json`; run alone, scenariod builds one from its flags
+// (Options.Resolve). A fault on a server goes on the server's own proxy and
+// on every proxy the plan gives an arm to that server, and the manifest is
+// the plan plus the times observed.
 package scenariod
 
 import (

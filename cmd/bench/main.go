@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcchaos/mcchaos/internal/bench"
+	"github.com/mcchaos/mcchaos/bench"
 	"github.com/mcchaos/mcchaos/internal/profile"
 )
 

@@ -1,8 +1,17 @@
-// Package bench runs the whole mcchaos pipeline in order: start (or find) the
-// stack, start loadgen, run scenariod, stop loadgen, run collect, tear down.
-// loadgen, scenariod and collect run as separate processes, so the load is
-// never disturbed by the controller; this package only starts, watches and
-// stops them, and keeps everything a run measured in its run directory.
+// Package bench is the orchestrator, the top floor of mcchaos: it runs the
+// whole pipeline and only cmd/bench imports it. Run is a short sequence of
+// named stages (run.go): prepare the plan (profile values, scenarios,
+// sides; bad input stops here), open the run directory, build the base
+// side, plan the arms and write plan.json, start the stack, start the load,
+// run scenariod on the plan, collect, confirm the candidates, update the
+// baseline. Each stage registers how to undo what it started, and the run
+// undoes it all in reverse order however it ends.
+//
+// loadgen and scenariod run as separate processes, so the load is never
+// disturbed by the controller; every child's argv is built from the plan,
+// and scenariod (the one writer of manifest.json) reads the plan rather
+// than rediscovering sides and arms from proxy names. collect runs in
+// process. Everything a run measured stays in its run directory.
 package bench
 
 import (
@@ -108,8 +117,9 @@ type Config struct {
 	// unconfirmed.
 	NoConfirm bool
 
-	recollect bool // Recollect: the run directory exists
-	autoID    bool // RunID was chosen by setDefaults: a taken one gets a suffix
+	failOn    collect.FailOn // FailOn, parsed by setDefaults
+	recollect bool           // Recollect: the run directory exists
+	autoID    bool           // RunID was chosen by setDefaults: a taken one gets a suffix
 	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
 	Stdout, Stderr io.Writer
 }
@@ -168,7 +178,8 @@ func (c *Config) setDefaults() error {
 	if c.FailOn == "" {
 		c.FailOn = "integrity"
 	}
-	if _, err := collect.ParseFailOn(c.FailOn); err != nil {
+	var err error
+	if c.failOn, err = collect.ParseFailOn(c.FailOn); err != nil {
 		return &UsageError{err}
 	}
 	if !c.recollect {
@@ -178,9 +189,7 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Baseline == "" && !c.paired() {
 		if root, err := stack.RepoRoot(); err == nil {
-			if b := filepath.Join(root, "baselines", c.Profile+".json"); fileExists(b) {
-				c.Baseline = b
-			}
+			c.Baseline = collect.StoredBaseline(filepath.Join(root, collect.DefaultBaselineDir), c.Profile)
 		}
 	}
 	if c.ToxiproxyURL == "" {
@@ -385,13 +394,12 @@ func verifyClean(ctx context.Context, toxiproxyURL string) error {
 // runCollect runs collect in-process on the runs' directories, writing
 // into res.RunDir, and records its outcome.
 func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs, confirmDirs []string, res *Result) error {
-	failOn, _ := collect.ParseFailOn(cfg.FailOn) // checked by setDefaults
 	opt := collect.Options{
 		RunDirs:       runDirs,
 		ConfirmDirs:   confirmDirs,
 		PrometheusURL: prometheusURL,
 		OutDir:        res.RunDir,
-		FailOn:        failOn,
+		FailOn:        cfg.failOn,
 		Grafana:       grafana.Config{URL: cfg.GrafanaURL},
 		Stderr:        cfg.Stderr,
 		StepSummary:   os.Getenv("GITHUB_STEP_SUMMARY"),
@@ -467,13 +475,13 @@ func updateBaseline(cfg Config, pl *plan.Plan, res Result, sdErr error, runDirs 
 	if err != nil {
 		return fmt.Errorf("bench: baseline: %w", err)
 	}
-	b, err := os.ReadFile(filepath.Join(res.RunDir, collect.ResultsFile))
+	f, err := results.Read(filepath.Join(res.RunDir, collect.ResultsFile))
 	if err != nil {
 		return fmt.Errorf("bench: baseline: %w", err)
 	}
-	p := filepath.Join(root, collect.DefaultBaselineDir, prof.Name+".json")
-	if err := atomicfile.Write(p, b); err != nil {
-		return fmt.Errorf("bench: baseline: %w", err)
+	p, err := collect.WriteBaseline(filepath.Join(root, collect.DefaultBaselineDir), f)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	fmt.Fprintf(cfg.Stderr, "bench: baseline written to %s\n", p)
 	return nil
