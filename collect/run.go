@@ -245,15 +245,15 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		}
 		fmt.Fprintf(stderr, "collect: baseline written to %s\n", p)
 	}
-	o := &Outcome{Dir: out, Report: filepath.Join(out, ReportFile), Diff: d, Verdict: d.Summary}
-	fmt.Fprintf(stderr, "collect: %s: %s\n", o.Report, d.Summary)
+	o := &Outcome{Dir: out, Report: filepath.Join(out, ReportFile), Diff: d, Verdict: report.Headline(d)}
+	fmt.Fprintf(stderr, "collect: %s: %s\n", o.Report, o.Verdict)
 	switch {
 	case missing != nil:
 		return o, fmt.Errorf("%w: %v; the report covers the others", ErrInput, missing)
 	case d.Verdict == compare.VerdictInvalid:
-		return o, fmt.Errorf("%w: %s", ErrInput, d.Summary)
+		return o, fmt.Errorf("%w: %s", ErrInput, o.Verdict)
 	case len(d.Invalid) > 0 && d.Verdict != compare.VerdictIntegrity && d.Verdict != compare.VerdictRegression:
-		return o, fmt.Errorf("%w: %s (each one's reason is in its section of the report)", ErrInput, d.Summary)
+		return o, fmt.Errorf("%w: %s (each one's reason is in its section of the report)", ErrInput, o.Verdict)
 	}
 	err = failOn(opt.FailOn, d)
 	o.Failed = err != nil
@@ -483,7 +483,7 @@ func failOn(f FailOn, d *compare.Diff) error {
 	case f == FailOnNever || f == "":
 		return nil
 	case d.Verdict == compare.VerdictIntegrity:
-		return fmt.Errorf("%w: %s", ErrFailed, strings.Join(d.Integrity, "; "))
+		return fmt.Errorf("%w: %s", ErrFailed, strings.Join(report.Issues(d.Integrity), "; "))
 	case f == FailOnRegression && d.Verdict == compare.VerdictRegression:
 		return fmt.Errorf("%w: %d regression(s)", ErrFailed, d.Regressions)
 	}

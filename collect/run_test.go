@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/collect/compare"
+	"github.com/mcchaos/mcchaos/collect/report"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
@@ -60,13 +61,13 @@ func TestRunRepeatedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Diff.Base == nil || o.Diff.Verdict != compare.VerdictOK || len(o.Diff.Warnings) != 0 {
-		t.Errorf("with -baseline auto: base %v, verdict %q, warnings %q (a paired run needs no stored baseline)", o.Diff.Base != nil, o.Diff.Verdict, o.Diff.Warnings)
+		t.Errorf("with -baseline auto: base %v, verdict %q, warnings %q (a paired run needs no stored baseline)", o.Diff.Base != nil, o.Diff.Verdict, report.Issues(o.Diff.Warnings))
 	}
 	// An explicit stored baseline with a paired run: compared within the
 	// run, and said so.
 	opt.Baselines = []string{filepath.Join(base, "smoke.json")}
 	if o, err = Run(context.Background(), opt); err != nil || len(o.Diff.Warnings) == 0 {
-		t.Errorf("explicit baseline with a paired run: err %v, warnings %q", err, o.Diff.Warnings)
+		t.Errorf("explicit baseline with a paired run: err %v, warnings %q", err, report.Issues(o.Diff.Warnings))
 	}
 	opt.Baselines = []string{BaselineAuto}
 	// Failing on regressions with a run whose integrity is fine: no error.

@@ -522,6 +522,7 @@ func TestKnownNames(t *testing.T) {
 		Statuses       []string `json:"statuses"`
 		Charted        []string `json:"charted_series"`
 		Expectations   []string `json:"expectations"`
+		IssueCodes     []string `json:"issue_codes"`
 	}
 	if err := json.Unmarshal(b, &known); err != nil {
 		t.Fatalf("bench-known.json: %v", err)
@@ -533,8 +534,8 @@ func TestKnownNames(t *testing.T) {
 	if !slices.Equal(known.Scenarios, catalogue) {
 		t.Errorf("bench-known.json scenarios %q, want scenariod's catalogue %q", known.Scenarios, catalogue)
 	}
-	if !slices.Contains(known.DiffSchemas, results.SchemaVersion) || !slices.Contains(known.ResultsSchemas, results.SchemaVersion) {
-		t.Errorf("schemas %v / %v do not include collect's %d", known.DiffSchemas, known.ResultsSchemas, results.SchemaVersion)
+	if !slices.Contains(known.DiffSchemas, compare.SchemaVersion) || !slices.Contains(known.ResultsSchemas, results.SchemaVersion) {
+		t.Errorf("schemas %v / %v do not include collect's %d / %d", known.DiffSchemas, known.ResultsSchemas, compare.SchemaVersion, results.SchemaVersion)
 	}
 	want := func(list []string, what, v string) {
 		t.Helper()
@@ -542,11 +543,17 @@ func TestKnownNames(t *testing.T) {
 			t.Errorf("bench-known.json: %s %q, in collect's output, is not known", what, v)
 		}
 	}
-	for _, v := range []string{compare.VerdictOK, compare.VerdictRegression, compare.VerdictIntegrity, compare.VerdictNoBaseline, compare.VerdictInvalid, compare.VerdictUnconfirmed, compare.VerdictAdvisory} {
-		want(known.Verdicts, "verdict", v)
+	for _, v := range []compare.RunVerdict{compare.VerdictOK, compare.VerdictRegression, compare.VerdictIntegrity, compare.VerdictNoBaseline, compare.VerdictInvalid, compare.VerdictUnconfirmed, compare.VerdictAdvisory} {
+		want(known.Verdicts, "verdict", string(v))
 	}
-	for _, v := range []string{compare.ModePaired, compare.ModeStored, compare.ModeNone} {
-		want(known.Modes, "mode", v)
+	for _, v := range []compare.Verdict{compare.Same, compare.Candidate, compare.Unconfirmed, compare.Regression, compare.Improvement, compare.Worse, compare.Better, compare.Changed, compare.NotTested, compare.Added, compare.Removed} {
+		want(known.RowVerdicts, "row verdict", string(v))
+	}
+	for _, v := range []compare.Mode{compare.ModePaired, compare.ModeStored, compare.ModeNone} {
+		want(known.Modes, "mode", string(v))
+	}
+	for _, v := range compare.IssueCodes {
+		want(known.IssueCodes, "issue code", string(v))
 	}
 	for _, g := range compare.DefaultFamily {
 		want(known.Phases, "phase", g.Key.Phase)

@@ -82,8 +82,8 @@ function hostileDiff() {
   const evil = '@evil-org/team [evil](https://evil.example) <img src=x onerror=alert(1)> ![evil](https://evil.example/i.png) <!-- evil --> #1 www.evil.example';
   d.summary = evil;
   d.calibration = `calibrated ${evil}`;
-  d.warnings = [evil, evil];
-  d.problems = [evil];
+  d.warnings = [evil, { code: evil }, { code: 'no_expectation', scenario: evil }];
+  d.problems = [{ code: 'side_idle', scenario: evil, side: evil }];
   d.invalid_scenarios = [evil, 'packet-loss-2-pct'];
   d.base.run_ids = [evil];
   d.base.git_commits = [evil];
@@ -131,8 +131,9 @@ test('hostile artifact: no mention, link, HTML or image reaches the comment; ref
   assert.ok(!b.includes('Confirmation runs'));
   // What was valid is still shown, and counted free text only as counts.
   assert.ok(b.includes('`packet-loss-10-pct`'));
-  assert.ok(b.includes('1 problems and 2 warnings'));
-  assert.ok(b.includes('gating floors calibrated'));
+  assert.ok(b.includes('1 problems and 1 warnings'), 'issues of known codes counted, their fields never shown');
+  assert.ok(b.includes('diff.json: warning with an unknown code (×2)'));
+  assert.ok(b.includes('false-alarm bound 0.'), 'the bound of the run, a number');
 });
 
 test('a 10 MB diff.json is not read, and the comment says so', () => {
@@ -159,9 +160,10 @@ test('100 KB strings (a baseline, a run id, a calibration) are not shown and can
 test('files of another schema are refused with a line saying so', () => {
   const rows = [
     // results.json where diff.json belongs
-    [{ 'diff.json': RESULTS }, /diff\.json: not a diff of schema 2/],
-    // a future diff schema
-    [{ 'diff.json': JSON.stringify({ ...JSON.parse(PLANTED), schema_version: 3 }) }, /diff\.json: not a diff of schema 2/],
+    [{ 'diff.json': RESULTS }, /diff\.json: not a diff of schema 3/],
+    // a future diff schema, and the one before (its rows carried words)
+    [{ 'diff.json': JSON.stringify({ ...JSON.parse(PLANTED), schema_version: 4 }) }, /diff\.json: not a diff of schema 3/],
+    [{ 'diff.json': JSON.stringify({ ...JSON.parse(PLANTED), schema_version: 2 }) }, /diff\.json: not a diff of schema 3/],
     // not an object at all
     [{ 'diff.json': '["evil"]' }, /diff\.json: not an object/],
     [{ 'diff.json': 'evil <img>' }, /diff\.json: not JSON/],

@@ -2,8 +2,9 @@
 // job's diff.json and results.json. Those files were written on a runner
 // that ran the pull request's code, so they are data from a stranger: this
 // module reads them with sizes capped, keeps only fields of the expected
-// type whose names, units and verdicts are in bench-known.json, and writes
-// every word of the comment itself. No string of the artifact reaches the
+// type whose names, units and state codes are in bench-known.json, and
+// writes every word of the comment itself (diff.json has no words: states,
+// verdicts and modes are codes, which WORDS below says in English). No string of the artifact reaches the
 // comment except names from that list and numbers it formats; what it
 // refuses is listed, by kind, never quoted. Extra fields (a newer collect)
 // are ignored.
@@ -240,7 +241,21 @@ function validateDiff(d, refused) {
   if (list(d.invalid_scenarios).length !== invalid.length) {
     refused.add('diff.json: an invalid scenario with an unknown name');
   }
-  const count = (v) => (Array.isArray(v) ? v.length : 0);
+  // Issues are counted, never quoted: each an object with a known code.
+  const count = (v, what) => {
+    if (v === undefined) {
+      return 0;
+    }
+    if (!Array.isArray(v)) {
+      refused.add(`diff.json: ${what} not a list`);
+      return 0;
+    }
+    const ok = v.filter((i) => isObj(i) && known(KNOWN.issue_codes, i.code));
+    for (let n = ok.length; n < v.length; n++) {
+      refused.add(`diff.json: ${what.replace(/s$/, '')} with an unknown code`);
+    }
+    return ok.length;
+  };
   // The run-level healthy-path family: rows like a scenario's.
   const healthy = [];
   if (d.healthy !== undefined) {
@@ -264,14 +279,21 @@ function validateDiff(d, refused) {
       refused.add('diff.json: a confirmation stage not of the schema');
     }
   }
+  // The false-alarm control of the run: m gating rows and the bound on
+  // the probability of any false regression.
+  let bound = null;
+  if (nonNegInt(d.gating_rows) && typeof d.false_alarm_bound === 'number' && d.false_alarm_bound >= 0 && d.false_alarm_bound <= d.gating_rows) {
+    bound = { rows: d.gating_rows, p: d.false_alarm_bound };
+  } else {
+    refused.add('diff.json: gating rows or false-alarm bound not of the schema');
+  }
   return {
-    healthy, confirmation,
+    healthy, confirmation, bound,
     verdict: d.verdict, mode: d.mode, compared: d.scenarios_compared, regressions: d.regressions, alpha: d.alpha,
-    calibrated: typeof d.calibration === 'string' && d.calibration !== '' && !d.calibration.startsWith('none'),
     profile: known(KNOWN.profiles, d.head.profile) ? d.head.profile : '',
     baseCommits: commits(d.base), headCommits: commits(d.head),
     scenarios, invalid,
-    problems: count(d.problems), warnings: count(d.warnings), integrityFailures: count(d.integrity_failures),
+    problems: count(d.problems, 'problems'), warnings: count(d.warnings, 'warnings'), integrityFailures: count(d.integrity_failures, 'integrity failures'),
   };
 }
 
@@ -386,13 +408,17 @@ function pct(rel) {
   return `${rel >= 0 ? '+' : ''}${(rel * 100).toFixed(1)} %`;
 }
 
-const VERDICT_ICON = {
-  'no regression': '✅', regression: '❌', 'integrity failure': '❌', 'no baseline': 'ℹ️', 'not compared': '⚠️', unconfirmed: '〰️', advisory: 'ℹ️',
+// The words of diff.json's codes (bench-known.json lists the codes).
+const VERDICT_WORDS = {
+  no_regression: '✅ no regression', regression: '❌ regression', integrity_failure: '❌ integrity failure', no_baseline: 'ℹ️ no baseline',
+  not_compared: '⚠️ not compared', unconfirmed: '〰️ unconfirmed', advisory: 'ℹ️ advisory',
 };
-const ROW_ICON = {
-  regression: '❌', candidate: '🔸', 'not confirmed': '〰️', improvement: '🟢', worse: '🔸', better: '🔹', changed: '🔸', new: '➕', gone: '➖',
+const ROW_WORDS = {
+  regression: '❌ regression', candidate: '🔸 candidate', unconfirmed: '〰️ not confirmed', improvement: '🟢 improvement', worse: '🔸 worse',
+  better: '🔹 better', changed: '🔸 changed', added: '➕ new', removed: '➖ gone',
 };
-const CHANGED = Object.keys(ROW_ICON);
+const MODE_WORDS = { paired: 'paired', stored_baseline: 'stored baseline', none: 'no baseline' };
+const CHANGED = Object.keys(ROW_WORDS);
 
 function figure(r) {
   return r.labels ? `${r.name}{${r.labels}}` : r.name;
@@ -434,7 +460,7 @@ function rowsTable(rows, limit) {
     const p = r.p === null ? '–' : Number.isFinite(r.p) ? r.p.toPrecision(2) : '–';
     const gate = r.gating ? ' (gating)' : '';
     const where = r.scenario === 'healthy path' ? r.scenario : `\`${r.scenario}\``;
-    lines.push(`| ${where} | \`${figure(r)}\` | ${r.phase} | ${fmt(r.base.median, r.unit)} | ${fmt(r.head.median, r.unit)} | ${pct(r.rel)} | ${p} | ${ROW_ICON[r.verdict]} ${r.verdict}${gate} |`);
+    lines.push(`| ${where} | \`${figure(r)}\` | ${r.phase} | ${fmt(r.base.median, r.unit)} | ${fmt(r.head.median, r.unit)} | ${pct(r.rel)} | ${p} | ${ROW_WORDS[r.verdict]}${gate} |`);
   }
   if (rows.length > limit) {
     lines.push('', `${rows.length - limit} more changed figures are in the full report.`);
@@ -590,12 +616,13 @@ function render({ dir, headSha, runURL, artifactURL, conclusion = '', runId = 0,
     head.push('### mcchaos benchmark: no result', '',
       `The benchmark of commit \`${sha}\` gave no comparison to show.${ended} See its log: ${run}; anything it wrote is in the [artifact bench-report](${artifactURL}).`);
   } else {
-    head.push(`### mcchaos benchmark: ${VERDICT_ICON[diff.verdict]} ${diff.verdict}`, '',
+    head.push(`### mcchaos benchmark: ${VERDICT_WORDS[diff.verdict]}`, '',
       `These numbers were produced by this pull request's own workflow run (${run}) and checked against the schema by the default branch's renderer, which wrote this comment.${ended} ` +
       `The full report, PNG charts and logs are in the [artifact bench-report](${artifactURL}).`, '');
     const base = diff.mode === 'paired' && diff.baseCommits.length === 1 ? ` against base \`${diff.baseCommits[0].slice(0, 12)}\`` : '';
-    head.push(`Commit \`${sha}\` · ${diff.mode}${base}${diff.profile ? ` · profile \`${diff.profile}\`` : ''} · ` +
-      `${diff.compared} scenarios compared · ${diff.regressions} regressions · α = ${axisNum(diff.alpha)} · gating floors ${diff.calibrated ? 'calibrated' : 'not calibrated on this host class'}`);
+    const bound = diff.bound ? ` · false-alarm bound ${axisNum(diff.bound.p * 100)} % over ${diff.bound.rows} gating figures` : '';
+    head.push(`Commit \`${sha}\` · ${MODE_WORDS[diff.mode]}${base}${diff.profile ? ` · profile \`${diff.profile}\`` : ''} · ` +
+      `${diff.compared} scenarios compared · ${diff.regressions} regressions · α = ${axisNum(diff.alpha)}${bound}`);
     const notes = [];
     if (diff.confirmation) {
       notes.push(`Confirmation runs: ${diff.confirmation.confirmed} candidates confirmed, ${diff.confirmation.unconfirmed} not confirmed.`);

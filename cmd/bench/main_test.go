@@ -228,8 +228,12 @@ func TestBaseRef(t *testing.T) {
 func TestConfirmationStage(t *testing.T) {
 	requireStack(t)
 	reports := t.TempDir()
+	// The head's breaker sees its first failure after 5 s: both timeouts are
+	// raised, since under 100 % loss dials time out too, and with the dial
+	// timeout at 500 ms a head arm detected within a second of the base's
+	// (timeout alone moved time to detect 2.0 s → 2.8 s; confirmation p 0.10).
 	cmd := startBench(t, reports, "-profile", "smoke", "-run-id", "confirm", "-scenarios", "packet-loss-100-pct",
-		"-loadgen-args", "-timeout 5s", "-base-args", "-timeout 500ms", "-fail-on", "regression", "-seed", "42")
+		"-loadgen-args", "-timeout 5s -dial-timeout 5s", "-base-args", "-timeout 500ms", "-fail-on", "regression", "-seed", "42")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {

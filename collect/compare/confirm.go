@@ -1,19 +1,21 @@
 package compare
 
 import (
-	"fmt"
 	"slices"
+
+	"github.com/mcchaos/mcchaos/collect/results"
 )
 
 // Confirm judges the candidates of first (the run's comparison) by second,
 // the comparison of the confirmation stage: the scenarios with candidates
 // run again with fresh processes and a new arm order. A candidate is a
 // regression only when the same row of second is worse again, at
-// p < first.ConfirmAlpha and beyond the policy floor; otherwise it is
-// Unconfirmed. The two stages are independent when the arms are
-// exchangeable, so a row is falsely declared with probability at most
-// (Alpha/2)·(ConfirmAlpha/2) (a stage's two-sided p below its level in the
-// worse direction: half the level).
+// p < first.ConfirmAlpha and beyond the policy floor (decide, the rule of
+// the first stage at the second level); otherwise it is Unconfirmed. The
+// two stages are independent when the arms are exchangeable, so a row is
+// falsely declared with probability at most (Alpha/2)·(ConfirmAlpha/2) (a
+// stage's two-sided p below its level in the worse direction: half the
+// level).
 //
 // Integrity violations and problems of second carry over (a violation
 // fails the run whichever stage saw it). first is changed and returned.
@@ -25,27 +27,25 @@ func Confirm(first, second *Diff) *Diff {
 		}
 	}
 	first.Confirmation = c
-	confirm := func(r *Row, again *Row, where string) {
+	judge := func(r *Row, again *Row, scenario string) {
 		if r.Verdict != Candidate {
 			return
 		}
+		r.Verdict = Unconfirmed
 		if again == nil {
 			// Not judged either way: the stage could not repeat the
 			// experiment (invalid there, or cut short). That is no verdict.
-			r.Verdict = Unconfirmed
-			r.Reason += fmt.Sprintf("; not judged: %s was not compared in the confirmation stage", where)
 			c.Unconfirmed++
-			first.Problems = append(first.Problems, fmt.Sprintf("%s: the candidate %s could not be confirmed or refuted: the confirmation stage did not compare it (invalid or cut short there; run again)", where, r.Key))
+			key := r.Key
+			first.Problems = append(first.Problems, Issue{Code: NotJudged, Scenario: scenario, Key: &key})
 			return
 		}
-		r.Confirm = &Stage{Base: again.Base, Head: again.Head, Effect: again.Effect, P: again.P, Floor: again.Floor, Verdict: again.Verdict, Reason: again.Reason}
-		if again.P != nil && judge(Row{Effect: again.Effect, Floor: again.Floor, Direction: r.Direction, Gating: true}, *again.P, first.ConfirmAlpha) == Candidate {
-			r.Confirm.Verdict = Candidate
+		r.Confirm = stage(*again, r.Direction, first.ConfirmAlpha)
+		if r.Confirm.Verdict == Candidate {
 			r.Verdict = Regression
 			c.Confirmed++
 			return
 		}
-		r.Verdict = Unconfirmed
 		c.Unconfirmed++
 	}
 	for i := range first.Scenarios {
@@ -56,23 +56,37 @@ func Confirm(first, second *Diff) *Diff {
 			if j >= 0 {
 				again = findRow(second.Scenarios[j].Rows, s.Rows[k].Key)
 			}
-			confirm(&s.Rows[k], again, s.Name)
+			judge(&s.Rows[k], again, s.Name)
 		}
 	}
 	for k := range first.Healthy {
-		confirm(&first.Healthy[k], findRow(second.Healthy, first.Healthy[k].Key), "the healthy path")
+		judge(&first.Healthy[k], findRow(second.Healthy, first.Healthy[k].Key), "")
 	}
-	for _, msg := range second.Integrity {
-		first.Integrity = append(first.Integrity, "confirmation stage: "+msg)
+	carry := func(is []Issue) []Issue {
+		out := slices.Clone(is)
+		for i := range out {
+			out[i].Confirmation = true
+		}
+		return out
 	}
-	for _, p := range second.Problems {
-		first.Warnings = append(first.Warnings, "confirmation stage: "+p)
-	}
+	first.Integrity = append(first.Integrity, carry(second.Integrity)...)
+	first.Warnings = append(first.Warnings, carry(second.Problems)...)
 	for _, n := range second.Invalid {
-		first.Warnings = append(first.Warnings, fmt.Sprintf("confirmation stage: %s invalid there", n))
+		first.Warnings = append(first.Warnings, Issue{Code: InvalidScenario, Confirmation: true, Scenario: n})
 	}
 	first.finish(first.Base != nil)
 	return first
+}
+
+// stage is again, a row of the confirmation stage, judged at alpha in the
+// direction dir as a gating row.
+func stage(again Row, dir results.Direction, alpha float64) *Stage {
+	s := &Stage{Base: again.Base, Head: again.Head, Effect: again.Effect, Rel: again.Rel, P: again.P, Floor: again.Floor,
+		Verdict: again.Verdict, Reason: again.Reason, Separation: again.Separation}
+	if again.P != nil {
+		s.Verdict, s.Reason = decide(float64(again.Effect), float64(again.Floor), *again.P, alpha, dir, true)
+	}
+	return s
 }
 
 func findRow(rows []Row, k Key) *Row {

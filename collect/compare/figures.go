@@ -30,7 +30,7 @@ func GatingFigures(run *results.Run, side string, cfg Config) []Figure {
 	var healthy []*gathered
 	for _, name := range src.f.ScenarioNames() {
 		g := gather(src, name)
-		if g == nil || g.invalid() || g.unsteady() != "" {
+		if g == nil || g.invalid() || g.unsteady() != nil {
 			continue
 		}
 		g.addFalseEjection()

@@ -58,7 +58,7 @@ func VerdictCell(v compare.Verdict) string {
 	case compare.NotTested:
 		return "not tested"
 	}
-	return string(v)
+	return Word(v)
 }
 
 // Label is the display name of a row, e.g. "p99 latency (get)".

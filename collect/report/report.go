@@ -5,7 +5,8 @@
 // xychart-beta charts for pull-request comments.
 //
 // A reporter only formats: the figures come from collect/results and the
-// verdicts from collect/compare.
+// states, reasons and issues from collect/compare as codes; every word
+// about them is here (words.go: the verdict line, reasons, issues).
 package report
 
 import (
@@ -46,7 +47,8 @@ type Input struct {
 	Warnings []string
 }
 
-// JSON writes d as indented JSON.
+// JSON writes d as indented JSON: diff.json, data only (compare's
+// schema; the words are this package's).
 func JSON(w io.Writer, d *compare.Diff) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -81,10 +83,10 @@ func writeHead(b *strings.Builder, in Input) {
 	run := in.New.Runs[len(in.New.Runs)-1]
 	fmt.Fprintf(b, "# mcchaos report: %s\n\n", run.RunID)
 	b.WriteString(verdictLine(d) + "\n\n")
-	for _, p := range d.Problems {
+	for _, p := range Issues(d.Problems) {
 		fmt.Fprintf(b, "> 🛑 %s\n", p)
 	}
-	warns := append(slices.Clone(d.Warnings), in.Warnings...)
+	warns := append(Issues(d.Warnings), in.Warnings...)
 	for _, r := range in.New.Runs {
 		for _, n := range r.Notes {
 			warns = append(warns, fmt.Sprintf("run %s: %s", r.RunID, n))
@@ -97,7 +99,7 @@ func writeHead(b *strings.Builder, in Input) {
 		b.WriteString("\n")
 	}
 	writeMeta(b, in)
-	writeHealthy(b, d)
+	writeHealthy(b, in)
 	writeSummary(b, in)
 }
 
@@ -130,35 +132,37 @@ func policyLine(p compare.Policy) string {
 }
 
 // writeHealthy writes the run-level healthy-path family.
-func writeHealthy(b *strings.Builder, d *compare.Diff) {
+func writeHealthy(b *strings.Builder, in Input) {
+	d := in.Diff
 	if len(d.Healthy) == 0 {
 		return
 	}
 	b.WriteString("## Healthy path\n\n")
 	b.WriteString("Each arm's median over the stabilization windows (no fault) of every compared scenario: a client made slower or less reliable on every operation shows here. Gating.\n\n")
-	writeRows(b, d.Healthy)
+	writeRows(b, in.New, "", d.Healthy)
 }
 
 func verdictLine(d *compare.Diff) string {
+	summary := Headline(d)
 	switch d.Verdict {
 	case compare.VerdictIntegrity:
 		return fmt.Sprintf("**🛑 Integrity failure**: a read returned a value that was not written (%s). This fails the run whatever the statistics say.",
-			strings.Join(d.Integrity, "; "))
+			strings.Join(Issues(d.Integrity), "; "))
 	case compare.VerdictInvalid:
-		return fmt.Sprintf("**🛑 Not compared**: %s. The figures below are shown, but no verdict can be given.", strings.Join(d.Problems, "; "))
+		return fmt.Sprintf("**🛑 Not compared**: %s. The figures below are shown, but no verdict can be given.", strings.Join(Issues(d.Problems), "; "))
 	case compare.VerdictNoBaseline:
-		return "**ℹ️ No baseline**: " + d.Summary + "."
+		return "**ℹ️ No baseline**: " + summary + "."
 	case compare.VerdictRegression:
-		return "**❌ " + d.Summary + ".**"
+		return "**❌ " + summary + ".**"
 	case compare.VerdictUnconfirmed:
-		return "**⚠️ " + d.Summary + ".** A candidate is a first-stage finding: it becomes a regression only when a second, independent stage flags it again."
+		return "**⚠️ " + summary + ".** A candidate is a first-stage finding: it becomes a regression only when a second, independent stage flags it again."
 	case compare.VerdictAdvisory:
-		return "**ℹ️ Advisory: " + d.Summary + ".** For a verdict, run paired: `make bench BASE=<ref>` runs base and head side by side."
+		return "**ℹ️ Advisory: " + summary + ".** For a verdict, run paired: `make bench BASE=<ref>` runs base and head side by side."
 	}
 	if len(d.Invalid) > 0 {
-		return fmt.Sprintf("**🛑 %s.** An invalid scenario's faults were not in effect as requested, or it was not in steady state before them: its figures are shown, never judged.", strings.ToUpper(d.Summary[:1])+d.Summary[1:])
+		return fmt.Sprintf("**🛑 %s.** An invalid scenario's faults were not in effect as requested, or it was not in steady state before them: its figures are shown, never judged.", strings.ToUpper(summary[:1])+summary[1:])
 	}
-	return fmt.Sprintf("**✅ %s** (%s). No integrity violation.", strings.ToUpper(d.Summary[:1])+d.Summary[1:], modeText(d))
+	return fmt.Sprintf("**✅ %s** (%s). No integrity violation.", strings.ToUpper(summary[:1])+summary[1:], modeText(d))
 }
 
 func modeText(d *compare.Diff) string {
@@ -207,7 +211,7 @@ func runLine(r compare.RunSet) string {
 		client += " " + r.Version
 	}
 	return fmt.Sprintf("side %s of %s, %d arm(s), %s, %s, profile `%s`, client %s, stack %s, %s, %s",
-		r.Side, strings.Join(r.RunIDs, ", "), r.Arms, commit, r.Start, r.Profile, orDash(client), orDash(r.Stack), r.Host.Class(), r.Host.GoVersion)
+		r.Side, strings.Join(r.RunIDs, ", "), r.Arms, commit, r.Start.UTC().Format("2006-01-02 15:04:05 UTC"), r.Profile, orDash(client), orDash(r.Stack), r.Host.Class(), r.Host.GoVersion)
 }
 
 func shorten(s string) string {
@@ -275,7 +279,7 @@ func cell(sd compare.Scenario, k compare.Key) string {
 	if r.Verdict == compare.Regression {
 		return "**" + s + "**"
 	}
-	return s + " (" + string(r.Verdict) + ")"
+	return s + " (" + Word(r.Verdict) + ")"
 }
 
 // summaryKeys are the columns of the summary table.
@@ -365,15 +369,15 @@ func writeScenario(b *strings.Builder, in Input, sd compare.Scenario) {
 	}
 	switch sd.Expect {
 	case manifest.ExpectRideThrough:
-		fmt.Fprintf(b, "- expected of a good client: **ride through** (%s): breaker closed, errors near zero; a breaker that opens is a false ejection\n", sd.ExpectWhy)
+		fmt.Fprintf(b, "- expected of a good client: **ride through** (%s): breaker closed, errors near zero; a breaker that opens is a false ejection\n", sc.ExpectWhy)
 	case manifest.ExpectDetect:
-		fmt.Fprintf(b, "- expected of a good client: **detect and recover** (%s): fail fast (sooner is better), recover soon after the fault\n", sd.ExpectWhy)
+		fmt.Fprintf(b, "- expected of a good client: **detect and recover** (%s): fail fast (sooner is better), recover soon after the fault\n", sc.ExpectWhy)
 	}
 	if sc.Status == manifest.StatusInvalid {
 		fmt.Fprintf(b, "- **invalid, excluded from the verdict**: %s\n", sc.Error)
 	}
-	if sd.Unsteady != "" {
-		fmt.Fprintf(b, "- **invalid, excluded from the verdict**: %s\n", sd.Unsteady)
+	if u := unsteadyScenario(sd.Unsteady); u != "" {
+		fmt.Fprintf(b, "- **invalid, excluded from the verdict**: %s\n", u)
 	}
 	for _, p := range sc.Phases {
 		fmt.Fprintf(b, "- %s: %s\n", p.Name, p.End.Sub(p.Start).Round(time.Millisecond))
@@ -390,7 +394,7 @@ func writeScenario(b *strings.Builder, in Input, sd compare.Scenario) {
 			b.WriteString("On the head side only: shown, not compared.\n\n")
 		}
 	}
-	writeGating(b, in.Diff, sd)
+	writeGating(b, in.New, sd)
 	writeOthers(b, sd)
 	if in.ChartsDir != "" {
 		fmt.Fprintf(b, "![%s: throughput, error ratio and p99 over time, median of the arms per side with their range](%s/%s.png)\n\n", sd.Name, in.ChartsDir, sd.Name)
@@ -427,7 +431,7 @@ func phaseLabel(k compare.Key) string {
 // writeGating writes the gating figures: both sides' medians with their
 // arm ranges, the effect with its interval, the floor (the smallest change
 // this run could flag), and a one-line reason per verdict.
-func writeGating(b *strings.Builder, d *compare.Diff, sd compare.Scenario) {
+func writeGating(b *strings.Builder, f *results.File, sd compare.Scenario) {
 	var rows []compare.Row
 	for _, r := range sd.Rows {
 		if r.Gating && (r.Base.N > 0 || r.Head.N > 0) {
@@ -439,7 +443,7 @@ func writeGating(b *strings.Builder, d *compare.Diff, sd compare.Scenario) {
 		return
 	}
 	b.WriteString("**Gating figures**\n\n")
-	writeRows(b, rows)
+	writeRows(b, f, sd.Name, rows)
 	if hasInteg {
 		v := "0"
 		if sd.Integrity > 0 {
@@ -453,12 +457,12 @@ func writeGating(b *strings.Builder, d *compare.Diff, sd compare.Scenario) {
 // writeRows writes gating rows: both sides' medians with their arm ranges,
 // the effect with its interval, the policy floor, the confirmation stage
 // when one ran, and a one-line reason per verdict.
-func writeRows(b *strings.Builder, rows []compare.Row) {
+func writeRows(b *strings.Builder, f *results.File, scenario string, rows []compare.Row) {
 	b.WriteString("| figure | phase | base | head | effect (head − base) | p | smallest change worth acting on | confirmation | verdict |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fl := ""
 		if !math.IsNaN(float64(r.Floor)) {
-			fl = units.Change(float64(r.Floor), r.Unit) + " (" + r.FloorFrom + ")"
+			fl = units.Change(float64(r.Floor), r.Unit) + " (" + string(r.FloorFrom) + ")"
 		}
 		conf := ""
 		if c := r.Confirm; c != nil {
@@ -473,13 +477,13 @@ func writeRows(b *strings.Builder, rows []compare.Row) {
 	}
 	b.WriteString("\n")
 	for _, r := range rows {
-		if r.Reason != "" {
-			fmt.Fprintf(b, "- %s: %s\n", VerdictCell(r.Verdict), r.Reason)
+		if s := Reason(scenario, r); s != "" {
+			fmt.Fprintf(b, "- %s: %s\n", VerdictCell(r.Verdict), s)
 		}
-		if r.Confirm != nil && r.Confirm.Reason != "" {
-			fmt.Fprintf(b, "  - confirmation stage: %s\n", r.Confirm.Reason)
+		if s := StageReason(r); s != "" {
+			fmt.Fprintf(b, "  - confirmation stage: %s\n", s)
 		}
-		for _, n := range r.Notes {
+		for _, n := range notes(f, scenario, r.Key) {
 			fmt.Fprintf(b, "  - %s: %s\n", Label(r.Key), n)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect/report"
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/collect/results/resultstest"
+	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -173,4 +174,77 @@ func readRecorded(t *testing.T, name string) *results.File {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// TestEveryIssueHasWords: each issue code compare can return is said in a
+// sentence of its own (not the fallback that names the code), with every
+// field it fills.
+func TestEveryIssueHasWords(t *testing.T) {
+	key := compare.Key{Phase: "testing", Name: "throughput"}
+	for _, c := range compare.IssueCodes {
+		i := compare.Issue{Code: c, Scenario: "packet-loss-5-pct", Run: "r1", Side: "head", Key: &key, Arms: []int{2, 4},
+			N: 3, Of: 5, Value: 0.3, Limit: 0.05, Base: "b-value", Head: "h-value"}
+		s := report.Issue(i)
+		if strings.Contains(s, string(c)) || strings.Contains(s, "%!") || s == "" {
+			t.Errorf("%s: %q", c, s)
+		}
+		i.Confirmation = true
+		if got := report.Issue(i); got != "confirmation stage: "+s {
+			t.Errorf("%s of the confirmation stage: %q", c, got)
+		}
+	}
+}
+
+// TestHeadline: the one-line verdict (bench's and collect's `verdict:`
+// line) says what the comparison found, in the words the tools that parse
+// it look for.
+func TestHeadline(t *testing.T) {
+	planted := func(seed uint64) *results.File {
+		return resultstest.File(resultstest.Options{Seed: seed, Paired: true, Planted: true})
+	}
+	old := resultstest.File(resultstest.Options{Seed: 1, Scenarios: []string{"packet-loss-2-pct", "packet-loss-5-pct"}})
+	short := resultstest.File(resultstest.Options{Seed: 2, Paired: true, Scenarios: []string{"packet-loss-100-pct"}})
+	for _, m := range short.Runs[0].Scenarios[0].Resilience {
+		if m.Name == "time_to_recover" {
+			m.Arms["head"][3] = math.NaN()
+		}
+	}
+	invalid := planted(1)
+	sc, _ := invalid.Runs[0].Scenario("packet-loss-100-pct")
+	sc.Status = manifest.StatusInvalid
+	for _, tc := range []struct {
+		name        string
+		old, new    *results.File
+		confirm     *results.File // the confirmation stage, if any
+		prefix, has string
+	}{
+		{"stored baseline", resultstest.File(resultstest.Options{Seed: 1}), resultstest.File(resultstest.Options{Seed: 2}), nil,
+			"advisory, against a stored baseline of another day (not a paired experiment; nothing gates): ", ""},
+		{"partly overlapping", old, resultstest.File(resultstest.Options{Seed: 2, Scenarios: []string{"packet-loss-5-pct", "packet-loss-10-pct"}}), nil,
+			"advisory", "no gating figure worse in 1 scenario compared"},
+		{"disjoint", old, resultstest.File(resultstest.Options{Seed: 2, Scenarios: []string{"packet-loss-10-pct"}}), nil,
+			"not compared: no scenario ran on both sides: nothing compared", ""},
+		{"first stage", nil, planted(1), nil, "", "candidate regression(s) in 14 scenarios compared, not yet confirmed (bench runs them again to confirm): packet-loss-2-pct (throughput, p99 latency); "},
+		{"confirmed", nil, planted(1), planted(2), "", "regressions, confirmed by a second stage, in 14 scenarios compared: "},
+		{"refuted", nil, planted(1), resultstest.File(resultstest.Options{Seed: 2, Paired: true}), "no regression in 14 scenarios compared (", "candidate(s) of the first stage not confirmed by the second: "},
+		{"an arm missing", nil, short, nil, "not compared: packet-loss-100-pct: gating figure resilience time_to_recover has 4 of 5 head arms (no value for arm 4)", ""},
+		{"invalid", nil, invalid, nil, "", "; 1 scenario(s) invalid (faults not in effect as requested, or no steady state before them): packet-loss-100-pct"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := compare.Compare(tc.old, tc.new, compare.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.confirm != nil {
+				d2, err := compare.Compare(tc.old, tc.confirm, compare.Config{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d = compare.Confirm(d, d2)
+			}
+			if got := report.Headline(d); !strings.HasPrefix(got, tc.prefix) || !strings.Contains(got, tc.has) {
+				t.Errorf("%q, want it to start %q and hold %q", got, tc.prefix, tc.has)
+			}
+		})
+	}
 }
