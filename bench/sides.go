@@ -273,9 +273,24 @@ func planProxies(cfg Config, arms []*arm, firstPort int) error {
 	var ports []int
 	host := "127.0.0.1"
 	if cfg.Stack == StackLocal {
-		var err error
-		if ports, err = stack.FreePortList(n); err != nil {
+		// Free now, and none an arm's exporter port: those may be free
+		// too while the loadgens are down (between stages).
+		free, err := stack.FreePortList(n + len(arms))
+		if err != nil {
 			return err
+		}
+		exporters := map[string]bool{}
+		for _, a := range arms {
+			_, port, _ := net.SplitHostPort(a.Listen)
+			exporters[port] = true
+		}
+		for _, p := range free {
+			if !exporters[strconv.Itoa(p)] && len(ports) < n {
+				ports = append(ports, p)
+			}
+		}
+		if len(ports) < n {
+			return fmt.Errorf("bench: %d free proxy ports, want %d", len(ports), n)
 		}
 	} else {
 		host = "0.0.0.0"

@@ -3,6 +3,8 @@ package manifest
 import (
 	"errors"
 	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +55,7 @@ func TestReadRefuses(t *testing.T) {
 		want   string
 	}{
 		// A newer writer's file.
-		{"schema", func(m *Manifest) { m.SchemaVersion = 3 }, "schema_version 3"},
+		{"schema", func(m *Manifest) { m.SchemaVersion = 4 }, "schema_version 4"},
 		// Phases out of order.
 		{"order", func(m *Manifest) { m.Scenarios[0].Phases[0].Name = PhaseTesting }, `want "stabilization"`},
 		// A phase ending before it starts.
@@ -82,5 +84,27 @@ func TestReadRefuses(t *testing.T) {
 				t.Errorf("err does not wrap ErrSchema")
 			}
 		})
+	}
+}
+
+// TestPlanInManifest: the manifest carries the plan it ran, typed faults
+// and all, and reads back the same.
+func TestPlanInManifest(t *testing.T) {
+	m := sample()
+	m.Plan = &plan.Plan{Version: plan.Version, Profile: profile.Profile{Name: "smoke", Stabilization: time.Second, Recovery: time.Second},
+		Scenarios: []plan.Scenario{{Name: "packet-loss-100-pct", FaultTime: profile.Duration(time.Minute), Faults: []fault.Fault{fault.On(&fault.PacketLoss{LossPct: 100}, "mc1")}}}}
+	path := filepath.Join(t.TempDir(), "manifest.json")
+	if err := Write(path, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Plan == nil || got.Plan.Profile.Stabilization != time.Second || got.Plan.Scenarios[0].Faults[0].Params.(*fault.PacketLoss).LossPct != 100 {
+		t.Errorf("plan read back as %+v", got.Plan)
+	}
+	if f := got.Scenarios[0].Faults[0]; f.Injector != InjectorNetfilter || f.Params.(*fault.PacketLoss).LossPct != 100 {
+		t.Errorf("fault read back as %+v", f)
 	}
 }
