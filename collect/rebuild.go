@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"math"
 	"slices"
 	"sort"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 

@@ -2,7 +2,6 @@ package collect
 
 import (
 	"context"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"math"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 

@@ -15,12 +15,13 @@ package scenariod
 
 import (
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
-	"github.com/mcchaos/mcchaos/internal/plan"
-	"github.com/mcchaos/mcchaos/internal/profile"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 // Servers are the server names faults may target (fault.Servers).

@@ -2,12 +2,12 @@ package scenariod
 
 import (
 	"errors"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )

@@ -2,10 +2,10 @@ package scenariod
 
 import (
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"math"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/plan"
 )
 

@@ -3,7 +3,6 @@ package scenariod
 import (
 	"errors"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"net"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )

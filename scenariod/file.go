@@ -3,9 +3,6 @@ package scenariod
 import (
 	"errors"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
-	"github.com/mcchaos/mcchaos/internal/plan"
-	"github.com/mcchaos/mcchaos/internal/profile"
 	"os"
 	"regexp"
 	"slices"
@@ -14,6 +11,10 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 // FileError is a mistake in a scenario file, at a line.

@@ -3,13 +3,13 @@ package scenariod
 import (
 	"context"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"maps"
 	"net"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )

@@ -3,13 +3,13 @@ package scenariod
 import (
 	"context"
 	"errors"
-	"github.com/mcchaos/mcchaos/internal/fault"
-	"github.com/mcchaos/mcchaos/internal/profile"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 // TestInterruptAnywhere cancels a run at every step of a scenario's life

@@ -2,11 +2,11 @@ package scenariod
 
 import (
 	"context"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/signals"
 	"io"
 	"os"
 	"slices"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/mcchaos/mcchaos/bench"
 	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/signals"
 )
 
 func main() {

@@ -12,7 +12,6 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"io"
 	"maps"
 	"math"
@@ -23,6 +22,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/internal/units"
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 

@@ -2,14 +2,15 @@ package manifest
 
 import (
 	"errors"
-	"github.com/mcchaos/mcchaos/internal/fault"
-	"github.com/mcchaos/mcchaos/internal/plan"
-	"github.com/mcchaos/mcchaos/internal/profile"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 func sample() *Manifest {

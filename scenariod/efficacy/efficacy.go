@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
 	"maps"
 	"net"
 	"slices"
@@ -28,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )

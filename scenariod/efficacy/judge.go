@@ -2,12 +2,13 @@ package efficacy
 
 import (
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
-	"github.com/mcchaos/mcchaos/internal/manifest"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
 // Judge sets rec.Verdict from rec's samples, port totals and recovery

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/fault"
-	"github.com/mcchaos/mcchaos/internal/plan"
 	"maps"
 	"os"
 	"os/exec"
@@ -16,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"

@@ -12,13 +12,13 @@ package resultstest
 
 import (
 	"fmt"
-	mcfault "github.com/mcchaos/mcchaos/internal/fault"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/mcchaos/mcchaos/collect/results"
+	mcfault "github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
