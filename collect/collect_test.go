@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
@@ -125,11 +126,11 @@ func testManifest() *manifest.Manifest {
 		Sides: []manifest.Side{{Name: manifest.SideHead, Arms: 2, Client: "ours"}, {Name: manifest.SideBase, Arms: 2, Client: "ours", Ref: "HEAD~1"}},
 		Scenarios: []manifest.Scenario{
 			{Name: "packet-loss-100-pct", Status: manifest.StatusPassed, Expect: manifest.ExpectDetect, ExpectWhy: "100 % loss: (1 − p²)² = 0.00 of requests answered within 500ms", Phases: ph(0, 8*s, 18*s, 26*s),
-				Faults: []manifest.Fault{{Kind: "packet_loss", Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 100}, Injector: manifest.InjectorNetfilter, Fidelity: manifest.FidelityPerPacket, Applied: t0.Add(8 * s), Removed: t0.Add(18 * s),
+				Faults: []manifest.Fault{{Fault: fault.On(&fault.PacketLoss{LossPct: 100}, "mc1"), Made: manifest.Made{Injector: manifest.InjectorNetfilter, Fidelity: manifest.FidelityPerPacket, Applied: t0.Add(8 * s), Removed: t0.Add(18 * s),
 					Arms: []manifest.ArmFault{{Side: "head", Arm: 1, Applied: t0.Add(8 * s), Removed: t0.Add(18 * s)}, {Side: "head", Arm: 2, Applied: t0.Add(8*s + 3*time.Millisecond), Removed: t0.Add(18*s + 2*time.Millisecond)},
-						{Side: "base", Arm: 1, Applied: t0.Add(8*s + time.Millisecond), Removed: t0.Add(18 * s)}, {Side: "base", Arm: 2, Applied: t0.Add(8*s + 2*time.Millisecond), Removed: t0.Add(18*s + time.Millisecond)}}}}},
+						{Side: "base", Arm: 1, Applied: t0.Add(8*s + time.Millisecond), Removed: t0.Add(18 * s)}, {Side: "base", Arm: 2, Applied: t0.Add(8*s + 2*time.Millisecond), Removed: t0.Add(18*s + time.Millisecond)}}}}}},
 			{Name: "latency-200ms-100ms", Status: manifest.StatusPassed, Expect: manifest.ExpectRideThrough, ExpectWhy: "+200ms < timeout 500ms: every request answered", Phases: ph(27*s, 35*s, 35*s+100*time.Millisecond, 43*s+100*time.Millisecond),
-				Faults: []manifest.Fault{{Kind: "latency", Targets: []string{"mc2"}, Params: map[string]float64{"latency_ms": 200}, Injector: manifest.InjectorToxiproxy, Fidelity: manifest.FidelityExact}}},
+				Faults: []manifest.Fault{{Fault: fault.On(&fault.Latency{LatencyMS: 200}, "mc2"), Made: manifest.Made{Injector: manifest.InjectorToxiproxy, Fidelity: manifest.FidelityExact}}}},
 			// Cut short during stabilization: skipped.
 			{Name: "latency-200ms-1s", Status: manifest.StatusInterrupted, Phases: []manifest.Phase{{Name: "stabilization", Start: t0.Add(44 * s)}}},
 		}}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/mcchaos/mcchaos/collect/grafana"
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 )
@@ -399,8 +400,8 @@ func TestCollectRealPrometheus(t *testing.T) {
 
 func scenario(name string, ts [4]time.Time) manifest.Scenario {
 	return manifest.Scenario{Name: name, Status: manifest.StatusPassed,
-		Faults: []manifest.Fault{{Kind: "packet_loss", Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 100},
-			Injector: manifest.InjectorToxiproxy, Fidelity: manifest.FidelityPerConnection, Applied: ts[1], Removed: ts[2]}},
+		Faults: []manifest.Fault{{Fault: fault.On(&fault.PacketLoss{LossPct: 100}, "mc1"),
+			Made: manifest.Made{Injector: manifest.InjectorToxiproxy, Fidelity: manifest.FidelityPerConnection, Applied: ts[1], Removed: ts[2]}}},
 		Phases: []manifest.Phase{{Name: "stabilization", Start: ts[0], End: ts[1]}, {Name: "testing", Start: ts[1], End: ts[2]}, {Name: "recovery", Start: ts[2], End: ts[3]}}}
 }
 

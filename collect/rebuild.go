@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
@@ -140,7 +141,7 @@ func rebuildFaults(ctx context.Context, q Querier, from, to time.Time) ([]manife
 		if len(on) == 0 {
 			continue
 		}
-		i := slices.IndexFunc(faults, func(f manifest.Fault) bool { return f.Kind == kind && f.Injector == inj })
+		i := slices.IndexFunc(faults, func(f manifest.Fault) bool { return f.Kind == fault.Kind(kind) && f.Injector == inj })
 		if i < 0 {
 			fid := manifest.FidelityExact
 			switch {
@@ -149,7 +150,11 @@ func rebuildFaults(ctx context.Context, q Querier, from, to time.Time) ([]manife
 			case inj == manifest.InjectorToxiproxy && kind == "packet_loss":
 				fid = manifest.FidelityPerConnection
 			}
-			faults = append(faults, manifest.Fault{Kind: kind, Injector: inj, Fidelity: fid, Params: map[string]float64{}})
+			p, err := fault.New(fault.Kind(kind))
+			if err != nil {
+				return nil, fmt.Errorf("%w: series %s: %v", ErrPrometheus, mFaultActive, err)
+			}
+			faults = append(faults, manifest.Fault{Fault: fault.Fault{Kind: p.Kind(), Params: p}, Made: manifest.Made{Injector: inj, Fidelity: fid}})
 			i = len(faults) - 1
 		}
 		if !slices.Contains(faults[i].Targets, srv) {
@@ -174,12 +179,15 @@ func rebuildFaults(ctx context.Context, q Querier, from, to time.Time) ([]manife
 	}
 	for _, ss := range values {
 		for i := range faults {
-			if faults[i].Kind != string(ss.Metric["kind"]) || !slices.Contains(faults[i].Targets, string(ss.Metric["server"])) {
+			if faults[i].Kind != fault.Kind(ss.Metric["kind"]) || !slices.Contains(faults[i].Targets, string(ss.Metric["server"])) {
 				continue
 			}
+			v := 0.0
 			for _, p := range ss.Values { // the value while on: the largest seen
-				k := string(ss.Metric["param"])
-				faults[i].Params[k] = max(faults[i].Params[k], float64(p.Value))
+				v = max(v, float64(p.Value))
+			}
+			if err := fault.Set(faults[i].Params, string(ss.Metric["param"]), v); err != nil {
+				return nil, fmt.Errorf("%w: series %s: %v", ErrPrometheus, mFaultValue, err)
 			}
 		}
 	}

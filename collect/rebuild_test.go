@@ -10,6 +10,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
@@ -94,7 +95,7 @@ func TestRebuild(t *testing.T) {
 			t.Errorf("a phase %d: %+v, want %s %v", i, p, manifest.Phases[i], want[i])
 		}
 	}
-	if a.Status != manifest.StatusPassed || len(a.Faults) != 1 || a.Faults[0].Fidelity != manifest.FidelityPerPacket || a.Faults[0].Params["loss_pct"] != 100 || a.Faults[0].Targets[0] != "mc1" {
+	if a.Status != manifest.StatusPassed || len(a.Faults) != 1 || a.Faults[0].Fidelity != manifest.FidelityPerPacket || a.Faults[0].Params.(*fault.PacketLoss).LossPct != 100 || a.Faults[0].Targets[0] != "mc1" {
 		t.Errorf("a: status %s faults %+v", a.Status, a.Faults)
 	}
 	b := m.Scenarios[1]

@@ -239,8 +239,8 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return nil, err
 	}
 	if opt.UpdateBaseline {
-		p := filepath.Join(cmp.Or(opt.BaselineDir, DefaultBaselineDir), newF.Profile()+".json")
-		if err := results.Write(p, newF); err != nil {
+		p, err := WriteBaseline(opt.BaselineDir, newF)
+		if err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(stderr, "collect: baseline written to %s\n", p)
@@ -384,7 +384,30 @@ func rebuild(ctx context.Context, q Querier, opt Options, dir string) (*manifest
 	return m, notes, err
 }
 
-// baseline reads the baseline files; "auto" picks baselines/<profile>.json.
+// StoredBaseline returns the stored baseline of profile in dir
+// (dir/<profile>.json; if dir is empty, DefaultBaselineDir), or "" when
+// there is none. It is the one place that says where a profile's baseline
+// is: collect's -baseline auto and bench's default both ask it.
+func StoredBaseline(dir, profile string) string {
+	p := filepath.Join(cmp.Or(dir, DefaultBaselineDir), profile+".json")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// WriteBaseline writes f as the stored baseline of its profile in dir (if
+// empty, DefaultBaselineDir), atomically, and returns its path: the one
+// writer of baselines (collect -update-baseline, bench -update-baseline).
+func WriteBaseline(dir string, f *results.File) (string, error) {
+	p := filepath.Join(cmp.Or(dir, DefaultBaselineDir), f.Profile()+".json")
+	if err := results.Write(p, f); err != nil {
+		return "", fmt.Errorf("collect: baseline: %w", err)
+	}
+	return p, nil
+}
+
+// baseline reads the baseline files; "auto" picks the profile's stored one.
 func baseline(opt Options, newF *results.File) (*results.File, string, error) {
 	paths := opt.Baselines
 	paired := true
@@ -397,8 +420,8 @@ func baseline(opt Options, newF *results.File) (*results.File, string, error) {
 		return nil, "", nil
 	}
 	if len(paths) == 1 && paths[0] == BaselineAuto {
-		p := filepath.Join(cmp.Or(opt.BaselineDir, DefaultBaselineDir), newF.Profile()+".json")
-		if _, err := os.Stat(p); err != nil {
+		p := StoredBaseline(opt.BaselineDir, newF.Profile())
+		if p == "" {
 			return nil, "", nil
 		}
 		paths = []string{p}

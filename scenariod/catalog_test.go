@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -66,7 +67,7 @@ func TestPhaseLengths(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := pr.FaultTime(ss[0].FaultTime, ss[0].Fixed); got != tc.want {
+		if got := pr.FaultTime(time.Duration(ss[0].FaultTime), ss[0].Fixed); got != tc.want {
 			t.Errorf("%s under pr: %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -200,10 +201,10 @@ scenarios:
 		t.Fatal(err)
 	}
 	s := ss[0]
-	if s.Name != "slow-mc2" || s.FaultTime != 20*time.Second || !s.Fixed || len(s.Faults) != 2 || s.Source != "ok.yaml:3" {
+	if s.Name != "slow-mc2" || s.FaultTime != profile.Duration(20*time.Second) || !s.Fixed || len(s.Faults) != 2 || s.Source != "ok.yaml:3" {
 		t.Errorf("%+v", s)
 	}
-	if got := s.Faults[0].Params; got["latency_ms"] != 300 || got["jitter_ms"] != 0 {
+	if got := s.Faults[0].Params.(*fault.Latency); got.LatencyMS != 300 || got.JitterMS != 0 {
 		t.Errorf("params %v (jitter_ms defaults to 0)", got)
 	}
 }

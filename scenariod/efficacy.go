@@ -33,7 +33,7 @@ const baselineProbes = 5
 // reading netfilter's counters when packet loss goes through it.
 func (r *Runner) newOracle() error {
 	fs := r.faults
-	cfg := efficacy.Config{Servers: efficacy.ServersOf(fs.proxies), Toxiproxy: &r.cfg.Toxiproxy}
+	cfg := efficacy.Config{Servers: efficacy.ServersOf(fs.proxies, fs.server), Toxiproxy: &r.cfg.Toxiproxy}
 	switch {
 	case fs.netem != nil:
 		cfg.Loss = fs.netem
@@ -49,16 +49,12 @@ func (r *Runner) newOracle() error {
 }
 
 // efficacyFaults returns s's faults as the oracle checks them: with the
-// injector the runner uses and, for toxics, the toxic it adds.
-func (r *Runner) efficacyFaults(s Scenario) []efficacy.Fault {
-	var out []efficacy.Fault
+// injector the runner uses.
+func (r *Runner) efficacyFaults(s Scenario) []manifest.Fault {
+	var out []manifest.Fault
 	for _, f := range s.Faults {
 		inj, _ := r.faults.injectorFor(f)
-		ef := efficacy.Fault{Kind: string(f.Kind), Targets: f.Targets, Params: f.Params, Injector: inj}
-		if x, ok := toxic(f); ok && inj == manifest.InjectorToxiproxy {
-			ef.Toxic = &x
-		}
-		out = append(out, ef)
+		out = append(out, manifest.Fault{Fault: f, Made: manifest.Made{Injector: inj}})
 	}
 	return out
 }
@@ -69,7 +65,7 @@ func (r *Runner) efficacyFaults(s Scenario) []efficacy.Fault {
 type scenarioCheck struct {
 	r      *Runner
 	name   string
-	faults []efficacy.Fault
+	faults []manifest.Fault
 	watch  *efficacy.Watch
 	rec    *efficacy.Record   // the watch's, then the judged one
 	judged chan judged        // finish's result; nil before finish

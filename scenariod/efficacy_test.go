@@ -3,6 +3,7 @@ package scenariod
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
@@ -18,27 +21,34 @@ import (
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
 
-// addArms creates k head arms' proxies per server on s's toxiproxy, as
-// bench does, and returns every proxy's listen address (the servers' own
-// proxies too).
-func addArms(t *testing.T, s *stack.Stack, k int) []string {
+// addArms creates k head arms' proxies per server on s's toxiproxy from
+// a plan, as bench does, and gives r that plan's sides and arms. It
+// returns every proxy's listen address (the servers' own proxies too).
+func addArms(t *testing.T, s *stack.Stack, r *Runner, k int) []string {
 	t.Helper()
-	tp := inject.Toxiproxy{URL: s.ToxiproxyURL}
 	var addrs []string
 	for _, srv := range s.Servers {
 		addrs = append(addrs, srv.ProxyAddr)
-		for a := 1; a <= k; a++ {
-			port, err := stack.FreePort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			listen := "127.0.0.1:" + strconv.Itoa(port)
-			if err := tp.CreateProxy(t.Context(), inject.Proxy{Name: manifest.ArmProxy(srv.Name, manifest.SideHead, a), Listen: listen, Upstream: srv.Upstream}); err != nil {
-				t.Fatal(err)
-			}
+	}
+	var arms []plan.Arm
+	for a := 1; a <= k; a++ {
+		ports, err := stack.FreePortList(len(s.Servers) + 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		arm := plan.Arm{Side: plan.SideHead, Num: a, KeyPrefix: fmt.Sprintf("head%d:", a), Listen: "127.0.0.1:" + strconv.Itoa(ports[0]), Scrape: "127.0.0.1:" + strconv.Itoa(ports[0])}
+		for j, srv := range s.Servers {
+			listen := "127.0.0.1:" + strconv.Itoa(ports[j+1])
+			arm.Proxies = append(arm.Proxies, plan.Proxy{Server: srv.Name, Name: plan.ArmProxy(srv.Name, plan.SideHead, a), Listen: listen})
 			addrs = append(addrs, listen)
 		}
+		arms = append(arms, arm)
 	}
+	if err := s.AddArms(t.Context(), arms); err != nil {
+		t.Fatal(err)
+	}
+	r.cfg.Plan.Sides = []plan.Side{{Name: plan.SideHead, Arms: k}}
+	r.cfg.Plan.Arms = arms
 	return addrs
 }
 
@@ -61,11 +71,10 @@ func readEfficacy(t *testing.T, r *Runner) map[string]efficacy.Record {
 // reason in the manifest and the record in efficacy.json; the run goes on.
 func TestEfficacyLeakInvalid(t *testing.T) {
 	s := startStack(t)
-	addArms(t, s, 2)
 	tp := inject.Toxiproxy{URL: s.ToxiproxyURL}
 	leak := inject.Toxic{Name: "leak", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 50}}
-	sc := scenario(KindLatency, map[string]float64{"latency_ms": 100}, "mc1")
-	sc.FaultTime = 1500 * time.Millisecond
+	sc := scenario(fault.KindLatency, map[string]float64{"latency_ms": 100}, "mc1")
+	sc.FaultTime = profile.Duration(1500 * time.Millisecond)
 	r := testRunner(t, s, testTable(), func(e Event) {
 		switch e.Kind {
 		case EventFaultApplied:
@@ -79,6 +88,7 @@ func TestEfficacyLeakInvalid(t *testing.T) {
 			}
 		}
 	}, sc)
+	addArms(t, s, r, 2)
 	m, err := r.Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +118,6 @@ func TestEfficacyCatalogue(t *testing.T) {
 	s := startStack(t)
 	table := testTable()
 	needNetfilter(t, table)
-	efficacytest.Load(t, addArms(t, s, 2), 2)
 	all, _, err := Catalogue()
 	if err != nil {
 		t.Fatal(err)
@@ -118,10 +127,11 @@ func TestEfficacyCatalogue(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range sel {
-		sel[i].FaultTime = min(sel[i].FaultTime, cut)
+		sel[i].FaultTime = min(sel[i].FaultTime, profile.Duration(cut))
 	}
 	r := testRunner(t, s, table, nil, sel...)
-	r.cfg.Profile = profile.Profile{Name: "test", Stabilization: time.Second, Recovery: time.Second}
+	efficacytest.Load(t, addArms(t, s, r, 2), 2)
+	r.cfg.Plan.Profile = profile.Profile{Name: "test", Stabilization: time.Second, Recovery: time.Second}
 	r.cfg.LossInjector = cmp.Or(os.Getenv("MCCHAOS_EFFICACY_LOSS"), LossAuto)
 	m, err := r.Run(t.Context())
 	if err != nil {
@@ -147,7 +157,7 @@ func TestComposeLossByTrying(t *testing.T) {
 	s := startStack(t)
 	table := testTable()
 	needNetfilter(t, table)
-	r := testRunner(t, s, table, nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+	r := testRunner(t, s, table, nil, scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
 	r.cfg.Stack = "compose"
 	m, err := r.Run(t.Context())
 	if err != nil {
@@ -168,7 +178,7 @@ func TestNetemWiring(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("FAKE_NETNS_LOG", filepath.Join(dir, "log"))
 	t.Setenv("FAKE_NETNS_STATE", filepath.Join(dir, "state"))
-	r := testRunner(t, s, testTable(), nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+	r := testRunner(t, s, testTable(), nil, scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
 	r.cfg.LossInjector = LossNetem
 	r.cfg.NetemExec = []string{"inject/testdata/fake-netns.sh"}
 	m, err := r.Run(t.Context())
@@ -202,7 +212,7 @@ func TestNFTCommand(t *testing.T) {
 		{[]string{"env", "nft"}, manifest.InjectorNetfilter},
 		{[]string{"/nonexistent/sudo", "-n", "nft"}, manifest.InjectorToxiproxy},
 	} {
-		r := testRunner(t, s, table, nil, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
+		r := testRunner(t, s, table, nil, scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"))
 		r.cfg.NFTCommand = tc.command
 		m, err := r.Run(t.Context())
 		if err != nil {

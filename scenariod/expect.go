@@ -5,7 +5,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
 )
 
 // Expectations, as the manifest and scenario files spell them: what a good
@@ -14,11 +15,11 @@ const (
 	// ExpectRideThrough: the faulted servers are slow or lossy but answer
 	// within the operation timeout. A good client keeps its breaker closed
 	// and its errors near zero; a breaker that opens is a false ejection.
-	ExpectRideThrough = manifest.ExpectRideThrough
+	ExpectRideThrough = plan.ExpectRideThrough
 	// ExpectDetect: the faulted servers are gone for the client (they do
 	// not answer within the timeout). A good client fails fast (its breaker
 	// opens, sooner is better), then recovers soon after the fault ends.
-	ExpectDetect = manifest.ExpectDetect
+	ExpectDetect = plan.ExpectDetect
 )
 
 // The physics the built-in expectations are derived from.
@@ -50,22 +51,22 @@ const (
 //     2 % → 0.999, 20 % → 0.92, 50 % → 0.56, 100 % → 0.
 //   - bandwidth and slicing slow responses down but deliver them: 1.
 //   - server down, blackhole, connection reset, process kill: 0.
-func Answered(f Fault, timeout time.Duration) (float64, string) {
-	switch f.Kind {
-	case KindLatency:
-		d := time.Duration((f.Params["latency_ms"] + f.Params["jitter_ms"]) * float64(time.Millisecond))
+func Answered(f fault.Fault, timeout time.Duration) (float64, string) {
+	switch p := f.Params.(type) {
+	case *fault.Latency:
+		d := time.Duration((p.LatencyMS + p.JitterMS) * float64(time.Millisecond))
 		if d < timeout {
 			return 1, fmt.Sprintf("+%v < timeout %v: every request answered", d, timeout)
 		}
 		return 0, fmt.Sprintf("+%v ≥ timeout %v: no request answered in time", d, timeout)
-	case KindPacketLoss:
-		p := f.Params["loss_pct"] / 100
-		a := math.Pow(1-p, 2)
+	case *fault.PacketLoss:
+		q := p.LossPct / 100
+		a := math.Pow(1-q, 2)
 		if MinRTO < timeout {
-			a = math.Pow(1-p*p, 2)
+			a = math.Pow(1-q*q, 2)
 		}
-		return a, fmt.Sprintf("%g %% loss: (1 − p²)² = %.2f of requests answered within %v (one retransmission after %v fits)", f.Params["loss_pct"], a, timeout, MinRTO)
-	case KindBandwidth, KindSlicer:
+		return a, fmt.Sprintf("%g %% loss: (1 − p²)² = %.2f of requests answered within %v (one retransmission after %v fits)", p.LossPct, a, timeout, MinRTO)
+	case *fault.Bandwidth, *fault.Slicer:
 		return 1, "responses slowed, still delivered"
 	}
 	return 0, "the server does not answer"
@@ -75,7 +76,7 @@ func Answered(f Fault, timeout time.Duration) (float64, string) {
 // when some faulted server answers less than RideThroughAnswered of
 // requests within ReferenceTimeout, ride through otherwise. The second
 // value is the reason, in words.
-func (s Scenario) Expectation() (string, string) {
+func Expectation(s Scenario) (string, string) {
 	if s.Expect != "" {
 		return s.Expect, "stated by the scenario"
 	}
@@ -89,12 +90,4 @@ func (s Scenario) Expectation() (string, string) {
 		return ExpectRideThrough, why
 	}
 	return ExpectDetect, why
-}
-
-func checkExpect(e string) error {
-	switch e {
-	case "", ExpectRideThrough, ExpectDetect:
-		return nil
-	}
-	return fmt.Errorf("expect %q: want %s or %s", e, ExpectRideThrough, ExpectDetect)
 }

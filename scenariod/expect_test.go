@@ -19,7 +19,7 @@ func TestBuiltinExpectations(t *testing.T) {
 		"response-slicing": ExpectRideThrough,
 	}
 	for _, s := range Builtin() {
-		got, why := s.Expectation()
+		got, why := Expectation(s)
 		if got != want[s.Name] {
 			t.Errorf("%s: expectation %s (%s), want %s", s.Name, got, why, want[s.Name])
 		}
@@ -35,7 +35,7 @@ func TestFileExpect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, why := ss[0].Expectation(); got != ExpectDetect || why != "stated by the scenario" {
+	if got, why := Expectation(ss[0]); got != ExpectDetect || why != "stated by the scenario" {
 		t.Errorf("stated expectation: got %s (%s)", got, why)
 	}
 	_, err = ParseFile("f.yml", []byte("scenarios:\n  - name: slow\n    fault_time: 5s\n    expect: maybe\n    faults:\n      - {kind: latency, targets: [mc2], params: {latency_ms: 100}}\n"))

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
@@ -19,12 +20,9 @@ import (
 // be proven gone: a run stops rather than measure on a faulted stack.
 var ErrDirtyState = errors.New("scenariod: stack state is not clean")
 
-// toxicPrefix names every toxic scenariod adds.
-const toxicPrefix = "mcchaos_"
-
 // applied is a fault in place, with how it was made.
 type applied struct {
-	f        Fault
+	f        fault.Fault
 	injector string
 }
 
@@ -39,6 +37,7 @@ type faultSet struct {
 	proc     *inject.Process
 	lossNF   bool                    // packet loss through netfilter
 	proxies  map[string]inject.Proxy // definitions at start, by name
+	server   map[string]string       // each proxy's server, by proxy name
 	metrics  *Metrics
 	logf     func(format string, args ...any)
 	mu       sync.Mutex
@@ -48,21 +47,21 @@ type faultSet struct {
 }
 
 // injectorFor returns the name and fidelity of the injector a fault will use.
-func (fs *faultSet) injectorFor(f Fault) (string, string) {
+func (fs *faultSet) injectorFor(f fault.Fault) (string, string) {
 	inj := fs.injector(f)
 	return inj.name(), inj.fidelity(f)
 }
 
 // injector returns the one injector that makes f.
-func (fs *faultSet) injector(f Fault) injector {
+func (fs *faultSet) injector(f fault.Fault) injector {
 	switch {
-	case f.Kind == KindPacketLoss && fs.netem != nil:
+	case f.Kind == fault.KindPacketLoss && fs.netem != nil:
 		return netemInjector{fs}
-	case f.Kind == KindPacketLoss && fs.lossNF:
+	case f.Kind == fault.KindPacketLoss && fs.lossNF:
 		return netfilterInjector{fs}
-	case f.Kind == KindProcessKill:
+	case f.Kind == fault.KindProcessKill:
 		return processInjector{fs}
-	case f.Kind == KindServerDown:
+	case f.Kind == fault.KindServerDown:
 		return downInjector{fs}
 	}
 	return toxicInjector{fs}
@@ -70,7 +69,7 @@ func (fs *faultSet) injector(f Fault) injector {
 
 // injectorNamed returns the injector recorded under name for f (the one
 // that applied it, even if the choice would differ now).
-func (fs *faultSet) injectorNamed(name string, f Fault) injector {
+func (fs *faultSet) injectorNamed(name string, f fault.Fault) injector {
 	switch name {
 	case manifest.InjectorNetfilter:
 		return netfilterInjector{fs}
@@ -80,41 +79,9 @@ func (fs *faultSet) injectorNamed(name string, f Fault) injector {
 	return fs.injector(f)
 }
 
-// toxic returns the toxic that makes f through toxiproxy, or ok false for
-// a fault that is not a toxic.
-func toxic(f Fault) (inject.Toxic, bool) {
-	p := f.Params
-	x := inject.Toxic{Name: toxicPrefix + string(f.Kind), Stream: "downstream", Toxicity: 1}
-	switch f.Kind {
-	case KindPacketLoss:
-		// Per-connection emulation: toxicity is drawn once per connection,
-		// and those connections lose every request.
-		x.Type, x.Stream, x.Toxicity = "timeout", "upstream", p["loss_pct"]/100
-		x.Attributes = map[string]any{"timeout": 0}
-	case KindLatency:
-		x.Type = "latency"
-		x.Attributes = map[string]any{"latency": int64(p["latency_ms"]), "jitter": int64(p["jitter_ms"])}
-	case KindConnectionReset:
-		x.Type, x.Stream = "reset_peer", "upstream"
-		x.Attributes = map[string]any{"timeout": int64(p["timeout_ms"])}
-	case KindBlackhole:
-		x.Type = "timeout"
-		x.Attributes = map[string]any{"timeout": 0}
-	case KindBandwidth:
-		x.Type = "bandwidth"
-		x.Attributes = map[string]any{"rate": int64(p["rate_kbps"])}
-	case KindSlicer:
-		x.Type = "slicer"
-		x.Attributes = map[string]any{"average_size": int64(p["average_size_bytes"]), "size_variation": int64(p["size_variation_bytes"]), "delay": int64(p["delay_us"])}
-	default:
-		return x, false
-	}
-	return x, true
-}
-
 // apply puts f in place on every target's paths and returns when each
 // path got it, by proxy name.
-func (fs *faultSet) apply(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (fs *faultSet) apply(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	inj, _ := fs.injectorFor(f)
 	fs.mu.Lock()
 	fs.active = append(fs.active, applied{f: f, injector: inj})
@@ -123,38 +90,18 @@ func (fs *faultSet) apply(ctx context.Context, f Fault) (map[string]time.Time, e
 	return fs.put(ctx, f, inj)
 }
 
-// paths returns the proxies in front of server: the arms' proxies
-// ("mc1.head.1", ...) and the server's own proxy ("mc1"), sorted by name.
-// A fault on a server is a fault on all of them, so every arm sees it.
+// paths returns the proxies in front of server: the server's own proxy
+// ("mc1") and the plan's arms' proxies to it ("mc1.head.1", ...), sorted
+// by name. A fault on a server is a fault on all of them, so every arm
+// sees it.
 func (fs *faultSet) paths(server string) []inject.Proxy {
 	var ps []inject.Proxy
 	for _, name := range slices.Sorted(maps.Keys(fs.proxies)) {
-		if srv, _, _, ok := manifest.ParseArmProxy(name); name == server || ok && srv == server {
+		if fs.server[name] == server {
 			ps = append(ps, fs.proxies[name])
 		}
 	}
 	return ps
-}
-
-// sides returns the run's sides as the arms' proxies show them (head
-// first); one head arm when there are no arm proxies.
-func (fs *faultSet) sides() []manifest.Side {
-	arms := map[string]int{}
-	for name := range fs.proxies {
-		if _, side, arm, ok := manifest.ParseArmProxy(name); ok {
-			arms[side] = max(arms[side], arm)
-		}
-	}
-	if len(arms) == 0 {
-		return []manifest.Side{{Name: manifest.SideHead, Arms: 1}}
-	}
-	var ss []manifest.Side
-	for _, name := range []string{manifest.SideHead, manifest.SideBase} {
-		if arms[name] > 0 {
-			ss = append(ss, manifest.Side{Name: name, Arms: arms[name]})
-		}
-	}
-	return ss
 }
 
 // onPaths calls do on every path of every target concurrently (one
@@ -197,13 +144,13 @@ func (fs *faultSet) allAt(targets []string, t time.Time) map[string]time.Time {
 }
 
 // put makes f happen; it is idempotent, so it also re-applies.
-func (fs *faultSet) put(ctx context.Context, f Fault, inj string) (map[string]time.Time, error) {
+func (fs *faultSet) put(ctx context.Context, f fault.Fault, inj string) (map[string]time.Time, error) {
 	return fs.injectorNamed(inj, f).put(ctx, f)
 }
 
 // remove takes f away from every target's paths and returns when each path
 // lost it, by proxy name.
-func (fs *faultSet) remove(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (fs *faultSet) remove(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	fs.mu.Lock()
 	inj := ""
 	fs.active = slices.DeleteFunc(fs.active, func(a applied) bool {
@@ -238,15 +185,15 @@ func (fs *faultSet) syncNetfilter(ctx context.Context) error {
 // the injector named inj, on every path of their targets, plus every other
 // proxy port with 0 (counted, never dropped) when there is any.
 func (fs *faultSet) lossPorts(inj string) (map[int]float64, error) {
-	var faults []efficacy.Fault
+	var faults []manifest.Fault
 	fs.mu.Lock()
 	for _, a := range fs.active {
 		if a.injector == inj {
-			faults = append(faults, efficacy.Fault{Kind: string(a.f.Kind), Targets: a.f.Targets, Params: a.f.Params, Injector: inj})
+			faults = append(faults, manifest.Fault{Fault: a.f, Made: manifest.Made{Injector: inj}})
 		}
 	}
 	fs.mu.Unlock()
-	return efficacy.LossPorts(efficacy.ServersOf(fs.proxies), faults)
+	return efficacy.LossPorts(efficacy.ServersOf(fs.proxies, fs.server), faults)
 }
 
 // restartKilled starts again every process we killed.
@@ -267,7 +214,7 @@ func (fs *faultSet) restartKilled(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (fs *faultSet) setMetrics(f Fault, inj string, on bool) {
+func (fs *faultSet) setMetrics(f fault.Fault, inj string, on bool) {
 	if fs.metrics == nil {
 		return
 	}
@@ -277,8 +224,8 @@ func (fs *faultSet) setMetrics(f Fault, inj string, on bool) {
 	}
 	for _, t := range f.Targets {
 		fs.metrics.FaultActive.WithLabelValues(t, string(f.Kind), inj).Set(v)
-		for k, x := range f.Params {
-			fs.metrics.FaultValue.WithLabelValues(t, string(f.Kind), k).Set(x * v)
+		for _, x := range fault.Values(f.Params) {
+			fs.metrics.FaultValue.WithLabelValues(t, string(f.Kind), x.Key).Set(x.V * v)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
@@ -20,7 +21,7 @@ func TestLatencyOnTargetOnly(t *testing.T) {
 	s := startStack(t)
 	table := testTable()
 	base := medianRTT(t, server(s, "mc1").ProxyAddr, 5)
-	m := runWith(t, s, table, scenario(KindLatency, map[string]float64{"latency_ms": 200}, "mc1"),
+	m := runWith(t, s, table, scenario(fault.KindLatency, map[string]float64{"latency_ms": 200}, "mc1"),
 		func() {
 			d := medianRTT(t, server(s, "mc1").ProxyAddr, 5)
 			t.Logf("fault on: mc1 median %v (baseline %v)", d, base)
@@ -47,7 +48,7 @@ func TestLatencyOnTargetOnly(t *testing.T) {
 // TestLatencyJitter: 200 ± 100 ms spreads the delays over about 100..300 ms.
 func TestLatencyJitter(t *testing.T) {
 	s := startStack(t)
-	runWith(t, s, testTable(), scenario(KindLatency, map[string]float64{"latency_ms": 200, "jitter_ms": 100}, "mc1"),
+	runWith(t, s, testTable(), scenario(fault.KindLatency, map[string]float64{"latency_ms": 200, "jitter_ms": 100}, "mc1"),
 		func() {
 			c := dial(t, server(s, "mc1").ProxyAddr)
 			lo, hi := time.Hour, time.Duration(0)
@@ -97,7 +98,7 @@ func TestNetfilterLoss10(t *testing.T) {
 	s := startStack(t)
 	table := testTable()
 	needNetfilter(t, table)
-	m := runWith(t, s, table, scenario(KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"),
+	m := runWith(t, s, table, scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 10}, "mc1"),
 		func() {
 			// Connections are made before the measure starts counting, but a
 			// lost SYN would only delay dial; the requests are what count.
@@ -137,7 +138,7 @@ func TestNetfilterLoss100TwoServers(t *testing.T) {
 	for _, n := range []string{"mc1", "mc2", "mc3"} {
 		conns[n] = dial(t, server(s, n).ProxyAddr)
 	}
-	runWith(t, s, table, scenario(KindPacketLoss, map[string]float64{"loss_pct": 100}, "mc1", "mc2"),
+	runWith(t, s, table, scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 100}, "mc1", "mc2"),
 		func() {
 			for n, c := range conns {
 				_, _, err := ask(c, "version", 300*time.Millisecond)
@@ -160,7 +161,7 @@ func TestNetfilterLoss100TwoServers(t *testing.T) {
 func TestToxiproxyLossPerConnection(t *testing.T) {
 	s := startStack(t)
 	table := testTable()
-	sc := scenario(KindPacketLoss, map[string]float64{"loss_pct": 50}, "mc1")
+	sc := scenario(fault.KindPacketLoss, map[string]float64{"loss_pct": 50}, "mc1")
 	r := testRunner(t, s, table, nil, sc)
 	r.cfg.LossInjector = LossToxiproxy
 	r.cfg.OnEvent = func(e Event) {
@@ -211,25 +212,25 @@ func TestToxiproxyLossPerConnection(t *testing.T) {
 func TestConnectionFaults(t *testing.T) {
 	s := startStack(t)
 	for _, tc := range []struct {
-		kind  Kind
+		kind  fault.Kind
 		check func(error) error // the error of a version on mc1, fault on
 	}{
 		// Proxy disabled: nothing listens, connection refused.
-		{KindServerDown, func(err error) error {
+		{fault.KindServerDown, func(err error) error {
 			if !errors.Is(err, syscall.ECONNREFUSED) {
 				return fmt.Errorf("got %v, want connection refused", err)
 			}
 			return nil
 		}},
 		// reset_peer 0: the request is answered by a TCP RST (or EOF).
-		{KindConnectionReset, func(err error) error {
+		{fault.KindConnectionReset, func(err error) error {
 			if err == nil || !(errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "EOF")) {
 				return fmt.Errorf("got %v, want connection reset", err)
 			}
 			return nil
 		}},
 		// Blackhole: connected, no answer.
-		{KindBlackhole, func(err error) error {
+		{fault.KindBlackhole, func(err error) error {
 			var ne net.Error
 			if !errors.As(err, &ne) || !ne.Timeout() {
 				return fmt.Errorf("got %v, want a timeout", err)
@@ -293,15 +294,15 @@ func getTime(t *testing.T, direct, addr, key string, size int) time.Duration {
 func TestSlowResponseFaults(t *testing.T) {
 	s := startStack(t)
 	for _, tc := range []struct {
-		kind     Kind
+		kind     fault.Kind
 		params   map[string]float64
 		size     int
 		min, max time.Duration
 	}{
 		// 50 KB at 100 KB/s: about 0.5 s.
-		{KindBandwidth, map[string]float64{"rate_kbps": 100}, 50_000, 350 * time.Millisecond, 1500 * time.Millisecond},
+		{fault.KindBandwidth, map[string]float64{"rate_kbps": 100}, 50_000, 350 * time.Millisecond, 1500 * time.Millisecond},
 		// 200 bytes in 1-byte slices 1 ms apart: about 0.2 s.
-		{KindSlicer, map[string]float64{"average_size_bytes": 1, "delay_us": 1000}, 200, 150 * time.Millisecond, 1500 * time.Millisecond},
+		{fault.KindSlicer, map[string]float64{"average_size_bytes": 1, "delay_us": 1000}, 200, 150 * time.Millisecond, 1500 * time.Millisecond},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			mc1, mc2 := server(s, "mc1"), server(s, "mc2")
@@ -336,7 +337,7 @@ func TestProcessKill(t *testing.T) {
 			t.Fatalf("set: %q %v", line, err)
 		}
 	}
-	runWith(t, s, testTable(), scenario(KindProcessKill, nil, "mc1"),
+	runWith(t, s, testTable(), scenario(fault.KindProcessKill, nil, "mc1"),
 		func() {
 			if _, err := net.DialTimeout("tcp", mc1.Addr, time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
 				t.Errorf("mc1 memcached: %v, want connection refused", err)

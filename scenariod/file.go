@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 // FileError is a mistake in a scenario file, at a line.
@@ -171,7 +175,7 @@ func (p *fileParser) scenario(n *yaml.Node) (Scenario, bool) {
 	} else if d <= 0 {
 		p.errf(v, "fault_time %s: must be positive", v.Value)
 	} else {
-		s.FaultTime = d
+		s.FaultTime = profile.Duration(d)
 	}
 	if v := f["fixed"]; v != nil {
 		if err := v.Decode(&s.Fixed); err != nil {
@@ -180,7 +184,7 @@ func (p *fileParser) scenario(n *yaml.Node) (Scenario, bool) {
 	}
 	if v := f["expect"]; v != nil {
 		if e, ok := p.str(v, "expect"); ok {
-			if err := checkExpect(e); err != nil {
+			if err := plan.CheckExpect(e); err != nil {
 				p.errf(v, "%v", err)
 			}
 			s.Expect = e
@@ -203,15 +207,15 @@ func (p *fileParser) scenario(n *yaml.Node) (Scenario, bool) {
 	return s, true
 }
 
-func (p *fileParser) fault(n *yaml.Node) Fault {
+func (p *fileParser) fault(n *yaml.Node) fault.Fault {
 	f := p.mapping(n, "kind", "targets", "params")
-	var flt Fault
+	var flt fault.Fault
 	if v := f["kind"]; v == nil {
-		p.errf(n, "fault has no kind (known: %s)", joinKinds())
+		p.errf(n, "fault has no kind (known: %s)", fault.KindNames())
 		return flt
 	} else if k, ok := p.str(v, "kind"); ok {
-		flt.Kind = Kind(k)
-		if err := checkKind(flt.Kind); err != nil {
+		flt.Kind = fault.Kind(k)
+		if _, err := fault.New(flt.Kind); err != nil {
 			p.errf(v, "%v", err)
 			return flt
 		}
@@ -221,14 +225,18 @@ func (p *fileParser) fault(n *yaml.Node) Fault {
 	} else {
 		for _, t := range v.Content {
 			if name, ok := p.str(t, "target"); ok {
-				if err := checkTarget(flt.Kind, name); err != nil {
+				if err := fault.CheckTarget(flt.Kind, name); err != nil {
 					p.errf(t, "%v", err)
 				}
 				flt.Targets = append(flt.Targets, name)
 			}
 		}
 	}
-	flt.Params = map[string]float64{}
+	// Each parameter is checked at its own line; then the kind's
+	// parameters are built from the good ones (a missing one is reported
+	// at the fault).
+	params := map[string]float64{}
+	scratch, _ := fault.New(flt.Kind)
 	if v := f["params"]; v != nil {
 		if v.Kind != yaml.MappingNode {
 			p.errf(v, "params: want a mapping such as {latency_ms: 200}")
@@ -240,14 +248,15 @@ func (p *fileParser) fault(n *yaml.Node) Fault {
 				p.errf(val, "%s: want a number, got %q", k.Value, val.Value)
 				continue
 			}
-			if err := checkParam(flt.Kind, k.Value, x); err != nil {
+			if err := fault.Set(scratch, k.Value, x); err != nil {
 				p.errf(k, "%v", err)
 				continue
 			}
-			flt.Params[k.Value] = x
+			params[k.Value] = x
 		}
 	}
-	if err := flt.fillDefaults(); err != nil {
+	var err error
+	if flt.Params, err = fault.FromMap(flt.Kind, params); err != nil {
 		p.errf(n, "%v", err)
 	}
 	return flt

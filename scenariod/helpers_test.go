@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
@@ -51,8 +53,7 @@ func server(s *stack.Stack, name string) stack.Server {
 func testRunner(t *testing.T, s *stack.Stack, table string, onEvent func(Event), scenarios ...Scenario) *Runner {
 	t.Helper()
 	r, err := NewRunner(Config{
-		Profile:      tinyProfile,
-		Scenarios:    scenarios,
+		Plan:         plan.Plan{Version: plan.Version, Profile: tinyProfile, Scenarios: scenarios},
 		Toxiproxy:    inject.Toxiproxy{URL: s.ToxiproxyURL},
 		NFTable:      table,
 		StackDir:     s.Dir,
@@ -177,10 +178,15 @@ func runWith(t *testing.T, s *stack.Stack, table string, sc Scenario, during, af
 }
 
 // scenario builds a one-fault scenario with a short fixed fault time.
-func scenario(kind Kind, params map[string]float64, targets ...string) Scenario {
+// params are the fault's parameters by key, as a scenario file gives them.
+func scenario(kind fault.Kind, params map[string]float64, targets ...string) Scenario {
+	p, err := fault.FromMap(kind, params)
+	if err != nil {
+		panic(err)
+	}
 	return Scenario{
 		Name: "test-" + string(kind), Description: "test",
-		Faults:    []Fault{{Kind: kind, Targets: targets, Params: params}},
-		FaultTime: 100 * time.Millisecond, Fixed: true,
+		Faults:    []fault.Fault{fault.On(p, targets...)},
+		FaultTime: profile.Duration(100 * time.Millisecond), Fixed: true,
 	}
 }

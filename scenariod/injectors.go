@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
@@ -19,12 +20,12 @@ import (
 type injector interface {
 	// name and fidelity are what the manifest records.
 	name() string
-	fidelity(f Fault) string
+	fidelity(f fault.Fault) string
 	// put makes f happen and returns when each path got it, by proxy
 	// name. It is idempotent, so it also re-applies.
-	put(ctx context.Context, f Fault) (map[string]time.Time, error)
+	put(ctx context.Context, f fault.Fault) (map[string]time.Time, error)
 	// take removes f and returns when each path lost it.
-	take(ctx context.Context, f Fault) (map[string]time.Time, error)
+	take(ctx context.Context, f fault.Fault) (map[string]time.Time, error)
 	// clean removes whatever this injector may have left, bookkeeping aside.
 	clean(ctx context.Context) error
 	// dirt lists what this injector left that is not clean.
@@ -38,15 +39,15 @@ type toxicInjector struct{ fs *faultSet }
 
 func (toxicInjector) name() string { return manifest.InjectorToxiproxy }
 
-func (toxicInjector) fidelity(f Fault) string {
-	if f.Kind == KindPacketLoss {
+func (toxicInjector) fidelity(f fault.Fault) string {
+	if f.Kind == fault.KindPacketLoss {
 		return manifest.FidelityPerConnection
 	}
 	return manifest.FidelityExact
 }
 
-func (i toxicInjector) put(ctx context.Context, f Fault) (map[string]time.Time, error) {
-	x, _ := toxic(f)
+func (i toxicInjector) put(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
+	x, _ := fault.Toxic(f.Params)
 	at, err := i.fs.onPaths(f.Targets, func(p inject.Proxy) error { return i.fs.tp.AddToxic(ctx, p.Name, x) })
 	if err != nil {
 		return at, fmt.Errorf("%s: %w", f.Kind, err)
@@ -54,8 +55,8 @@ func (i toxicInjector) put(ctx context.Context, f Fault) (map[string]time.Time, 
 	return at, nil
 }
 
-func (i toxicInjector) take(ctx context.Context, f Fault) (map[string]time.Time, error) {
-	x, _ := toxic(f)
+func (i toxicInjector) take(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
+	x, _ := fault.Toxic(f.Params)
 	return i.fs.onPaths(f.Targets, func(p inject.Proxy) error { return i.fs.tp.RemoveToxic(ctx, p.Name, x.Name) })
 }
 
@@ -92,10 +93,10 @@ func (i toxicInjector) dirt(ctx context.Context) ([]string, error) {
 // (connections refused and cut). toxicInjector cleans after it.
 type downInjector struct{ fs *faultSet }
 
-func (downInjector) name() string          { return manifest.InjectorToxiproxy }
-func (downInjector) fidelity(Fault) string { return manifest.FidelityExact }
+func (downInjector) name() string                { return manifest.InjectorToxiproxy }
+func (downInjector) fidelity(fault.Fault) string { return manifest.FidelityExact }
 
-func (i downInjector) put(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (i downInjector) put(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	at, err := i.fs.onPaths(f.Targets, func(p inject.Proxy) error { return i.fs.tp.SetEnabled(ctx, p.Name, false) })
 	if err != nil {
 		return at, fmt.Errorf("server down: %w", err)
@@ -103,7 +104,7 @@ func (i downInjector) put(ctx context.Context, f Fault) (map[string]time.Time, e
 	return at, nil
 }
 
-func (i downInjector) take(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (i downInjector) take(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	return i.fs.onPaths(f.Targets, func(p inject.Proxy) error { return i.fs.tp.SetEnabled(ctx, p.Name, true) })
 }
 
@@ -114,15 +115,15 @@ func (downInjector) dirt(context.Context) ([]string, error) { return nil, nil }
 // transaction holds every active loss fault, so all arms change at once.
 type netfilterInjector struct{ fs *faultSet }
 
-func (netfilterInjector) name() string          { return manifest.InjectorNetfilter }
-func (netfilterInjector) fidelity(Fault) string { return manifest.FidelityPerPacket }
+func (netfilterInjector) name() string                { return manifest.InjectorNetfilter }
+func (netfilterInjector) fidelity(fault.Fault) string { return manifest.FidelityPerPacket }
 
-func (i netfilterInjector) put(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (i netfilterInjector) put(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	err := i.fs.syncNetfilter(ctx)
 	return i.fs.allAt(f.Targets, time.Now()), err
 }
 
-func (i netfilterInjector) take(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (i netfilterInjector) take(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	// No drop at all means the traffic does not pass this host's loopback
 	// (a proxy inside a container) or there was no traffic.
 	if n, err := i.fs.nf.Dropped(ctx); err == nil && n == 0 {
@@ -146,10 +147,10 @@ func (i netfilterInjector) dirt(ctx context.Context) ([]string, error) {
 // and starts it again on removal.
 type processInjector struct{ fs *faultSet }
 
-func (processInjector) name() string          { return manifest.InjectorProcess }
-func (processInjector) fidelity(Fault) string { return manifest.FidelityExact }
+func (processInjector) name() string                { return manifest.InjectorProcess }
+func (processInjector) fidelity(fault.Fault) string { return manifest.FidelityExact }
 
-func (i processInjector) put(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (i processInjector) put(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	fs := i.fs
 	for _, t := range f.Targets {
 		fs.mu.Lock()
@@ -162,7 +163,7 @@ func (i processInjector) put(ctx context.Context, f Fault) (map[string]time.Time
 	return fs.allAt(f.Targets, time.Now()), nil
 }
 
-func (i processInjector) take(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (i processInjector) take(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	err := i.fs.restartKilled(ctx)
 	return i.fs.allAt(f.Targets, time.Now()), err
 }

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 // TestInterruptAnywhere cancels a run at every step of a scenario's life
@@ -20,12 +22,12 @@ func TestInterruptAnywhere(t *testing.T) {
 	needNetfilter(t, table)
 	sc := Scenario{
 		Name: "test-interrupt", Description: "three injectors at once",
-		Faults: []Fault{
-			{Kind: KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 50}},
-			{Kind: KindLatency, Targets: []string{"mc2"}, Params: map[string]float64{"latency_ms": 100}},
-			{Kind: KindProcessKill, Targets: []string{"mc3"}},
+		Faults: []fault.Fault{
+			fault.On(&fault.PacketLoss{LossPct: 50}, "mc1"),
+			fault.On(&fault.Latency{LatencyMS: 100}, "mc2"),
+			fault.On(&fault.ProcessKill{}, "mc3"),
 		},
-		FaultTime: 300 * time.Millisecond, Fixed: true,
+		FaultTime: profile.Duration(300 * time.Millisecond), Fixed: true,
 	}
 
 	// An uninterrupted run gives the number of steps and the length.

@@ -42,7 +42,7 @@ func List(w io.Writer, catalogue []Scenario) error {
 		}
 		row := []string{s.Name, set, strings.Join(faults, "; "), strings.Join(targets, "; ")}
 		for _, p := range profs {
-			row = append(row, fmt.Sprintf("%s/%s/%s", short(p.Stabilization), short(p.FaultTime(s.FaultTime, s.Fixed)), short(p.Recovery)))
+			row = append(row, fmt.Sprintf("%s/%s/%s", short(p.Stabilization), short(p.FaultTime(time.Duration(s.FaultTime), s.Fixed)), short(p.Recovery)))
 		}
 		row = append(row, s.Description)
 		fmt.Fprintln(tw, strings.Join(row, "\t"))

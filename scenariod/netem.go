@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
@@ -17,15 +18,15 @@ import (
 // SetLoss holds every active loss fault, so all arms change at once.
 type netemInjector struct{ fs *faultSet }
 
-func (netemInjector) name() string          { return inject.InjectorNetem }
-func (netemInjector) fidelity(Fault) string { return manifest.FidelityPerPacket }
+func (netemInjector) name() string                { return inject.InjectorNetem }
+func (netemInjector) fidelity(fault.Fault) string { return manifest.FidelityPerPacket }
 
-func (i netemInjector) put(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (i netemInjector) put(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	err := i.fs.syncNetem(ctx)
 	return i.fs.allAt(f.Targets, time.Now()), err
 }
 
-func (i netemInjector) take(ctx context.Context, f Fault) (map[string]time.Time, error) {
+func (i netemInjector) take(ctx context.Context, f fault.Fault) (map[string]time.Time, error) {
 	err := i.fs.syncNetem(ctx)
 	return i.fs.allAt(f.Targets, time.Now()), err
 }

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
@@ -78,8 +80,8 @@ func TestToxiproxyRestart(t *testing.T) {
 	o := startOwnProxies(t, s)
 	tp, proxies := o.tp, o.listen
 
-	sc := scenario(KindLatency, map[string]float64{"latency_ms": 200}, "mc1")
-	sc.FaultTime = 3 * time.Second
+	sc := scenario(fault.KindLatency, map[string]float64{"latency_ms": 200}, "mc1")
+	sc.FaultTime = profile.Duration(3 * time.Second)
 	r := testRunner(t, s, testTable(), nil, sc)
 	r.cfg.Toxiproxy = tp
 	r.cfg.WatchInterval = 100 * time.Millisecond
@@ -135,7 +137,7 @@ func TestDirtyStateStops(t *testing.T) {
 	o := startOwnProxies(t, s)
 	tp := o.tp
 	tp.CallTimeout = 200 * time.Millisecond
-	a := scenario(KindLatency, map[string]float64{"latency_ms": 10}, "mc1")
+	a := scenario(fault.KindLatency, map[string]float64{"latency_ms": 10}, "mc1")
 	b := a
 	b.Name = "second"
 	r := testRunner(t, s, testTable(), func(e Event) {

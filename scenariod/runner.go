@@ -14,9 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"github.com/mcchaos/mcchaos/internal/profile"
-	"github.com/mcchaos/mcchaos/internal/shard"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
@@ -59,10 +60,11 @@ var (
 
 // Config says what to run. Zero values mean the documented defaults.
 type Config struct {
-	// Profile gives the phase lengths; its Name goes into the manifest.
-	Profile profile.Profile
-	// Scenarios to run, in order (see Select). Required.
-	Scenarios []Scenario
+	// Plan gives the profile (phase lengths), the scenarios to run in
+	// order (at least one), and the sides and arms whose proxies each fault
+	// is put on (none: the servers' own proxies only). It goes into the
+	// manifest.
+	Plan plan.Plan
 	// Toxiproxy is the toxiproxy API client (URL, timeouts, retries).
 	Toxiproxy inject.Toxiproxy
 	// LossInjector is LossAuto, LossNetfilter or LossToxiproxy. If empty,
@@ -87,9 +89,6 @@ type Config struct {
 	RunID string
 	// Stack is recorded in the manifest ("local", "compose", "external").
 	Stack string
-	// Shard, when set, is recorded in the manifest: Scenarios are this
-	// shard's share of a larger selection (SelectShard).
-	Shard *shard.Record
 	// Metrics receives scenario and fault metrics. If nil, none are kept.
 	Metrics *Metrics
 	// CleanupTimeout is the budget to remove every fault after an
@@ -142,22 +141,22 @@ type Runner struct {
 	oracle   *efficacy.Oracle            // nil: efficacy not checked
 	records  map[string]*efficacy.Record // the oracle's, by scenario
 	m        *manifest.Manifest
-	plan     []time.Duration // planned testing length per scenario
+	testLen  []time.Duration // planned testing length per scenario
 }
 
 // NewRunner checks cfg and returns a Runner. It does not touch the stack yet.
 func NewRunner(cfg Config) (*Runner, error) {
-	if len(cfg.Scenarios) == 0 {
+	if len(cfg.Plan.Scenarios) == 0 {
 		return nil, fmt.Errorf("%w: no scenarios", ErrSetup)
 	}
 	if cfg.ManifestPath == "" {
 		return nil, fmt.Errorf("%w: no manifest path", ErrSetup)
 	}
-	if cfg.Profile.Name == "" {
+	if cfg.Plan.Profile.Name == "" {
 		return nil, fmt.Errorf("%w: no profile", ErrSetup)
 	}
-	for i := range cfg.Scenarios {
-		if err := cfg.Scenarios[i].Validate(); err != nil {
+	for i := range cfg.Plan.Scenarios {
+		if err := cfg.Plan.Scenarios[i].Validate(); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 		}
 	}
@@ -191,8 +190,8 @@ func NewRunner(cfg Config) (*Runner, error) {
 		killed:  map[string]bool{},
 		logf:    r.logf,
 	}
-	for _, s := range cfg.Scenarios {
-		r.plan = append(r.plan, cfg.Profile.FaultTime(s.FaultTime, s.Fixed))
+	for _, s := range cfg.Plan.Scenarios {
+		r.testLen = append(r.testLen, cfg.Plan.Profile.FaultTime(time.Duration(s.FaultTime), s.Fixed))
 	}
 	return r, nil
 }
@@ -205,7 +204,7 @@ func (r *Runner) logf(format string, args ...any) {
 func Planned(p profile.Profile, scenarios []Scenario) time.Duration {
 	var d time.Duration
 	for _, s := range scenarios {
-		d += p.Stabilization + p.FaultTime(s.FaultTime, s.Fixed) + p.Recovery
+		d += p.Stabilization + p.FaultTime(time.Duration(s.FaultTime), s.Fixed) + p.Recovery
 	}
 	return d
 }
@@ -213,7 +212,7 @@ func Planned(p profile.Profile, scenarios []Scenario) time.Duration {
 // left is the planned time from phase ph of scenario i to the end.
 func (r *Runner) left(i, ph int) time.Duration {
 	var d time.Duration
-	for j := i; j < len(r.plan); j++ {
+	for j := i; j < len(r.testLen); j++ {
 		for k := range manifest.Phases {
 			if j > i || k >= ph {
 				d += r.phaseLen(j, k)
@@ -226,11 +225,11 @@ func (r *Runner) left(i, ph int) time.Duration {
 func (r *Runner) phaseLen(i, ph int) time.Duration {
 	switch manifest.Phases[ph] {
 	case manifest.PhaseStabilization:
-		return r.cfg.Profile.Stabilization
+		return r.cfg.Plan.Profile.Stabilization
 	case manifest.PhaseTesting:
-		return r.plan[i]
+		return r.testLen[i]
 	}
-	return r.cfg.Profile.Recovery
+	return r.cfg.Plan.Profile.Recovery
 }
 
 func (r *Runner) emit(e Event) {
@@ -238,7 +237,7 @@ func (r *Runner) emit(e Event) {
 		return
 	}
 	e.Time = time.Now()
-	e.Total = len(r.cfg.Scenarios)
+	e.Total = len(r.cfg.Plan.Scenarios)
 	r.cfg.OnEvent(e)
 }
 
@@ -272,25 +271,42 @@ func (r *Runner) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v (is the stack up? -toxiproxy %s)", ErrSetup, err, r.cfg.Toxiproxy.URL)
 	}
+	// The paths faults go on: each server's own proxy and every proxy
+	// the plan gives an arm.
 	fs := r.faults
-	fs.proxies = map[string]inject.Proxy{}
-	for name, p := range proxies {
+	fs.proxies, fs.server = map[string]inject.Proxy{}, map[string]string{}
+	use := func(name, server string) {
+		p := proxies[name]
 		fs.proxies[name] = inject.Proxy{Name: name, Listen: p.Listen, Upstream: p.Upstream}
+		fs.server[name] = server
+	}
+	for _, srv := range fault.Servers {
+		if _, ok := proxies[srv]; ok {
+			use(srv, srv)
+		}
+	}
+	for _, a := range r.cfg.Plan.Arms {
+		for _, x := range a.Proxies {
+			if _, ok := proxies[x.Name]; !ok {
+				return fmt.Errorf("%w: the plan's arm %s has proxy %s, toxiproxy %s has none", ErrSetup, a.Name(), x.Name, r.cfg.Toxiproxy.URL)
+			}
+			use(x.Name, x.Server)
+		}
 	}
 	needLoss := false
-	for _, s := range r.cfg.Scenarios {
+	for _, s := range r.cfg.Plan.Scenarios {
 		for _, f := range s.Faults {
 			for _, t := range f.Targets {
 				if _, ok := proxies[t]; !ok {
 					return fmt.Errorf("%w: scenario %s targets %s but toxiproxy %s has no such proxy (has: %v)", ErrSetup, s.Name, t, r.cfg.Toxiproxy.URL, slices.Sorted(maps.Keys(proxies)))
 				}
-				if f.Kind == KindProcessKill {
+				if f.Kind == fault.KindProcessKill {
 					if err := fs.proc.Check(t); err != nil {
 						return fmt.Errorf("%w: scenario %s: %v", ErrSetup, s.Name, err)
 					}
 				}
 			}
-			needLoss = needLoss || f.Kind == KindPacketLoss
+			needLoss = needLoss || f.Kind == fault.KindPacketLoss
 		}
 	}
 	nf := &inject.Netfilter{Table: r.cfg.NFTable, Command: r.cfg.NFTCommand}
@@ -354,21 +370,30 @@ func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
 	if runID == "" {
 		runID = start.Format("20060102-150405")
 	}
+	pl := r.cfg.Plan
 	r.m = &manifest.Manifest{
 		SchemaVersion: manifest.SchemaVersion,
 		RunID:         runID,
-		Profile:       r.cfg.Profile.Name,
+		Plan:          &pl,
+		Profile:       pl.Profile.Name,
+		Sides:         pl.Sides,
+		Seed:          pl.Seed,
+		ArmOrder:      pl.ArmOrder(),
 		Stack:         r.cfg.Stack,
 		Start:         start,
 		Status:        manifest.StatusRunning,
-		Shard:         r.cfg.Shard,
+		Shard:         pl.Shard,
 		Scenarios:     []manifest.Scenario{},
+	}
+	if len(r.m.Sides) == 0 {
+		// Alone, without arms: one head arm through the servers' proxies.
+		r.m.Sides = []manifest.Side{{Name: manifest.SideHead, Arms: 1}}
 	}
 	if err := os.MkdirAll(filepath.Dir(r.cfg.ManifestPath), 0o755); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 	if r.cfg.Metrics != nil {
-		for _, s := range r.cfg.Scenarios {
+		for _, s := range r.cfg.Plan.Scenarios {
 			r.cfg.Metrics.Phase.WithLabelValues(s.Name).Set(PhaseIdle)
 		}
 		r.cfg.Metrics.Active.Set(0)
@@ -383,7 +408,6 @@ func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
 		}
 	}()
 	err := r.setup(ctx)
-	r.m.Sides = r.faults.sides()
 	if err != nil {
 		if ctx.Err() != nil {
 			return r.finish(manifest.StatusInterrupted, ErrInterrupted)
@@ -394,7 +418,7 @@ func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 	var failed []string
-	for i := range r.cfg.Scenarios {
+	for i := range r.cfg.Plan.Scenarios {
 		status, err := r.scenario(ctx, i)
 		switch {
 		case status == manifest.StatusInterrupted:
@@ -404,7 +428,7 @@ func (r *Runner) Run(ctx context.Context) (*manifest.Manifest, error) {
 			_, _ = r.finish(manifest.StatusFailed, nil)
 			return r.m, err
 		case status == manifest.StatusFailed:
-			failed = append(failed, r.cfg.Scenarios[i].Name)
+			failed = append(failed, r.cfg.Plan.Scenarios[i].Name)
 		}
 	}
 	if len(failed) > 0 {
@@ -522,7 +546,7 @@ func (sr *scenarioRun) faults(ctx context.Context, apply bool) error {
 		} else {
 			sr.cur.Faults[j].Removed = time.Now()
 		}
-		recordArms(&sr.cur.Faults[j], at, apply)
+		recordArms(&sr.r.cfg.Plan, &sr.cur.Faults[j], at, apply)
 	}
 	return nil
 }
@@ -530,15 +554,13 @@ func (sr *scenarioRun) faults(ctx context.Context, apply bool) error {
 // scenario runs scenario i and returns its status. A non-nil error is
 // ErrDirtyState (stop the run) or the reason of a failure.
 func (r *Runner) scenario(ctx context.Context, i int) (status string, err error) {
-	s := r.cfg.Scenarios[i]
+	s := r.cfg.Plan.Scenarios[i]
 	ms := manifest.Scenario{Name: s.Name, Description: s.Description, Status: manifest.StatusRunning, Phases: []manifest.Phase{}}
-	ms.Expect, ms.ExpectWhy = s.Expectation()
+	ms.Expect, ms.ExpectWhy = Expectation(s)
 	for _, f := range s.Faults {
 		inj, fid := r.faults.injectorFor(f)
-		ms.Faults = append(ms.Faults, manifest.Fault{
-			Kind: string(f.Kind), Targets: f.Targets, Params: f.Params,
-			Injector: inj, Fidelity: fid, Nominal: manifest.Duration(s.FaultTime),
-		})
+		ms.Faults = append(ms.Faults, manifest.Fault{Fault: f.Clone(),
+			Made: manifest.Made{Injector: inj, Fidelity: fid, Nominal: s.FaultTime}})
 	}
 	r.m.Scenarios = append(r.m.Scenarios, ms)
 	sr := &scenarioRun{r: r, i: i, s: s, cur: &r.m.Scenarios[len(r.m.Scenarios)-1], ev: Event{Index: i + 1, Scenario: s.Name}}
@@ -630,12 +652,13 @@ func (r *Runner) scenario(ctx context.Context, i int) (status string, err error)
 // recordArms notes when each arm's path got (or lost) the fault. A fault on
 // several servers reaches an arm when its last path has it, so an arm's
 // time is the latest over its paths.
-func recordArms(f *manifest.Fault, at map[string]time.Time, applied bool) {
+func recordArms(p *plan.Plan, f *manifest.Fault, at map[string]time.Time, applied bool) {
 	for name, t := range at {
-		_, side, arm, ok := manifest.ParseArmProxy(name)
+		_, pa, ok := p.Proxy(name)
 		if !ok {
 			continue
 		}
+		side, arm := pa.Side, pa.Num
 		i := slices.IndexFunc(f.Arms, func(a manifest.ArmFault) bool { return a.Side == side && a.Arm == arm })
 		if i < 0 {
 			f.Arms = append(f.Arms, manifest.ArmFault{Side: side, Arm: arm})

@@ -13,15 +13,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/mcchaos/mcchaos/internal/signals"
 	"io"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/mcchaos/mcchaos/internal/bench"
+	"github.com/mcchaos/mcchaos/bench"
 	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/signals"
 )
 
 func main() {

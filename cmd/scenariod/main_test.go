@@ -246,7 +246,8 @@ func TestRunMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := m.Scenarios[0]
-	if m.Status != manifest.StatusPassed || len(sc.Phases) != 3 || m.Profile != "smoke+custom" {
+	// The profile keeps its name; the plan in the manifest has the values the flags gave.
+	if m.Status != manifest.StatusPassed || len(sc.Phases) != 3 || m.Profile != "smoke" || m.Plan == nil || m.Plan.Profile.Stabilization != 500*time.Millisecond {
 		t.Errorf("manifest %+v", m)
 	}
 	if f := sc.Faults[2]; f.Injector != manifest.InjectorToxiproxy || f.Fidelity != manifest.FidelityPerConnection {

@@ -22,6 +22,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect/compare"
 	"github.com/mcchaos/mcchaos/collect/internal/units"
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
@@ -407,15 +408,12 @@ func writeScenario(b *strings.Builder, in Input, sd compare.Scenario) {
 	}
 }
 
-func params(p map[string]float64) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+func params(p fault.Params) string {
+	vs := fault.Values(p)
+	slices.SortFunc(vs, func(a, b fault.Value) int { return strings.Compare(a.Key, b.Key) })
 	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%g", k, p[k]))
+	for _, v := range vs {
+		parts = append(parts, fmt.Sprintf("%s=%g", v.Key, v.V))
 	}
 	return strings.Join(parts, " ")
 }

@@ -12,46 +12,25 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/shard"
 )
 
 // SchemaVersion is the version of the format written by this package.
 // Read refuses other versions. Version 2 added sides, arms and per-arm
-// fault times.
-const SchemaVersion = 2
+// fault times; version 3 the plan.
+const SchemaVersion = 3
 
-// Side names. A run has a head side (the code under test) and, when
-// paired, a base side (the code it is compared with).
+// Side names (plan.SideHead, plan.SideBase).
 const (
-	SideHead = "head"
-	SideBase = "base"
+	SideHead = plan.SideHead
+	SideBase = plan.SideBase
 )
-
-// ArmProxy names the toxiproxy proxy of one arm's path to server:
-// "mc1.head.2". Every arm has its own proxies, so a fault on mc1 is the
-// same fault on every arm's mc1 path.
-func ArmProxy(server, side string, arm int) string {
-	return fmt.Sprintf("%s.%s.%d", server, side, arm)
-}
-
-// ParseArmProxy splits a proxy name made by ArmProxy; ok is false for any
-// other name (the legacy per-server proxies "mc1").
-func ParseArmProxy(name string) (server, side string, arm int, ok bool) {
-	parts := strings.Split(name, ".")
-	if len(parts) != 3 || parts[0] == "" || (parts[1] != SideHead && parts[1] != SideBase) {
-		return "", "", 0, false
-	}
-	n, err := strconv.Atoi(parts[2])
-	if err != nil || n < 1 {
-		return "", "", 0, false
-	}
-	return parts[0], parts[1], n, true
-}
 
 // Phase names, in the order they run.
 const (
@@ -93,13 +72,17 @@ const (
 
 // Manifest is the whole of manifest.json.
 type Manifest struct {
-	SchemaVersion int       `json:"schema_version"`
-	RunID         string    `json:"run_id"`
-	Profile       string    `json:"profile"`
-	Stack         string    `json:"stack,omitempty"`
-	Start         time.Time `json:"start"`
-	End           time.Time `json:"end,omitzero"`
-	Status        string    `json:"status"`
+	SchemaVersion int    `json:"schema_version"`
+	RunID         string `json:"run_id"`
+	// Plan is the plan scenariod ran (version 3 on): the profile's
+	// values, the scenarios, sides and arms. Profile, Sides, Seed and
+	// ArmOrder below are taken from it, for the readers of every version.
+	Plan    *plan.Plan `json:"plan,omitempty"`
+	Profile string     `json:"profile"`
+	Stack   string     `json:"stack,omitempty"`
+	Start   time.Time  `json:"start"`
+	End     time.Time  `json:"end,omitzero"`
+	Status  string     `json:"status"`
 	// Sides are the run's sides, head first. Every loadgen series carries
 	// the Prometheus target labels side and arm ("1".."Arms").
 	Sides []Side `json:"sides"`
@@ -109,26 +92,14 @@ type Manifest struct {
 	Seed     uint64   `json:"seed,omitempty"`
 	ArmOrder []string `json:"arm_order,omitempty"`
 	// Shard, when the run is one shard of several (bench -shard i/n), says
-	// which, of what selection: collect -merge checks the shards by it.
+	// which, of what selection (the plan's): collect -merge checks the
+	// shards by it.
 	Shard     *shard.Record `json:"shard,omitempty"`
 	Scenarios []Scenario    `json:"scenarios"`
 }
 
-// Side is one side of a run: a client build and its flags, run as Arms
-// loadgen processes.
-type Side struct {
-	// Name is SideHead or SideBase.
-	Name string `json:"name"`
-	// Arms is the number of arms (loadgen processes) of the side.
-	Arms int `json:"arms"`
-	// Client is loadgen's -client ("ours", "gomemcache").
-	Client string `json:"client,omitempty"`
-	// Ref is the git ref the side was built from, and Commit its commit.
-	Ref    string `json:"ref,omitempty"`
-	Commit string `json:"commit,omitempty"`
-	// Args are the side's extra loadgen flags.
-	Args []string `json:"args,omitempty"`
-}
+// Side is one side of a run (plan.Side).
+type Side = plan.Side
 
 // Side returns the side of that name, and whether the run has it.
 func (m *Manifest) Side(name string) (Side, bool) {
@@ -161,19 +132,20 @@ type Scenario struct {
 // Expectations of a scenario (scenariod derives them; collect judges time
 // to detect and breaker openings by them).
 const (
-	ExpectRideThrough = "ride-through"
-	ExpectDetect      = "detect"
+	ExpectRideThrough = plan.ExpectRideThrough
+	ExpectDetect      = plan.ExpectDetect
 )
 
-// Fault is one fault of a scenario, applied to one or more servers.
+// Fault is one fault of a scenario as it was made: the fault as requested
+// (fault.Fault: kind, targets, typed parameters) and how and when it was
+// put in place. Its JSON is the fault's keys and the record's side by side.
 type Fault struct {
-	// Kind is the fault kind, e.g. "packet_loss", "latency", "server_down".
-	Kind string `json:"kind"`
-	// Targets are server names as in the metrics' server label ("mc1").
-	Targets []string `json:"targets"`
-	// Params are the fault's parameters with units in the key, e.g.
-	// {"loss_pct": 10} or {"latency_ms": 200, "jitter_ms": 0}.
-	Params map[string]float64 `json:"params"`
+	fault.Fault
+	Made
+}
+
+// Made is how and when a fault was put in place.
+type Made struct {
 	// Injector is how the fault was made: InjectorToxiproxy, InjectorNetfilter, InjectorProcess.
 	Injector string `json:"injector"`
 	// Fidelity says how faithful the injection is: FidelityPerPacket, FidelityPerConnection, FidelityExact.
@@ -188,6 +160,42 @@ type Fault struct {
 	// Applied (and Removed) times is how far from "the same instant" the
 	// arms were faulted. Empty when the run has no arm proxies.
 	Arms []ArmFault `json:"arms,omitempty"`
+}
+
+// MarshalJSON writes the fault's keys and the record's in one object.
+func (f Fault) MarshalJSON() ([]byte, error) {
+	a, err := json.Marshal(f.Fault)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(f.Made)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(a[:len(a)-1], ','), b[1:]...), nil
+}
+
+// UnmarshalJSON reads the fault's keys strictly (fault.Fault) and the
+// record's beside them.
+func (f *Fault) UnmarshalJSON(b []byte) error {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	req := map[string]json.RawMessage{}
+	for _, k := range []string{"kind", "targets", "params"} {
+		if v, ok := all[k]; ok {
+			req[k] = v
+		}
+	}
+	rb, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(rb, &f.Fault); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &f.Made)
 }
 
 // ArmFault is when one arm's path got a fault and lost it again.
@@ -229,24 +237,7 @@ type Phase struct {
 }
 
 // Duration is a time.Duration written as a Go duration string ("1m0s").
-type Duration time.Duration
-
-// MarshalJSON writes d as a string such as "1m30s".
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a Go duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration: %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration: %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = profile.Duration
 
 // Phase returns the scenario's phase of that name, and whether it exists.
 func (s *Scenario) Phase(name string) (Phase, bool) {
@@ -288,12 +279,12 @@ func Read(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest: %s: %w", path, err)
 	}
 	switch m.SchemaVersion {
-	case SchemaVersion:
+	case SchemaVersion, 2:
 	case 1:
 		// Before arms: one loadgen, whose series carry no side or arm label.
 		m.Sides = []Side{{Name: SideHead, Arms: 1}}
 	default:
-		return nil, fmt.Errorf("%w %d in %s (this build reads 1 and %d)", ErrSchema, m.SchemaVersion, path, SchemaVersion)
+		return nil, fmt.Errorf("%w %d in %s (this build reads 1 to %d)", ErrSchema, m.SchemaVersion, path, SchemaVersion)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("manifest: %s: %w", path, err)

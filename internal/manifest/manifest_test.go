@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/plan"
+	"github.com/mcchaos/mcchaos/internal/profile"
 )
 
 func sample() *Manifest {
@@ -15,8 +19,8 @@ func sample() *Manifest {
 		RunID: "r1", Profile: "smoke", Start: t0, Status: StatusRunning,
 		Scenarios: []Scenario{{
 			Name: "packet-loss-100-pct",
-			Faults: []Fault{{Kind: "packet_loss", Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 100},
-				Injector: InjectorNetfilter, Fidelity: FidelityPerPacket, Nominal: Duration(time.Minute)}},
+			Faults: []Fault{{Fault: fault.On(&fault.PacketLoss{LossPct: 100}, "mc1"),
+				Made: Made{Injector: InjectorNetfilter, Fidelity: FidelityPerPacket, Nominal: Duration(time.Minute)}}},
 			Phases: []Phase{
 				{Name: PhaseStabilization, Start: t0, End: t0.Add(time.Second)},
 				{Name: PhaseTesting, Start: t0.Add(time.Second)},
@@ -52,7 +56,7 @@ func TestReadRefuses(t *testing.T) {
 		want   string
 	}{
 		// A newer writer's file.
-		{"schema", func(m *Manifest) { m.SchemaVersion = 3 }, "schema_version 3"},
+		{"schema", func(m *Manifest) { m.SchemaVersion = 4 }, "schema_version 4"},
 		// Phases out of order.
 		{"order", func(m *Manifest) { m.Scenarios[0].Phases[0].Name = PhaseTesting }, `want "stabilization"`},
 		// A phase ending before it starts.
@@ -81,5 +85,27 @@ func TestReadRefuses(t *testing.T) {
 				t.Errorf("err does not wrap ErrSchema")
 			}
 		})
+	}
+}
+
+// TestPlanInManifest: the manifest carries the plan it ran, typed faults
+// and all, and reads back the same.
+func TestPlanInManifest(t *testing.T) {
+	m := sample()
+	m.Plan = &plan.Plan{Version: plan.Version, Profile: profile.Profile{Name: "smoke", Stabilization: time.Second, Recovery: time.Second},
+		Scenarios: []plan.Scenario{{Name: "packet-loss-100-pct", FaultTime: profile.Duration(time.Minute), Faults: []fault.Fault{fault.On(&fault.PacketLoss{LossPct: 100}, "mc1")}}}}
+	path := filepath.Join(t.TempDir(), "manifest.json")
+	if err := Write(path, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Plan == nil || got.Plan.Profile.Stabilization != time.Second || got.Plan.Scenarios[0].Faults[0].Params.(*fault.PacketLoss).LossPct != 100 {
+		t.Errorf("plan read back as %+v", got.Plan)
+	}
+	if f := got.Scenarios[0].Faults[0]; f.Injector != InjectorNetfilter || f.Params.(*fault.PacketLoss).LossPct != 100 {
+		t.Errorf("fault read back as %+v", f)
 	}
 }

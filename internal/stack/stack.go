@@ -27,8 +27,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/mcprobe"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"github.com/mcchaos/mcchaos/internal/promwait"
 	"github.com/mcchaos/mcchaos/internal/toxiproxy"
 )
@@ -641,62 +641,54 @@ func (s *Stack) populate(ctx context.Context, ps []toxiproxy.Proxy) ([]toxiproxy
 	return got, nil
 }
 
-// Arm is one client instance of a run: its side ("head", "base"), its
-// number (1..k) and, once created, its own proxy to each server.
-type Arm struct {
-	Side string
-	Num  int
-	// Servers is "mc1=127.0.0.1:port,..." as loadgen's -servers takes it.
-	Servers string
+// ArmTargets returns the arms as Prometheus scrape targets of job
+// loadgen, labelled side and arm.
+func ArmTargets(arms []plan.Arm) []Target {
+	var ts []Target
+	for _, a := range arms {
+		ts = append(ts, Target{Job: "loadgen", Addr: a.Scrape, Labels: map[string]string{"side": a.Side, "arm": strconv.Itoa(a.Num)}})
+	}
+	return ts
 }
 
-// AddArms creates every arm's own proxies (named manifest-style
-// "mc1.head.1", same upstreams as the servers' proxies) and returns the
-// arms with their -servers. The proxies listen on listenHost at ports, one
-// per arm and server in that order (len(arms) × len(Servers) of them). They
-// answer before AddArms returns.
-func (s *Stack) AddArms(ctx context.Context, arms []Arm, listenHost string, ports []int) ([]Arm, error) {
-	if len(ports) != len(arms)*len(s.Servers) {
-		return nil, fmt.Errorf("stack: %d arms × %d servers need as many proxy ports, got %d", len(arms), len(s.Servers), len(ports))
+// AddArms creates every arm's own proxies as the plan gives them (name
+// and listen address), each with the upstream of the server it leads to,
+// and returns once each answers.
+func (s *Stack) AddArms(ctx context.Context, arms []plan.Arm) error {
+	upstream := map[string]string{}
+	for _, srv := range s.Servers {
+		upstream[srv.Name] = srv.Upstream
 	}
 	var ps []toxiproxy.Proxy
 	for _, a := range arms {
-		for _, srv := range s.Servers {
-			port := ports[len(ps)]
-			name := manifest.ArmProxy(srv.Name, a.Side, a.Num)
-			ps = append(ps, toxiproxy.Proxy{Name: name, Listen: net.JoinHostPort(listenHost, strconv.Itoa(port)), Upstream: srv.Upstream})
+		for _, x := range a.Proxies {
+			up, ok := upstream[x.Server]
+			if !ok {
+				return fmt.Errorf("stack: arm %s: no server %s", a.Name(), x.Server)
+			}
+			ps = append(ps, toxiproxy.Proxy{Name: x.Name, Listen: x.Listen, Upstream: up})
 		}
 	}
 	got, err := s.populate(ctx, ps)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	listen := map[string]string{}
+	made := map[string]bool{}
 	for _, p := range got {
-		listen[p.Name] = p.Listen
+		made[p.Name] = true
 	}
-	out := slices.Clone(arms)
-	for i := range out {
-		var b strings.Builder
-		for j, srv := range s.Servers {
-			name := ps[i*len(s.Servers)+j].Name
-			addr, ok := listen[name]
-			if !ok {
-				return nil, fmt.Errorf("stack: toxiproxy did not create proxy %s", name)
+	for _, a := range arms {
+		for _, x := range a.Proxies {
+			if !made[x.Name] {
+				return fmt.Errorf("stack: toxiproxy did not create proxy %s", x.Name)
 			}
-			_, port, _ := net.SplitHostPort(addr)
-			addr = hostPort(atoi(port))
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(srv.Name + "=" + addr)
-			if err := s.waitHealthy(ctx, name+" proxy", func() error { return memcachedVersion(addr) }); err != nil {
-				return nil, err
+			addr := x.Dial()
+			if err := s.waitHealthy(ctx, x.Name+" proxy", func() error { return memcachedVersion(addr) }); err != nil {
+				return err
 			}
 		}
-		out[i].Servers = b.String()
 	}
-	return out, nil
+	return nil
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -27,18 +27,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
-)
-
-// Fault kinds, as scenariod names them.
-const (
-	KindPacketLoss      = "packet_loss"
-	KindLatency         = "latency"
-	KindServerDown      = "server_down"
-	KindConnectionReset = "connection_reset"
-	KindBlackhole       = "blackhole"
-	KindProcessKill     = "process_kill"
 )
 
 // Defaults of Config and Tolerance.
@@ -60,26 +51,25 @@ const (
 	DefaultBaselineTimeout = 2 * time.Second
 )
 
-// Fault is a fault as requested, as the oracle checks it.
-type Fault struct {
-	// Kind is a scenariod fault kind (KindPacketLoss, ...).
-	Kind string `json:"kind"`
-	// Targets are server names ("mc1").
-	Targets []string `json:"targets"`
-	// Params are the kind's parameters, units in the key ("loss_pct").
-	Params map[string]float64 `json:"params"`
-	// Injector makes the fault: manifest.InjectorNetfilter,
-	// inject.InjectorNetem (counted per packet), manifest.InjectorToxiproxy
-	// or manifest.InjectorProcess.
-	Injector string `json:"injector"`
-	// Toxic is the toxic that makes the fault through toxiproxy; nil when
-	// the fault is no toxic (netfilter, server down, process kill).
-	Toxic *inject.Toxic `json:"toxic,omitempty"`
+// counted reports whether the loss injector's counters measure f.
+func counted(f manifest.Fault) bool {
+	return f.Kind == fault.KindPacketLoss && (f.Injector == manifest.InjectorNetfilter || f.Injector == inject.InjectorNetem)
 }
 
-// counted reports whether the loss injector's counters measure f.
-func (f Fault) counted() bool {
-	return f.Kind == KindPacketLoss && (f.Injector == manifest.InjectorNetfilter || f.Injector == inject.InjectorNetem)
+// toxicOf returns the toxic that makes f, when toxiproxy makes it as one.
+func toxicOf(f manifest.Fault) (inject.Toxic, bool) {
+	if f.Injector != manifest.InjectorToxiproxy {
+		return inject.Toxic{}, false
+	}
+	return fault.Toxic(f.Params)
+}
+
+// lossPct is the loss f requests, 0 for a fault that is no packet loss.
+func lossPct(f manifest.Fault) float64 {
+	if p, ok := f.Params.(*fault.PacketLoss); ok {
+		return p.LossPct
+	}
+	return 0
 }
 
 // Server is one memcached server with every proxy in front of it.
@@ -93,19 +83,20 @@ type Server struct {
 	Probe string
 }
 
-// ServersOf groups proxies by the server they lead to: "mc1" and every
-// "mc1.<side>.<arm>" (manifest.ArmProxy) form server mc1. Servers and their
-// proxies are sorted by name.
-func ServersOf(proxies map[string]inject.Proxy) []Server {
+// ServersOf groups proxies by the server they lead to: server maps a
+// proxy's name to its server's ("mc1.head.1" and "mc1" to "mc1"); a proxy
+// it does not name is left out. Servers and their proxies are sorted by
+// name.
+func ServersOf(proxies map[string]inject.Proxy, server map[string]string) []Server {
 	by := map[string][]inject.Proxy{}
 	for _, name := range slices.Sorted(maps.Keys(proxies)) {
-		server := name
-		if s, _, _, ok := manifest.ParseArmProxy(name); ok {
-			server = s
+		srv, ok := server[name]
+		if !ok {
+			continue
 		}
 		p := proxies[name]
 		p.Name = name
-		by[server] = append(by[server], p)
+		by[srv] = append(by[srv], p)
 	}
 	var out []Server
 	for _, name := range slices.Sorted(maps.Keys(by)) {
@@ -120,12 +111,12 @@ func ServersOf(proxies map[string]inject.Proxy) []Server {
 // loss, and every other proxy port 0, counted but never dropped, so that
 // "0 % elsewhere" is measured rather than assumed. Without a counted loss
 // fault it is empty (no rules at all).
-func LossPorts(servers []Server, faults []Fault) (map[int]float64, error) {
+func LossPorts(servers []Server, faults []manifest.Fault) (map[int]float64, error) {
 	loss := map[string]float64{}
 	for _, f := range faults {
-		if f.counted() {
+		if counted(f) {
 			for _, t := range f.Targets {
-				loss[t] = f.Params["loss_pct"]
+				loss[t] = lossPct(f)
 			}
 		}
 	}
@@ -332,7 +323,7 @@ type Watch struct {
 // stopped. When a check finds a fault absent it calls repair (if not nil)
 // and checks again every FastInterval until the fault is back or MaxGap
 // has passed. Call it right after the faults are applied.
-func (o *Oracle) Start(ctx context.Context, faults []Fault, repair func(context.Context) error) *Watch {
+func (o *Oracle) Start(ctx context.Context, faults []manifest.Fault, repair func(context.Context) error) *Watch {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watch{cancel: cancel, done: make(chan struct{}), rec: o.record()}
@@ -375,7 +366,7 @@ func (o *Oracle) record() *Record {
 
 // regain calls repair and checks every FastInterval until the last sample
 // has no absent fault or MaxGap has passed since the first absent one.
-func (o *Oracle) regain(ctx context.Context, rec *Record, faults []Fault, totals map[string]inject.Counter, repair func(context.Context) error) {
+func (o *Oracle) regain(ctx context.Context, rec *Record, faults []manifest.Fault, totals map[string]inject.Counter, repair func(context.Context) error) {
 	first := rec.Samples[len(rec.Samples)-1].Time
 	for has(rec.Samples[len(rec.Samples)-1], ProblemAbsent) && time.Since(first) <= o.tol.MaxGap {
 		if repair != nil {
@@ -411,7 +402,7 @@ func (w *Watch) Stop() *Record {
 // (checking again every FastInterval for up to MaxGap while they are not),
 // and judges rec. rec may be nil when no Watch ran (the scenario failed
 // before); then a Record of faults with no sample is judged.
-func (o *Oracle) Finish(ctx context.Context, rec *Record, faults []Fault) *Record {
+func (o *Oracle) Finish(ctx context.Context, rec *Record, faults []manifest.Fault) *Record {
 	if rec == nil {
 		rec = o.record()
 	}
@@ -472,13 +463,13 @@ func portsKey(ports []int) string { return fmt.Sprint(ports) }
 
 // expectation is what the faults want of one server.
 type expectation struct {
-	faults   []Fault
+	faults   []manifest.Fault
 	toxics   []inject.Toxic
 	disabled bool
 	counted  bool // a counted loss fault targets it
 }
 
-func expectations(faults []Fault) map[string]*expectation {
+func expectations(faults []manifest.Fault) map[string]*expectation {
 	ex := map[string]*expectation{}
 	for _, f := range faults {
 		for _, t := range f.Targets {
@@ -488,11 +479,11 @@ func expectations(faults []Fault) map[string]*expectation {
 				ex[t] = e
 			}
 			e.faults = append(e.faults, f)
-			if f.Toxic != nil {
-				e.toxics = append(e.toxics, *f.Toxic)
+			if x, ok := toxicOf(f); ok {
+				e.toxics = append(e.toxics, x)
 			}
-			e.disabled = e.disabled || f.Kind == KindServerDown
-			e.counted = e.counted || f.counted()
+			e.disabled = e.disabled || f.Kind == fault.KindServerDown
+			e.counted = e.counted || counted(f)
 		}
 	}
 	return ex
@@ -501,7 +492,7 @@ func expectations(faults []Fault) map[string]*expectation {
 // check checks every server once against faults (none: the recovery
 // check). totals, if not nil, accumulates the counters' deltas per port
 // group. ok is false when ctx ended during the check (its sample is void).
-func (o *Oracle) check(ctx context.Context, faults []Fault, totals map[string]inject.Counter) (s Sample, ok bool) {
+func (o *Oracle) check(ctx context.Context, faults []manifest.Fault, totals map[string]inject.Counter) (s Sample, ok bool) {
 	ex := expectations(faults)
 	var (
 		wg      sync.WaitGroup
@@ -518,8 +509,8 @@ func (o *Oracle) check(ctx context.Context, faults []Fault, totals map[string]in
 		timeout := o.cfg.ProbeTimeout
 		if e := ex[srv.Name]; e != nil {
 			for _, f := range e.faults {
-				if f.Kind == KindLatency {
-					timeout += time.Duration((f.Params["latency_ms"] + f.Params["jitter_ms"]) * float64(time.Millisecond))
+				if l, ok := f.Params.(*fault.Latency); ok {
+					timeout += time.Duration((l.LatencyMS + l.JitterMS) * float64(time.Millisecond))
 				}
 			}
 		}
@@ -688,25 +679,27 @@ func (o *Oracle) checkProbe(p Probe, srv Server, e *expectation, problem func(st
 	}
 	for _, f := range e.faults {
 		var want []string // outcomes the fault allows; nil: any
-		switch f.Kind {
-		case KindLatency:
-			floor := f.Params["latency_ms"] - f.Params["jitter_ms"] - ms(o.tol.LatencySlack)
+		switch q := f.Params.(type) {
+		case *fault.Latency:
+			floor := q.LatencyMS - q.JitterMS - ms(o.tol.LatencySlack)
 			if p.Outcome == OutcomeOK && p.AddedMs < floor {
 				problem(ProblemIneffective, "probe %+.1f ms, want at least %+.0f ms", p.AddedMs, floor)
 			}
 			want = []string{OutcomeOK, OutcomeTimeout}
-		case KindPacketLoss:
+		case *fault.PacketLoss:
 			want = []string{OutcomeOK, OutcomeTimeout}
-			if f.Params["loss_pct"] >= 100 && f.counted() {
+			if q.LossPct >= 100 && counted(f) {
 				want = []string{OutcomeTimeout}
 			}
-		case KindServerDown:
+		case *fault.ServerDown:
 			want = []string{OutcomeRefused}
-		case KindBlackhole:
+		case *fault.Blackhole:
 			want = []string{OutcomeTimeout}
-		case KindProcessKill, KindConnectionReset:
+		case *fault.ProcessKill:
 			want = []string{OutcomeRefused, OutcomeReset, OutcomeClosed, OutcomeTimeout}
-			if f.Kind == KindConnectionReset && f.Params["timeout_ms"] > 0 {
+		case *fault.ConnectionReset:
+			want = []string{OutcomeRefused, OutcomeReset, OutcomeClosed, OutcomeTimeout}
+			if q.TimeoutMS > 0 {
 				want = append(want, OutcomeOK)
 			}
 		}

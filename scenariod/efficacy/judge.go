@@ -6,12 +6,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
 // Judge sets rec.Verdict from rec's samples, port totals and recovery
 // check of faults under tol (zero fields: the defaults). It is a pure
 // function, so a verdict can be recomputed from a manifest.
-func Judge(rec *Record, faults []Fault, tol Tolerance) {
+func Judge(rec *Record, faults []manifest.Fault, tol Tolerance) {
 	tol = tol.withDefaults()
 	v := Verdict{Valid: true, Servers: []ServerResult{}}
 	invalid := func(format string, args ...any) {
@@ -96,8 +99,8 @@ func Judge(rec *Record, faults []Fault, tol Tolerance) {
 		}
 		want := 0.0
 		for _, f := range e.faults {
-			if f.counted() {
-				want = f.Params["loss_pct"]
+			if counted(f) {
+				want = lossPct(f)
 			}
 		}
 		switch {
@@ -205,22 +208,21 @@ func serverResult(rec *Record, name string, e *expectation) ServerResult {
 }
 
 // describe says what f requests, as a report would.
-func describe(f Fault) string {
-	p := f.Params
-	switch f.Kind {
-	case KindPacketLoss:
-		if !f.counted() {
+func describe(f manifest.Fault) string {
+	switch p := f.Params.(type) {
+	case *fault.PacketLoss:
+		if !counted(f) {
 			// toxiproxy's emulation: toxicity is drawn once per connection.
-			return fmt.Sprintf("%g %% of connections black-holed (per-connection emulation of loss)", p["loss_pct"])
+			return fmt.Sprintf("%g %% of connections black-holed (per-connection emulation of loss)", p.LossPct)
 		}
-		return fmt.Sprintf("%g %% loss", p["loss_pct"])
-	case KindLatency:
-		if p["jitter_ms"] > 0 {
-			return fmt.Sprintf("+%g ms ±%g ms latency", p["latency_ms"], p["jitter_ms"])
+		return fmt.Sprintf("%g %% loss", p.LossPct)
+	case *fault.Latency:
+		if p.JitterMS > 0 {
+			return fmt.Sprintf("+%g ms ±%g ms latency", p.LatencyMS, p.JitterMS)
 		}
-		return fmt.Sprintf("+%g ms latency", p["latency_ms"])
+		return fmt.Sprintf("+%g ms latency", p.LatencyMS)
 	}
-	return strings.ReplaceAll(f.Kind, "_", " ")
+	return strings.ReplaceAll(string(f.Kind), "_", " ")
 }
 
 // line is the one-line summary: per targeted server requested vs

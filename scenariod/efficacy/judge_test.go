@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
+	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
 	"github.com/mcchaos/mcchaos/scenariod/inject"
 )
@@ -43,7 +45,7 @@ func seconds(n int, matched, dropped int64, problems map[int]map[string]string) 
 }
 
 func TestJudge(t *testing.T) {
-	loss10 := []efficacy.Fault{{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}}
+	loss10 := []manifest.Fault{{Fault: fault.On(&fault.PacketLoss{LossPct: 10}, "mc1"), Made: manifest.Made{Injector: "netfilter"}}}
 	clean := &efficacy.Sample{Time: t0.Add(time.Minute)}
 	absent := map[string]string{"mc1": efficacy.ProblemAbsent}
 	harmed := map[string]string{"mc2": efficacy.ProblemHarmed}
@@ -105,7 +107,7 @@ func TestJudge(t *testing.T) {
 // TestLine: the report's line names requested and measured per server.
 func TestLine(t *testing.T) {
 	rec := &efficacy.Record{Samples: seconds(10, 1000, 97, nil)}
-	loss10 := []efficacy.Fault{{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}}
+	loss10 := []manifest.Fault{{Fault: fault.On(&fault.PacketLoss{LossPct: 10}, "mc1"), Made: manifest.Made{Injector: "netfilter"}}}
 	efficacy.Judge(rec, loss10, efficacy.Tolerance{})
 	want := "mc1: requested 10 % loss, measured 9.7 % of 10000 packets lost, probe +0.0 ms; elsewhere mc2 0.0 % of 10000 packets lost, probe +0.0 ms"
 	if rec.Verdict.Line != want {
@@ -136,18 +138,18 @@ func TestLossPorts(t *testing.T) {
 		"mc1.base.1": {Listen: "0.0.0.0:21215"},
 		"mc2":        {Listen: "127.0.0.1:21212"},
 		"mc2.head.1": {Listen: "127.0.0.1:21216"},
-	})
+	}, map[string]string{"mc1": "mc1", "mc1.head.1": "mc1", "mc1.base.1": "mc1", "mc2": "mc2", "mc2.head.1": "mc2"})
 	if len(servers) != 2 || len(servers[0].Proxies) != 3 || servers[0].Proxies[1].Name != "mc1.base.1" {
 		t.Fatalf("servers %+v", servers)
 	}
-	nf := efficacy.Fault{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "netfilter"}
-	got, err := efficacy.LossPorts(servers, []efficacy.Fault{nf})
+	nf := manifest.Fault{Fault: fault.On(&fault.PacketLoss{LossPct: 10}, "mc1"), Made: manifest.Made{Injector: "netfilter"}}
+	got, err := efficacy.LossPorts(servers, []manifest.Fault{nf})
 	if want := "map[21211:10 21212:0 21214:10 21215:10 21216:0]"; err != nil || fmt.Sprint(got) != want {
 		t.Errorf("LossPorts = %v, %v; want %s", got, err, want)
 	}
 	// The toxiproxy emulation is not counted per packet: no rules.
 	nf.Injector = "toxiproxy"
-	if got, _ := efficacy.LossPorts(servers, []efficacy.Fault{nf}); len(got) != 0 {
+	if got, _ := efficacy.LossPorts(servers, []manifest.Fault{nf}); len(got) != 0 {
 		t.Errorf("toxiproxy loss gave ports %v", got)
 	}
 }
@@ -155,7 +157,7 @@ func TestLossPorts(t *testing.T) {
 // TestLinePerConnection: the emulated loss says what it is.
 func TestLinePerConnection(t *testing.T) {
 	rec := &efficacy.Record{Samples: seconds(2, 0, 0, nil)}
-	f := []efficacy.Fault{{Kind: efficacy.KindPacketLoss, Targets: []string{"mc1"}, Params: map[string]float64{"loss_pct": 10}, Injector: "toxiproxy"}}
+	f := []manifest.Fault{{Fault: fault.On(&fault.PacketLoss{LossPct: 10}, "mc1"), Made: manifest.Made{Injector: "toxiproxy"}}}
 	efficacy.Judge(rec, f, efficacy.Tolerance{})
 	if want := "mc1: requested 10 % of connections black-holed (per-connection emulation of loss)"; !strings.HasPrefix(rec.Verdict.Line, want) {
 		t.Errorf("line %q, want it to start with %q", rec.Verdict.Line, want)

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"github.com/mcchaos/mcchaos/internal/stack"
 	"github.com/mcchaos/mcchaos/internal/stack/stacktest"
 	"github.com/mcchaos/mcchaos/scenariod/efficacy"
@@ -48,20 +50,22 @@ func newRig(t *testing.T, arms int) *rig {
 	r.tp = &inject.Toxiproxy{URL: fmt.Sprintf("http://127.0.0.1:%d", r.apiPort)}
 	r.start(t)
 	t.Cleanup(r.kill)
+	server := map[string]string{}
 	for _, x := range s.Servers {
 		for a := 1; a <= arms; a++ {
 			port, err := stack.FreePort()
 			if err != nil {
 				t.Fatal(err)
 			}
-			name := manifest.ArmProxy(x.Name, manifest.SideHead, a)
+			name := plan.ArmProxy(x.Name, plan.SideHead, a)
 			r.proxies[name] = inject.Proxy{Name: name, Listen: "127.0.0.1:" + strconv.Itoa(port), Upstream: x.Addr}
+			server[name] = x.Name
 		}
 	}
 	if err := r.createMissing(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	r.servers = efficacy.ServersOf(r.proxies)
+	r.servers = efficacy.ServersOf(r.proxies, server)
 	return r
 }
 
@@ -149,14 +153,14 @@ func testNetfilter(t *testing.T) *inject.Netfilter {
 }
 
 // lossFault is a netfilter packet loss of pct on the targets.
-func lossFault(pct float64, targets ...string) efficacy.Fault {
-	return efficacy.Fault{Kind: efficacy.KindPacketLoss, Targets: targets, Params: map[string]float64{"loss_pct": pct}, Injector: manifest.InjectorNetfilter}
+func lossFault(pct float64, targets ...string) manifest.Fault {
+	return manifest.Fault{Fault: fault.On(&fault.PacketLoss{LossPct: pct}, targets...), Made: manifest.Made{Injector: manifest.InjectorNetfilter}}
 }
 
 // runLoss applies faults (apply gets the port losses of efficacy.LossPorts),
 // watches them under load for d, removes them (clearing nf) and returns
 // the judged record.
-func runLoss(t *testing.T, r *rig, nf *inject.Netfilter, apply func(map[int]float64) error, d time.Duration, faults ...efficacy.Fault) *efficacy.Record {
+func runLoss(t *testing.T, r *rig, nf *inject.Netfilter, apply func(map[int]float64) error, d time.Duration, faults ...manifest.Fault) *efficacy.Record {
 	t.Helper()
 	o := r.oracle(t, nf)
 	ports, err := efficacy.LossPorts(r.servers, faults)
@@ -288,15 +292,14 @@ func latency(ms int) inject.Toxic {
 	return inject.Toxic{Name: "mcchaos_latency", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": ms}}
 }
 
-func latencyFault(ms int, targets ...string) efficacy.Fault {
-	x := latency(ms)
-	return efficacy.Fault{Kind: efficacy.KindLatency, Targets: targets, Params: map[string]float64{"latency_ms": float64(ms)}, Injector: manifest.InjectorToxiproxy, Toxic: &x}
+func latencyFault(ms int, targets ...string) manifest.Fault {
+	return manifest.Fault{Fault: fault.On(&fault.Latency{LatencyMS: float64(ms)}, targets...), Made: manifest.Made{Injector: manifest.InjectorToxiproxy}}
 }
 
 // watchFor measures the baseline, applies the faults, watches them
 // while during runs (the testing phase) and returns the judged record
 // after remove has taken them away.
-func watchFor(t *testing.T, r *rig, faults []efficacy.Fault, apply func() error, repair func(context.Context) error, during func(), remove func() error) *efficacy.Record {
+func watchFor(t *testing.T, r *rig, faults []manifest.Fault, apply func() error, repair func(context.Context) error, during func(), remove func() error) *efficacy.Record {
 	t.Helper()
 	o := r.oracle(t, nil)
 	if err := apply(); err != nil {
@@ -329,7 +332,7 @@ func (r *rig) reset(ctx context.Context) error {
 // the fault is absent.
 func TestToxiproxyRestart(t *testing.T) {
 	r := newRig(t, 2)
-	faults := []efficacy.Fault{latencyFault(200, "mc1")}
+	faults := []manifest.Fault{latencyFault(200, "mc1")}
 	for _, tc := range []struct {
 		name   string
 		repair func(context.Context) error
@@ -381,10 +384,10 @@ func TestToxiproxyRestart(t *testing.T) {
 func TestToxicFaults(t *testing.T) {
 	r := newRig(t, 2)
 	ctx := t.Context()
-	down := efficacy.Fault{Kind: efficacy.KindServerDown, Targets: []string{"mc2"}, Injector: manifest.InjectorToxiproxy}
+	down := manifest.Fault{Fault: fault.On(&fault.ServerDown{}, "mc2"), Made: manifest.Made{Injector: manifest.InjectorToxiproxy}}
 	for _, tc := range []struct {
 		name  string
-		fault efficacy.Fault
+		fault manifest.Fault
 		apply func() error
 		want  string // a reason of the invalid verdict; "" for valid
 	}{
@@ -407,7 +410,7 @@ func TestToxicFaults(t *testing.T) {
 		{"one-arm", latencyFault(200, "mc1"), func() error { return r.tp.AddToxic(ctx, "mc1.head.1", latency(200)) }, "absent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := watchFor(t, r, []efficacy.Fault{tc.fault}, tc.apply, nil, func() { time.Sleep(2 * time.Second) }, func() error { return r.reset(ctx) })
+			rec := watchFor(t, r, []manifest.Fault{tc.fault}, tc.apply, nil, func() { time.Sleep(2 * time.Second) }, func() error { return r.reset(ctx) })
 			v := rec.Verdict
 			if v.Valid != (tc.want == "") || tc.want != "" && !anyContains(v.Reasons, tc.want) {
 				t.Errorf("valid %v, reasons %q; want %q", v.Valid, v.Reasons, tc.want)

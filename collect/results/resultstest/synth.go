@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mcchaos/mcchaos/collect/results"
+	mcfault "github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 )
 
@@ -84,7 +85,7 @@ func File(o Options, seeds ...uint64) *results.File {
 type fault struct {
 	kind     string
 	targets  []string
-	params   map[string]float64
+	params   mcfault.Params
 	errRatio float64       // overall error ratio during the fault
 	p99      float64       // seconds
 	length   time.Duration // testing phase length under pr
@@ -98,7 +99,7 @@ func scenarioFault(name string) fault {
 	case strings.HasPrefix(name, "packet-loss-"):
 		var pct float64
 		fmt.Sscanf(strings.TrimPrefix(name, "packet-loss-"), "%g", &pct)
-		f := fault{kind: "packet_loss", targets: []string{"mc1"}, params: map[string]float64{"loss_pct": pct},
+		f := fault{kind: "packet_loss", targets: []string{"mc1"}, params: &mcfault.PacketLoss{LossPct: pct},
 			errRatio: pct / 100 / 3 * 0.9, p99: 0.002 + pct/100*0.1, length: 30 * time.Second, detect: 0.4 + (100-pct)/50, loss: true, expect: manifest.ExpectDetect}
 		if pct < 50 {
 			f.detect, f.expect = -1, manifest.ExpectRideThrough
@@ -106,13 +107,13 @@ func scenarioFault(name string) fault {
 		return f
 	case strings.HasPrefix(name, "latency-200ms-"):
 		d, _ := time.ParseDuration(strings.TrimPrefix(name, "latency-200ms-"))
-		return fault{kind: "latency", targets: []string{"mc1"}, params: map[string]float64{"latency_ms": 200, "jitter_ms": 0},
+		return fault{kind: "latency", targets: []string{"mc1"}, params: &mcfault.Latency{LatencyMS: 200},
 			errRatio: 0.03, p99: 0.2, length: d, detect: -1, expect: manifest.ExpectRideThrough}
 	case name == "multi-failure-2-servers-packet-loss":
-		return fault{kind: "packet_loss", targets: []string{"mc1", "mc2"}, params: map[string]float64{"loss_pct": 100},
+		return fault{kind: "packet_loss", targets: []string{"mc1", "mc2"}, params: &mcfault.PacketLoss{LossPct: 100},
 			errRatio: 0.6, p99: 0.1, length: 30 * time.Second, detect: 0.5, loss: true, expect: manifest.ExpectDetect}
 	}
-	return fault{kind: "latency", targets: []string{"mc1", "mc2"}, params: map[string]float64{"latency_ms": 500},
+	return fault{kind: "latency", targets: []string{"mc1", "mc2"}, params: &mcfault.Latency{LatencyMS: 500},
 		errRatio: 0.1, p99: 0.5, length: 30 * time.Second, detect: 8, expect: manifest.ExpectDetect}
 }
 
@@ -215,8 +216,8 @@ func synthScenario(r *rand.Rand, o Options, name string, f fault, t time.Time, f
 	}
 	sc := results.Scenario{Name: name, Description: "synthetic " + name, Status: manifest.StatusPassed, Fidelity: fidelity,
 		Expect: f.expect, ExpectWhy: "synthetic",
-		Faults: []manifest.Fault{{Kind: f.kind, Targets: f.targets, Params: f.params, Injector: injector, Fidelity: fidelity,
-			Nominal: manifest.Duration(f.length), Applied: ph[1], Removed: ph[2], Arms: arms}}}
+		Faults: []manifest.Fault{{Fault: mcfault.On(f.params, f.targets...), Made: manifest.Made{Injector: injector, Fidelity: fidelity,
+			Nominal: manifest.Duration(f.length), Applied: ph[1], Removed: ph[2], Arms: arms}}}}
 	// Levels by phase: throughput, error ratio, p50, p99.
 	base := 1000.0
 	type level struct{ thr, er, p50, p99 float64 }

@@ -1,8 +1,17 @@
-// Package bench runs the whole mcchaos pipeline in order: start (or find) the
-// stack, start loadgen, run scenariod, stop loadgen, run collect, tear down.
-// loadgen, scenariod and collect run as separate processes, so the load is
-// never disturbed by the controller; this package only starts, watches and
-// stops them, and keeps everything a run measured in its run directory.
+// Package bench is the orchestrator, the top floor of mcchaos: it runs the
+// whole pipeline and only cmd/bench imports it. Run is a short sequence of
+// named stages (run.go): prepare the plan (profile values, scenarios,
+// sides; bad input stops here), open the run directory, build the base
+// side, plan the arms and write plan.json, start the stack, start the load,
+// run scenariod on the plan, collect, confirm the candidates, update the
+// baseline. Each stage registers how to undo what it started, and the run
+// undoes it all in reverse order however it ends.
+//
+// loadgen and scenariod run as separate processes, so the load is never
+// disturbed by the controller; every child's argv is built from the plan,
+// and scenariod (the one writer of manifest.json) reads the plan rather
+// than rediscovering sides and arms from proxy names. collect runs in
+// process. Everything a run measured stays in its run directory.
 package bench
 
 import (
@@ -12,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +35,7 @@ import (
 	"github.com/mcchaos/mcchaos/collect/results"
 	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/shard"
 	"github.com/mcchaos/mcchaos/internal/stack"
@@ -108,11 +119,12 @@ type Config struct {
 	NoConfirm bool
 	// Shard, "i/n", runs only shard i of n of the selection: a share
 	// balanced by duration, as a paired run of its own with its own
-	// confirmation stage; the manifest records it for collect -merge.
+	// confirmation stage; the plan and manifest record it for collect -merge.
 	Shard string
 
-	recollect bool // Recollect: the run directory exists
-	autoID    bool // RunID was chosen by setDefaults: a taken one gets a suffix
+	failOn    collect.FailOn // FailOn, parsed by setDefaults
+	recollect bool           // Recollect: the run directory exists
+	autoID    bool           // RunID was chosen by setDefaults: a taken one gets a suffix
 	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
 	Stdout, Stderr io.Writer
 }
@@ -136,249 +148,6 @@ type UsageError struct{ Err error }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
-
-// Run runs the pipeline. Cancelling ctx (the first Ctrl-C) interrupts the
-// scenario that runs, lets scenariod remove its faults, and still collects
-// and reports the scenarios that finished.
-func Run(ctx context.Context, cfg Config) (res Result, err error) {
-	if err := cfg.setDefaults(); err != nil {
-		return res, err
-	}
-	prof, err := profile.Get(cfg.Profile)
-	if err != nil {
-		return res, &UsageError{err}
-	}
-	bins, err := findTools(cfg.BinDir)
-	if err != nil {
-		return res, err
-	}
-
-	names, err := checkScenarios(bins.scenariod, prof.Name, cfg)
-	if err != nil {
-		return res, err
-	}
-	if err := checkBaseline(cfg, prof.Name, names); err != nil {
-		return res, err
-	}
-	sides, err := planSides(cfg, bins.loadgen)
-	if err != nil {
-		return res, err
-	}
-
-	// The run directory is created exclusively: it is this run's, so
-	// removing it below never removes another's.
-	if res.RunDir, cfg.RunID, err = createRunDir(cfg.ReportsDir, cfg.RunID, cfg.autoID); err != nil {
-		return res, err
-	}
-	// Until scenariod starts, the run directory holds nothing measured: a
-	// run that cannot start leaves none behind.
-	measuring := false
-	defer func() {
-		if !measuring {
-			os.RemoveAll(res.RunDir)
-			res.RunDir = ""
-		}
-	}()
-	if err := checkFreeSpace(cfg.ReportsDir, DefaultMinFree); err != nil {
-		return res, err
-	}
-	if err := os.Mkdir(filepath.Join(res.RunDir, "logs"), 0o755); err != nil {
-		return res, fmt.Errorf("bench: %w", err)
-	}
-	// Its lock says the run is live; what it creates is named after it.
-	cl, err := claimRun(cfg, res.RunDir)
-	if err != nil {
-		return res, err
-	}
-	defer cl.release()
-	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "bench: "+format+"\n", a...) }
-	say("run %s, profile %s (%s), stack %s", cfg.RunID, prof.Name, prof.Description, cfg.Stack)
-	if cfg.Shard != "" {
-		say("shard %s: %s (collect -merge joins the shards)", cfg.Shard, strings.Join(names, ", "))
-	}
-	cleanStale(context.WithoutCancel(ctx), say)
-	if len(sides) > 1 && sides[1].Ref != "" {
-		bin, remove, err := buildBase(ctx, sides[1].Commit, filepath.Join(res.RunDir, "base"), say)
-		defer remove()
-		if err != nil {
-			if ctx.Err() != nil {
-				return res, fmt.Errorf("bench: interrupted while building the base side")
-			}
-			return res, err
-		}
-		sides[1].Loadgen = bin
-		if err := checkLoadgen(*sides[1]); err != nil {
-			return res, err
-		}
-	}
-
-	// Setup and teardown are not interruptible by ctx: a Ctrl-C during
-	// start-up still ends in a clean teardown through the normal path.
-	setup := context.WithoutCancel(ctx)
-
-	sdAddr, listenHost, err := exporterAddr(cfg)
-	if err != nil {
-		return res, err
-	}
-	arms, err := planArms(cfg, prof, sides, listenHost, cfg.Seed)
-	if err != nil {
-		return res, err
-	}
-	st, teardown, err := startStack(setup, cfg, res.RunDir, targets(cfg, arms), sdAddr, say)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		say("stopping the stack")
-		if terr := teardown(); terr != nil && err == nil {
-			err = terr
-		}
-	}()
-
-	// The arms: k loadgens per side, each with its own proxies, exporter
-	// and key prefix, all under load until scenariod is done.
-	if err := connectArms(setup, cfg, st, arms, DefaultArmProxyPort); err != nil {
-		return res, err
-	}
-	defer stopArms(arms, 10*time.Second)
-	if err := startArms(setup, arms, filepath.Join(res.RunDir, "logs"), say); err != nil {
-		return res, err
-	}
-	wctx, cancel := context.WithTimeout(setup, 30*time.Second)
-	err = st.WaitTargets(wctx, "loadgen", len(arms))
-	cancel()
-	if err != nil {
-		return res, fmt.Errorf("bench: %w", err)
-	}
-
-	// scenariod: faults, phases, manifest. It prints progress itself. With
-	// Count > 1 the scenarios run Count times under the same load, each
-	// repetition in a run-<i> directory of its own.
-	sdPort := sdAddr[strings.LastIndexByte(sdAddr, ':')+1:]
-	sdArgs := []string{
-		"-profile", prof.Name,
-		"-toxiproxy", st.ToxiproxyURL,
-		"-listen", listenHost + ":" + sdPort,
-		"-wait-scraped", st.PrometheusURL,
-		"-stack", cfg.Stack,
-		"-nft-table", cl.table(),
-	}
-	if cfg.Scenarios != "" {
-		sdArgs = append(sdArgs, "-scenario", cfg.Scenarios)
-	}
-	if cfg.Stack == StackLocal {
-		sdArgs = append(sdArgs, "-stack-dir", st.Dir)
-	}
-	sdArgs = append(sdArgs, cfg.ScenariodArgs...)
-	start := time.Now()
-	measuring = true
-	// A run whose load, proxies or Prometheus died measures nothing more:
-	// it stops at once, as if interrupted, and names the cause.
-	runCtx, stopRun := context.WithCancelCause(ctx)
-	defer stopRun(nil)
-	watched := st.Watched()
-	for _, a := range arms {
-		watched = append(watched, a.proc)
-	}
-	unwatch := watch(stopRun, watched)
-	defer unwatch()
-	var sdErr error
-	var runDirs []string
-	for i := 1; i <= cfg.Count && runCtx.Err() == nil && sdErr == nil; i++ {
-		dir, id, logName := res.RunDir, cfg.RunID, "scenariod.log"
-		if cfg.Count > 1 {
-			dir, id, logName = filepath.Join(res.RunDir, fmt.Sprintf("run-%d", i)), fmt.Sprintf("%s-%d", cfg.RunID, i), fmt.Sprintf("scenariod-%d.log", i)
-			say("repetition %d of %d", i, cfg.Count)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return res, fmt.Errorf("bench: %w", err)
-		}
-		args := append([]string{"-run-id", id, "-manifest", filepath.Join(dir, "manifest.json")}, sdArgs...)
-		if cfg.Shard != "" {
-			args = append(args, "-shard", cfg.Shard) // the first stage only: the confirmation runs its own names
-		}
-		sd, err := startScenariod(bins.scenariod, args, filepath.Join(res.RunDir, "logs", logName), cfg.Stderr)
-		if err != nil {
-			return res, err
-		}
-		sdErr = waitOrInterrupt(runCtx, sd, 15*time.Second)
-		if sdErr != nil && runCtx.Err() == nil {
-			say("scenariod failed: %v (log %s); reporting what finished", sdErr, sd.LogPath)
-		}
-		if err := recordSides(filepath.Join(dir, "manifest.json"), sides, cfg.Seed, arms); err != nil {
-			say("WARNING: scenariod left no usable manifest in %s (%v); see %s", dir, err, sd.LogPath)
-			continue
-		}
-		runDirs = append(runDirs, dir)
-	}
-	unwatch()
-	died := context.Cause(runCtx)
-	if !errors.Is(died, ErrChildDied) {
-		died = nil
-	}
-	switch {
-	case died != nil:
-		say("stopped: %v; scenariod removed its faults; reporting the scenarios that finished", died)
-	case ctx.Err() != nil:
-		res.Interrupted = true
-		say("interrupted: scenariod removed its faults; reporting the scenarios that finished")
-	case sdErr == nil:
-		say("scenarios done in %s", time.Since(start).Round(time.Second))
-	}
-	stopArms(arms, 10*time.Second)
-	if err := verifyClean(setup, st.ToxiproxyURL); err != nil {
-		say("WARNING: %v", err)
-	} else {
-		say("toxiproxy is clean: no toxics, every proxy enabled")
-	}
-	if len(runDirs) == 0 {
-		return res, fmt.Errorf("bench: no scenario ran to a usable manifest; see the logs in %s", filepath.Join(res.RunDir, "logs"))
-	}
-
-	// collect: results.json, comparison, report.md.
-	promURL := st.PrometheusURL
-	if died != nil && cfg.Stack == StackLocal && !st.PrometheusAlive() {
-		// Its data is on disk: a Prometheus on the same data reports it.
-		p, err := startPrometheusOn(setup, filepath.Join(st.Dir, "prometheus-data"), filepath.Join(res.RunDir, "recollect"), cfg.Stderr)
-		if err != nil {
-			return res, fmt.Errorf("bench: %w (after: %v)", err, died)
-		}
-		defer p.Stop()
-		promURL = p.PrometheusURL
-		say("Prometheus restarted on the run's data (%s) to report what finished", promURL)
-	}
-	say("collecting results from Prometheus")
-	if err := runCollect(setup, cfg, promURL, runDirs, nil, &res); err != nil {
-		return res, err
-	}
-	if names, healthy := res.diff.CandidateScenarios(); res.diff != nil && died == nil && ctx.Err() == nil && sdErr == nil && !cfg.NoConfirm && (len(names) > 0 || healthy) {
-		if len(names) == 0 {
-			names = []string{res.diff.Scenarios[0].Name} // any stabilization window confirms the healthy path
-		}
-		c := confirmation{cfg: cfg, st: st, arms: arms, sides: sides, scenariod: bins.scenariod, sdArgs: sdArgs, runDir: res.RunDir, say: say}
-		dir, err := c.run(ctx, setup, names)
-		if err != nil {
-			return res, err
-		}
-		if dir == "" {
-			res.Interrupted = true
-		} else if err := runCollect(setup, cfg, promURL, runDirs, []string{dir}, &res); err != nil {
-			return res, err
-		}
-	}
-	if died != nil {
-		return res, fmt.Errorf("bench: run stopped early, the report covers the scenarios that finished: %w", died)
-	}
-	if cfg.UpdateBaseline {
-		if err := updateBaseline(cfg, prof, names, res, sdErr, runDirs); err != nil {
-			return res, err
-		}
-	}
-	if sdErr != nil && !res.Interrupted {
-		return res, fmt.Errorf("bench: scenariod: %w", sdErr)
-	}
-	return res, nil
-}
 
 func (c *Config) setDefaults() error {
 	if c.Profile == "" {
@@ -414,7 +183,8 @@ func (c *Config) setDefaults() error {
 	if c.FailOn == "" {
 		c.FailOn = "integrity"
 	}
-	if _, err := collect.ParseFailOn(c.FailOn); err != nil {
+	var err error
+	if c.failOn, err = collect.ParseFailOn(c.FailOn); err != nil {
 		return &UsageError{err}
 	}
 	if c.Shard != "" {
@@ -432,9 +202,7 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Baseline == "" && !c.paired() {
 		if root, err := stack.RepoRoot(); err == nil {
-			if b := filepath.Join(root, "baselines", c.Profile+".json"); fileExists(b) {
-				c.Baseline = b
-			}
+			c.Baseline = collect.StoredBaseline(filepath.Join(root, collect.DefaultBaselineDir), c.Profile)
 		}
 	}
 	if c.ToxiproxyURL == "" {
@@ -475,9 +243,17 @@ func checkRunID(reports, id string, auto bool) error {
 // checkBaseline reads the baseline before anything starts: readable, of
 // this build's schema and of this profile, with scenarios in common with
 // the selection.
-func checkBaseline(cfg Config, profileName string, names []string) error {
+func checkBaseline(cfg Config, p *plan.Plan) error {
 	if cfg.Baseline == "" || cfg.Baseline == "none" {
 		return nil
+	}
+	profileName := p.Profile.Name
+	var names []string
+	for _, s := range p.Scenarios {
+		names = append(names, s.Name)
+	}
+	if named, err := profile.Get(profileName); err == nil && !sameLengths(named, p.Profile) {
+		return &UsageError{fmt.Errorf("baseline %s: this run changes the %s profile's phase lengths (-scenariod-args), its figures are not comparable with the profile's baseline: -baseline none, or a paired run", cfg.Baseline, profileName)}
 	}
 	f, err := results.Read(cfg.Baseline)
 	if err != nil {
@@ -493,25 +269,28 @@ func checkBaseline(cfg Config, profileName string, names []string) error {
 	return nil
 }
 
+// sameLengths reports whether two profiles have the same phase lengths.
+func sameLengths(a, b profile.Profile) bool {
+	return a.Stabilization == b.Stabilization && a.Recovery == b.Recovery && a.MaxFault == b.MaxFault
+}
+
 // exporterAddr returns where scenariod serves metrics as Prometheus
-// reaches it from this host, and the host the exporters listen on: the
-// loopback for the local stack, every interface when Prometheus runs in a
-// container and scrapes through host-gateway.
-func exporterAddr(cfg Config) (sd, listenHost string, err error) {
+// reaches it from this host (it listens on the loopback for the local
+// stack, on every interface when Prometheus runs in a container and
+// scrapes through host-gateway).
+func exporterAddr(cfg Config) (sd string, err error) {
 	sdPort := DefaultScenariodPort
 	if cfg.FreePorts {
 		if sdPort, err = stack.FreePort(); err != nil {
 			return
 		}
 	}
-	listenHost = "127.0.0.1"
-	if cfg.Stack != StackLocal {
-		listenHost = "0.0.0.0"
+	sd = fmt.Sprintf("127.0.0.1:%d", sdPort)
+	host, _, _ := net.SplitHostPort(listenOf(cfg, sd))
+	if err = portFree(host, sdPort, "scenariod"); err != nil {
+		return "", err
 	}
-	if err = portFree(listenHost, sdPort, "scenariod"); err != nil {
-		return
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sdPort), listenHost, nil
+	return sd, nil
 }
 
 // startStack starts or finds the stack and returns how to tear it down.
@@ -628,13 +407,12 @@ func verifyClean(ctx context.Context, toxiproxyURL string) error {
 // runCollect runs collect in-process on the runs' directories, writing
 // into res.RunDir, and records its outcome.
 func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs, confirmDirs []string, res *Result) error {
-	failOn, _ := collect.ParseFailOn(cfg.FailOn) // checked by setDefaults
 	opt := collect.Options{
 		RunDirs:       runDirs,
 		ConfirmDirs:   confirmDirs,
 		PrometheusURL: prometheusURL,
 		OutDir:        res.RunDir,
-		FailOn:        failOn,
+		FailOn:        cfg.failOn,
 		Grafana:       grafana.Config{URL: cfg.GrafanaURL},
 		Stderr:        cfg.Stderr,
 		StepSummary:   os.Getenv("GITHUB_STEP_SUMMARY"),
@@ -672,7 +450,12 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs, 
 // when the run is one a baseline can be: every scenario of the profile's
 // selection ran to passed, nothing interrupted, no integrity violation.
 // Otherwise it refuses with the reason, unless cfg.Force.
-func updateBaseline(cfg Config, prof profile.Profile, names []string, res Result, sdErr error, runDirs []string) error {
+func updateBaseline(cfg Config, pl *plan.Plan, res Result, sdErr error, runDirs []string) error {
+	prof := pl.Profile
+	var names []string
+	for _, s := range pl.Scenarios {
+		names = append(names, s.Name)
+	}
 	var why []string
 	if res.Interrupted {
 		why = append(why, "the run was interrupted")
@@ -705,13 +488,13 @@ func updateBaseline(cfg Config, prof profile.Profile, names []string, res Result
 	if err != nil {
 		return fmt.Errorf("bench: baseline: %w", err)
 	}
-	b, err := os.ReadFile(filepath.Join(res.RunDir, collect.ResultsFile))
+	f, err := results.Read(filepath.Join(res.RunDir, collect.ResultsFile))
 	if err != nil {
 		return fmt.Errorf("bench: baseline: %w", err)
 	}
-	p := filepath.Join(root, collect.DefaultBaselineDir, prof.Name+".json")
-	if err := atomicfile.Write(p, b); err != nil {
-		return fmt.Errorf("bench: baseline: %w", err)
+	p, err := collect.WriteBaseline(filepath.Join(root, collect.DefaultBaselineDir), f)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	fmt.Fprintf(cfg.Stderr, "bench: baseline written to %s\n", p)
 	return nil
@@ -727,7 +510,7 @@ func Recollect(ctx context.Context, cfg Config, runDir string) (res Result, err 
 		m, merr = manifest.Read(filepath.Join(runDir, "run-1", "manifest.json"))
 	}
 	if merr == nil {
-		cfg.Profile = strings.TrimSuffix(m.Profile, "+custom")
+		cfg.Profile = m.Profile
 		if _, ok := m.Side(manifest.SideBase); ok && cfg.Baseline == "" {
 			cfg.Baseline = "none"
 		}
@@ -774,28 +557,4 @@ func startPrometheusOn(ctx context.Context, data, dir string, log io.Writer) (*s
 		Ports:          stack.Ports{Prometheus: port},
 		Log:            log,
 	})
-}
-
-// checkScenarios has scenariod check the selection and any scenario files
-// before anything starts, so a typo costs no stack start-up, and returns
-// the selected scenarios' names (with cfg.Shard, the shard's share).
-func checkScenarios(bin, profileName string, cfg Config) ([]string, error) {
-	args := []string{"-check", "-profile", profileName}
-	if cfg.Scenarios != "" {
-		args = append(args, "-scenario", cfg.Scenarios)
-	}
-	if cfg.Shard != "" {
-		args = append(args, "-shard", cfg.Shard)
-	}
-	args = append(args, cfg.ScenariodArgs...)
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-		return strings.Fields(string(out)), nil
-	case errors.As(err, &exitErr) && exitErr.ExitCode() == 2:
-		return nil, &UsageError{errors.New(strings.TrimSpace(string(out)))}
-	default:
-		return nil, fmt.Errorf("bench: scenariod -check: %w\n%s", err, out)
-	}
 }

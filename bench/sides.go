@@ -15,7 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcchaos/mcchaos/internal/fault"
 	"github.com/mcchaos/mcchaos/internal/manifest"
+	"github.com/mcchaos/mcchaos/internal/plan"
 	"github.com/mcchaos/mcchaos/internal/profile"
 	"github.com/mcchaos/mcchaos/internal/stack"
 )
@@ -63,18 +65,18 @@ func (f loadgenFlags) Flags() []string {
 	return append(args, f.Extra...)
 }
 
-// arm is one running client instance.
+// arm is one client instance: what the plan says of it, its side's
+// binary and flags, and its loadgen once started.
 type arm struct {
-	side   *Side
-	num    int
-	scrape string // host:port Prometheus scrapes
-	// proxyPorts are the arm's proxies' ports on the local stack.
-	proxyPorts []int
-	flags      loadgenFlags
-	proc       *stack.Process
+	plan.Arm
+	side *Side
+	proc *stack.Process
 }
 
-func (a *arm) name() string { return fmt.Sprintf("%s-%d", a.side.Name, a.num) }
+// flags is the arm's loadgen command line, from the plan.
+func (a *arm) flags(prof profile.Profile) loadgenFlags {
+	return loadgenFlags{Listen: a.Listen, Servers: a.Servers(), KeyPrefix: a.KeyPrefix, Rate: prof.Rate, Concurrency: prof.Concurrency, Extra: a.side.Args}
+}
 
 // checkLoadgen has a side's loadgen parse its flags (`-check`) before
 // anything starts, so a typo in -loadgen-args costs no run.
@@ -147,10 +149,11 @@ func buildBase(ctx context.Context, commit, dir string, say func(string, ...any)
 	return bin, remove, nil
 }
 
-// startArms starts every arm's loadgen and waits until each serves metrics.
-func startArms(ctx context.Context, arms []*arm, logDir string, say func(string, ...any)) error {
+// startArms starts every arm's loadgen, its argv built from the plan, and
+// waits until each serves metrics.
+func startArms(ctx context.Context, prof profile.Profile, arms []*arm, logDir string, say func(string, ...any)) error {
 	for _, a := range arms {
-		p, err := startChild("loadgen "+a.name(), a.side.Loadgen, a.flags.Flags(), filepath.Join(logDir, "loadgen-"+a.name()+".log"), nil)
+		p, err := startChild("loadgen "+a.Name(), a.side.Loadgen, a.flags(prof).Flags(), filepath.Join(logDir, "loadgen-"+a.Name()+".log"), nil)
 		if err != nil {
 			return err
 		}
@@ -159,8 +162,8 @@ func startArms(ctx context.Context, arms []*arm, logDir string, say func(string,
 	// Ready means loading: every arm has preloaded its keys, so the first
 	// scenario's stabilization is measured under the full load.
 	for _, a := range arms {
-		if err := waitHTTP(ctx, "http://"+a.flags.Listen+"/ready", a.proc, 60*time.Second); err != nil {
-			return fmt.Errorf("bench: loadgen %s did not start: %w", a.name(), err)
+		if err := waitHTTP(ctx, "http://"+a.Listen+"/ready", a.proc, 60*time.Second); err != nil {
+			return fmt.Errorf("bench: loadgen %s did not start: %w", a.Name(), err)
 		}
 	}
 	say("%d loadgen arms started (%s)", len(arms), armSummary(arms))
@@ -182,10 +185,10 @@ func armSummary(arms []*arm) string {
 	n := map[string]int{}
 	var order []string
 	for _, a := range arms {
-		if n[a.side.Name] == 0 {
-			order = append(order, a.side.Name)
+		if n[a.Side] == 0 {
+			order = append(order, a.Side)
 		}
-		n[a.side.Name]++
+		n[a.Side]++
 	}
 	var parts []string
 	for _, s := range order {
@@ -194,29 +197,13 @@ func armSummary(arms []*arm) string {
 	return strings.Join(parts, ", ")
 }
 
-// recordSides writes what each side was, and the arms' order and its
-// seed, into the run's manifest: scenariod knows the sides only by their
-// proxies.
-func recordSides(path string, sides []*Side, seed uint64, arms []*arm) error {
-	m, err := manifest.Read(path)
-	if err != nil {
-		return err
+// planned returns the sides as the plan records them, each with k arms.
+func planned(sides []*Side, k int) []plan.Side {
+	var out []plan.Side
+	for _, s := range sides {
+		out = append(out, plan.Side{Name: s.Name, Arms: k, Client: cmp.Or(s.client(), "ours"), Ref: s.Ref, Commit: s.Commit, Args: s.Args})
 	}
-	m.Seed, m.ArmOrder = seed, nil
-	for _, a := range arms {
-		m.ArmOrder = append(m.ArmOrder, a.name())
-	}
-	for i := range m.Sides {
-		for _, s := range sides {
-			if s.Name == m.Sides[i].Name {
-				m.Sides[i].Client, m.Sides[i].Ref, m.Sides[i].Commit, m.Sides[i].Args = s.client(), s.Ref, s.Commit, s.Args
-				if m.Sides[i].Client == "" {
-					m.Sides[i].Client = "ours"
-				}
-			}
-		}
-	}
-	return manifest.Write(path, m)
+	return out
 }
 
 // planSides returns the run's sides: head, and base when the run is
@@ -247,98 +234,85 @@ func planSides(cfg Config, loadgen string) ([]*Side, error) {
 	return append(sides, base), nil
 }
 
-// planArms gives every arm of every side its exporter address and flags;
-// their proxies come once the stack runs (connectArms). The arms come back
-// in a random order drawn from seed, interleaving the sides: ports are
-// handed out, proxies created and processes started in that order, so that
+// planArms gives every arm of every side its key prefix and exporter
+// address; planProxies gives them their proxies. The arms come back in a
+// random order drawn from seed, interleaving the sides: ports are handed
+// out, proxies created and processes started in that order, so that
 // whatever a place in it does to an arm (a port, a proxy created first, a
 // process started last) falls on either side by chance, and the arms of a
 // side are exchangeable with the other's.
-func planArms(cfg Config, prof profile.Profile, sides []*Side, listenHost string, seed uint64) ([]*arm, error) {
-	k := cmp.Or(cfg.Arms, prof.Arms, 1)
-	// Every arm's exporter port and (local stack) proxy ports, distinct.
-	ports, err := stack.FreePortList(len(sides) * k * (1 + stack.DefaultServers))
+func planArms(cfg Config, k int, sides []*Side, listenHost string, seed uint64) ([]*arm, error) {
+	ports, err := stack.FreePortList(len(sides) * k)
 	if err != nil {
 		return nil, err
 	}
-	type slot struct {
-		s *Side
-		n int
-	}
-	var order []slot
+	var arms []*arm
 	for _, s := range sides {
 		for n := 1; n <= k; n++ {
-			order = append(order, slot{s, n})
+			arms = append(arms, &arm{side: s, Arm: plan.Arm{Side: s.Name, Num: n, KeyPrefix: fmt.Sprintf("%s%d:", s.Name, n)}})
 		}
 	}
-	rand.New(rand.NewPCG(seed, 1)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-	var arms []*arm
-	for _, sl := range order {
-		s, n := sl.s, sl.n
-		{
-			port := ports[0]
-			ports = ports[1:]
-			proxyPorts := ports[:stack.DefaultServers]
-			ports = ports[stack.DefaultServers:]
-			scrapeHost := "127.0.0.1"
-			if cfg.Stack != StackLocal {
-				// The compose (or CI's external) Prometheus is in a container.
-				scrapeHost = "host.docker.internal"
-			}
-			arms = append(arms, &arm{
-				side:       s,
-				num:        n,
-				proxyPorts: proxyPorts,
-				scrape:     net.JoinHostPort(scrapeHost, strconv.Itoa(port)),
-				flags: loadgenFlags{
-					Listen:      net.JoinHostPort(listenHost, strconv.Itoa(port)),
-					KeyPrefix:   fmt.Sprintf("%s%d:", s.Name, n),
-					Rate:        prof.Rate,
-					Concurrency: prof.Concurrency,
-					Extra:       s.Args,
-				},
-			})
-		}
+	rand.New(rand.NewPCG(seed, 1)).Shuffle(len(arms), func(i, j int) { arms[i], arms[j] = arms[j], arms[i] })
+	scrapeHost := "127.0.0.1"
+	if cfg.Stack != StackLocal {
+		// The compose (or CI's external) Prometheus is in a container.
+		scrapeHost = "host.docker.internal"
+	}
+	for i, a := range arms {
+		port := strconv.Itoa(ports[i])
+		a.Listen, a.Scrape = net.JoinHostPort(listenHost, port), net.JoinHostPort(scrapeHost, port)
 	}
 	return arms, nil
 }
 
-// targets returns the arms as Prometheus scrape targets labelled side and arm.
-func targets(cfg Config, arms []*arm) []stack.Target {
-	var ts []stack.Target
-	for _, a := range arms {
-		ts = append(ts, stack.Target{Job: "loadgen", Addr: a.scrape, Labels: map[string]string{"side": a.side.Name, "arm": strconv.Itoa(a.num)}})
-	}
-	return ts
-}
-
-// connectArms creates every arm's own proxies and points its loadgen at them.
-// On a compose or external stack the proxies listen on the published ports
-// from firstPort on, in the arms' order.
-func connectArms(ctx context.Context, cfg Config, st *stack.Stack, arms []*arm, firstPort int) error {
-	req := make([]stack.Arm, len(arms))
-	for i, a := range arms {
-		req[i] = stack.Arm{Side: a.side.Name, Num: a.num}
-	}
-	host := "127.0.0.1"
+// planProxies gives every arm, in order, its own proxy to each server: on
+// the local stack on free loopback ports; on a compose or external stack
+// on the published ports from firstPort on, listening inside the container.
+func planProxies(cfg Config, arms []*arm, firstPort int) error {
+	n := len(arms) * len(fault.Servers)
 	var ports []int
-	for _, a := range arms {
-		for j := range st.Servers {
-			if cfg.Stack == StackLocal && j < len(a.proxyPorts) {
-				ports = append(ports, a.proxyPorts[j])
-			} else {
-				// The proxies listen inside the container, on the ports it publishes.
-				host = "0.0.0.0"
-				ports = append(ports, firstPort+len(ports))
+	host := "127.0.0.1"
+	if cfg.Stack == StackLocal {
+		// Free now, and none an arm's exporter port: those may be free
+		// too while the loadgens are down (between stages).
+		free, err := stack.FreePortList(n + len(arms))
+		if err != nil {
+			return err
+		}
+		exporters := map[string]bool{}
+		for _, a := range arms {
+			_, port, _ := net.SplitHostPort(a.Listen)
+			exporters[port] = true
+		}
+		for _, p := range free {
+			if !exporters[strconv.Itoa(p)] && len(ports) < n {
+				ports = append(ports, p)
 			}
 		}
+		if len(ports) < n {
+			return fmt.Errorf("bench: %d free proxy ports, want %d", len(ports), n)
+		}
+	} else {
+		host = "0.0.0.0"
+		for i := range n {
+			ports = append(ports, firstPort+i)
+		}
 	}
-	got, err := st.AddArms(ctx, req, host, ports)
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	for i, a := range arms {
-		a.flags.Servers = got[i].Servers
+	for _, a := range arms {
+		a.Proxies = nil
+		for _, srv := range fault.Servers {
+			a.Proxies = append(a.Proxies, plan.Proxy{Server: srv, Name: plan.ArmProxy(srv, a.Side, a.Num), Listen: net.JoinHostPort(host, strconv.Itoa(ports[0]))})
+			ports = ports[1:]
+		}
 	}
 	return nil
+}
+
+// planOf returns the plan's arms.
+func planOf(arms []*arm) []plan.Arm {
+	var out []plan.Arm
+	for _, a := range arms {
+		out = append(out, a.Arm)
+	}
+	return out
 }
