@@ -135,11 +135,13 @@ func waitHTTP(ctx context.Context, url string, c *stack.Process, timeout time.Du
 	defer cancel()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	last := "no answer"
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body)
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			resp.Body.Close()
+			last = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -151,7 +153,7 @@ func waitHTTP(ctx context.Context, url string, c *stack.Process, timeout time.Du
 		case <-c.Done():
 			return fmt.Errorf("%s exited (%v); its log ends:\n%s", c.Name, c.Err(), c.Tail(8))
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer %s within %s; its log ends:\n%s", c.Name, url, timeout, c.Tail(8))
+			return fmt.Errorf("%s did not answer %s with 200 within %s (last answer: %s); its log ends:\n%s", c.Name, url, timeout, last, c.Tail(8))
 		case <-t.C:
 		}
 	}

@@ -159,7 +159,8 @@ func startArms(ctx context.Context, prof profile.Profile, arms []*arm, logDir st
 		}
 		a.proc = p
 	}
-	// Ready means loading: every arm has preloaded its keys, so the first
+	// Ready means loading with every breaker closed: every arm has preloaded
+	// its keys and no start-up surge left a breaker open, so the first
 	// scenario's stabilization is measured under the full load.
 	for _, a := range arms {
 		if err := waitHTTP(ctx, "http://"+a.Listen+"/ready", a.proc, 60*time.Second); err != nil {

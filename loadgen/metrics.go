@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,11 @@ type Metrics struct {
 	// so that Requested does no allocation once a pair has been seen.
 	wire   atomic.Pointer[map[[2]string]prometheus.Counter]
 	wireMu sync.Mutex // serializes the copies
+
+	// notClosed holds each server whose breaker is open or half-open, with
+	// its state: /ready waits for it to empty (see NotClosed).
+	notClosed   map[string]driver.BreakerState
+	notClosedMu sync.Mutex
 }
 
 // NewMetrics creates loadgen's collectors and registers them on reg, with
@@ -126,8 +132,31 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // It is meant as driver.Settings.OnBreakerChange.
 func (m *Metrics) BreakerChanged(server string, from, to driver.BreakerState, at time.Time) {
 	m.BreakerState.WithLabelValues(server).Set(float64(to))
+	m.notClosedMu.Lock()
+	if to == driver.BreakerClosed {
+		delete(m.notClosed, server)
+	} else {
+		if m.notClosed == nil {
+			m.notClosed = map[string]driver.BreakerState{}
+		}
+		m.notClosed[server] = to
+	}
+	m.notClosedMu.Unlock()
 	m.BreakerTransitions.WithLabelValues(server, from.String(), to.String()).Inc()
 	m.BreakerLastTransition.WithLabelValues(server, to.String()).Set(float64(at.Unix()) + float64(at.Nanosecond())/1e9)
+}
+
+// NotClosed lists the servers whose breaker is not closed, as
+// "name (state)", sorted: empty when every breaker is closed.
+func (m *Metrics) NotClosed() []string {
+	m.notClosedMu.Lock()
+	defer m.notClosedMu.Unlock()
+	out := make([]string, 0, len(m.notClosed))
+	for server, st := range m.notClosed {
+		out = append(out, server+" ("+st.String()+")")
+	}
+	slices.Sort(out)
+	return out
 }
 
 // InitBreakers sets every server's breaker state to closed, so that the

@@ -98,7 +98,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return &SetupError{fmt.Errorf("cannot serve metrics on %s: %w; stop what listens there or pass another -listen", cfg.Listen, err)}
 	}
 	var loading atomic.Bool
-	srv := &http.Server{Handler: metricsHandler(reg, &loading), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: metricsHandler(reg, &loading, m), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 
@@ -154,14 +154,21 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 }
 
 // metricsHandler serves /metrics, and /ready: 200 once the load runs (the
-// servers answered and the keyspace is preloaded), 503 before. bench starts
-// the first scenario only when every arm is ready.
-func metricsHandler(reg *prometheus.Registry, loading *atomic.Bool) http.Handler {
+// servers answered and the keyspace is preloaded) and every breaker is
+// closed, 503 before. bench starts a stage's first scenario only when
+// every arm is ready, so that breakers tripped by a start-up surge (ten
+// fresh processes preloading on a busy machine) are not counted as the
+// stabilization's errors.
+func metricsHandler(reg *prometheus.Registry, loading *atomic.Bool, m *Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !loading.Load() {
 			http.Error(w, "not loading yet (waiting for the servers, or preloading the keyspace)", http.StatusServiceUnavailable)
+			return
+		}
+		if open := m.NotClosed(); len(open) > 0 {
+			http.Error(w, "loading, but a circuit breaker is not closed: "+strings.Join(open, ", "), http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "loading\n")
