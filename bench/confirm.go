@@ -45,11 +45,7 @@ func (r *run) confirm() error {
 	}
 	p := *r.plan
 	p.Seed, p.Arms, p.Scenarios, p.Shard = seed, planOf(arms), nil, nil // the candidates, not a shard
-	for _, s := range r.plan.Scenarios {
-		if slices.Contains(names, s.Name) {
-			p.Scenarios = append(p.Scenarios, s)
-		}
-	}
+	p.Scenarios, names = withPredecessors(r.plan.Scenarios, names)
 	dir := filepath.Join(r.res.RunDir, confirmDir)
 	planPath := filepath.Join(dir, plan.File)
 	if err := plan.Write(planPath, &p); err != nil {
@@ -75,6 +71,27 @@ func (r *run) confirm() error {
 	}
 	r.say("confirmation stage done in %s", time.Since(start).Round(time.Second))
 	return runCollect(r.setup, r.cfg, r.promURL, r.runDirs, []string{dir}, &r.res)
+}
+
+// withPredecessors returns the scenarios of the first stage (in its
+// order) that the confirmation stage runs: each candidate scenario and the
+// one that ran just before it, so that a client still hurt by that one
+// when the candidate began (a breaker held open past its recovery: every
+// figure of the next scenario worse) is hurt again, as in the first stage.
+// Run alone, such a candidate could never confirm. The predecessor's own
+// rows are judged only if they are candidates themselves. It also returns
+// the names, for the progress line.
+func withPredecessors(all []plan.Scenario, candidates []string) ([]plan.Scenario, []string) {
+	var out []plan.Scenario
+	var names []string
+	for i, s := range all {
+		next := i+1 < len(all) && slices.Contains(candidates, all[i+1].Name)
+		if slices.Contains(candidates, s.Name) || next {
+			out = append(out, s)
+			names = append(names, s.Name)
+		}
+	}
+	return out, names
 }
 
 func firstErr(errs ...error) error {
