@@ -125,6 +125,7 @@ type Config struct {
 	failOn    collect.FailOn // FailOn, parsed by setDefaults
 	recollect bool           // Recollect: the run directory exists
 	autoID    bool           // RunID was chosen by setDefaults: a taken one gets a suffix
+	commit    string         // collect.GitCommit when the run starts: a commit made during a long run is not what it measured
 	// Stdout gets the final summary; Stderr gets progress. If nil, discarded.
 	Stdout, Stderr io.Writer
 }
@@ -167,10 +168,11 @@ func (c *Config) setDefaults() error {
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
 	}
+	c.commit = collect.GitCommit(context.Background())
 	if c.RunID == "" {
 		c.RunID = time.Now().UTC().Format("20060102-150405")
-		if commit := gitCommit(); commit != "" {
-			c.RunID += "-" + commit
+		if c.commit != "" {
+			c.RunID += "-" + shortCommit(c.commit)
 		}
 		c.autoID = true
 	}
@@ -417,7 +419,7 @@ func runCollect(ctx context.Context, cfg Config, prometheusURL string, runDirs, 
 		Stderr:        cfg.Stderr,
 		StepSummary:   os.Getenv("GITHUB_STEP_SUMMARY"),
 	}
-	opt.Collect.GitCommit = collect.GitCommit(ctx)
+	opt.Collect.GitCommit = cfg.commit
 	opt.Collect.Stack = cfg.Stack
 	if cfg.Baseline != "none" && cfg.Baseline != "" {
 		opt.Baselines = []string{cfg.Baseline}

@@ -173,12 +173,13 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-func gitCommit() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return ""
+// shortCommit is commit's first 7 hex digits, as git rev-parse --short
+// writes it in a repository of this size.
+func shortCommit(commit string) string {
+	if len(commit) > 7 {
+		return commit[:7]
 	}
-	return strings.TrimSpace(string(out))
+	return commit
 }
 
 // ErrChildDied is wrapped by the cause of a run stopped because a process

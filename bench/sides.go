@@ -211,7 +211,7 @@ func planned(sides []*Side, k int) []plan.Side {
 // paired (Base, AA or BaseArgs). Each side's flags are checked by its
 // loadgen before anything starts (the base side's once it is built).
 func planSides(cfg Config, loadgen string) ([]*Side, error) {
-	head := &Side{Name: manifest.SideHead, Loadgen: loadgen, Args: cfg.LoadgenArgs, Commit: gitCommit()}
+	head := &Side{Name: manifest.SideHead, Loadgen: loadgen, Args: cfg.LoadgenArgs, Commit: shortCommit(cfg.commit)}
 	if err := checkLoadgen(*head); err != nil {
 		return nil, err
 	}

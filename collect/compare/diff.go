@@ -214,7 +214,8 @@ const (
 	VerdictIntegrity  RunVerdict = "integrity_failure"
 	VerdictNoBaseline RunVerdict = "no_baseline"
 	// VerdictUnconfirmed: candidates of the first stage that no
-	// confirmation stage has judged (collect alone; bench confirms).
+	// confirmation stage has judged (collect alone, bench -no-confirm, or
+	// a run that stopped before its confirmation stage).
 	VerdictUnconfirmed RunVerdict = "unconfirmed"
 	// VerdictAdvisory: a stored baseline of another day; the rows are
 	// shown, nothing gates.

@@ -224,7 +224,7 @@ func TestHeadline(t *testing.T) {
 			"advisory", "no gating figure worse in 1 scenario compared"},
 		{"disjoint", old, resultstest.File(resultstest.Options{Seed: 2, Scenarios: []string{"packet-loss-10-pct"}}), nil,
 			"not compared: no scenario ran on both sides: nothing compared", ""},
-		{"first stage", nil, planted(1), nil, "", "candidate regression(s) in 14 scenarios compared, not yet confirmed (bench runs them again to confirm): packet-loss-2-pct (throughput, p99 latency); "},
+		{"first stage", nil, planted(1), nil, "", "candidate regression(s) in 14 scenarios compared, not confirmed: no second stage ran (bench runs one after the first unless -no-confirm is given or the run stopped early): packet-loss-2-pct (throughput, p99 latency); "},
 		{"confirmed", nil, planted(1), planted(2), "", "regressions, confirmed by a second stage, in 14 scenarios compared: "},
 		{"refuted", nil, planted(1), resultstest.File(resultstest.Options{Seed: 2, Paired: true}), "no regression in 14 scenarios compared (", "candidate(s) of the first stage not confirmed by the second: "},
 		{"an arm missing", nil, short, nil, "not compared: packet-loss-100-pct: gating figure resilience time_to_recover has 4 of 5 head arms (no value for arm 4)", ""},

@@ -50,7 +50,7 @@ func headline(d *compare.Diff) string {
 		}
 		return fmt.Sprintf("%d %s, confirmed by a second stage, in %s: %s", d.Regressions, word, n, flagged(d, compare.Regression))
 	case compare.VerdictUnconfirmed:
-		return fmt.Sprintf("%d candidate regression(s) in %s, not yet confirmed (bench runs them again to confirm): %s", d.Candidates, n, flagged(d, compare.Candidate))
+		return fmt.Sprintf("%d candidate regression(s) in %s, not confirmed: no second stage ran (bench runs one after the first unless -no-confirm is given or the run stopped early): %s", d.Candidates, n, flagged(d, compare.Candidate))
 	}
 	if c := d.Confirmation; c != nil && c.Unconfirmed > 0 {
 		return fmt.Sprintf("no regression in %s (%d candidate(s) of the first stage not confirmed by the second: %s)", n, c.Unconfirmed, flagged(d, compare.Unconfirmed))
