@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcchaos/mcchaos/internal/atomicfile"
-
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
@@ -23,8 +21,10 @@ import (
 	"github.com/mcchaos/mcchaos/collect/grafana"
 	"github.com/mcchaos/mcchaos/collect/report"
 	"github.com/mcchaos/mcchaos/collect/results"
+	"github.com/mcchaos/mcchaos/internal/atomicfile"
 	"github.com/mcchaos/mcchaos/internal/manifest"
 	"github.com/mcchaos/mcchaos/internal/profile"
+	"github.com/mcchaos/mcchaos/internal/vcs"
 )
 
 // Defaults of Options.
@@ -490,10 +490,16 @@ func failOn(f FailOn, d *compare.Diff) error {
 	return nil
 }
 
-// GitCommit returns the commit being benchmarked: $GITHUB_SHA, else
-// `git rev-parse HEAD` in the current directory, else "".
+// GitCommit returns the commit being benchmarked: $GITHUB_SHA, else the
+// commit this binary was built from (a clean tree; bench's and loadgen's
+// binaries are built together), else `git rev-parse HEAD` in the current
+// directory, else "". So the shards of one run, run one after another
+// from the same binaries, record one commit even if the checkout moved.
 func GitCommit(ctx context.Context) string {
 	if s := os.Getenv("GITHUB_SHA"); s != "" {
+		return s
+	}
+	if s := vcs.Built(); s != "" {
 		return s
 	}
 	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()

@@ -1,6 +1,10 @@
 package driver
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+
+	"github.com/mcchaos/mcchaos/internal/vcs"
+)
 
 // moduleVersion returns the version of module path as linked into this
 // binary: the dependency's version, or for the main module its VCS revision
@@ -21,16 +25,10 @@ func moduleVersion(path string) string {
 	if bi.Main.Path != path {
 		return "unknown"
 	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "+dirty"
-			}
-		}
+	rev, modified := vcs.Revision(bi)
+	dirty := ""
+	if modified {
+		dirty = "+dirty"
 	}
 	if rev != "" {
 		if len(rev) > 12 {
