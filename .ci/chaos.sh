@@ -9,6 +9,7 @@
 set -u
 KILLS=${1:-10} HUPS=${2:-5} DROPS=${3:-0} INTS=${4:-0} # DROPS: kill -9 while the drop rules are in place; INTS: two SIGINTs then
 REPORTS=${REPORTS:-$(mktemp -d /tmp/mcchaos-chaos.XXXX)}
+mkdir -p "$REPORTS" || { echo "chaos.sh: cannot create REPORTS=$REPORTS" >&2; exit 2; }
 BENCH=${BENCH:-bin/bench}
 # A paired smoke run lasts about 2.5 minutes here, its first 20-30 s start-up.
 MIN_AT=${MIN_AT:-5} MAX_AT=${MAX_AT:-150}
