@@ -89,7 +89,7 @@ func holderLine(runDir string) string {
 // waiting. On success the file holds the holder line; when another holds
 // it, the error is a *HeldError naming them.
 func lockFile(path, what, holder string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openShared(path)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", what, err)
 	}
@@ -119,7 +119,7 @@ func (r Registry) Lock(runDir string) (*RunLock, error) {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
 	l := &RunLock{Dir: abs, Key: RunKey(abs), f: f}
-	if err := os.MkdirAll(r.dir(), 0o755); err != nil {
+	if err := sharedDir(r.dir()); err != nil {
 		l.Release()
 		return nil, fmt.Errorf("stack: run registry: %w", err)
 	}
@@ -212,7 +212,7 @@ func Holder(runDir string) string {
 // error is a *HeldError naming it (pid, run directory, since when). The
 // lock lasts until release is called or the process dies.
 func (r Registry) LockDefaultPorts(runDir string) (release func(), err error) {
-	if err := os.MkdirAll(r.dir(), 0o755); err != nil {
+	if err := sharedDir(r.dir()); err != nil {
 		return nil, fmt.Errorf("stack: run registry: %w", err)
 	}
 	abs, _ := filepath.Abs(runDir)
@@ -221,4 +221,48 @@ func (r Registry) LockDefaultPorts(runDir string) (release func(), err error) {
 		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+// sharedDir makes dir, a directory every user's runs share (the registry
+// and its port claims: the nftables tables and the ports they guard are
+// the host's), writable by all with the sticky bit, as /tmp is: a run as
+// root and a run as a CI user must both register. A directory another
+// user made without it is named with its fix.
+func sharedDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	const mode = 0o777 | os.ModeSticky
+	if fi.Mode()&mode == mode {
+		return nil
+	}
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		owner := ""
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			owner = fmt.Sprintf(" (owner uid %d)", st.Uid)
+		}
+		return fmt.Errorf("%s%s has mode %v, so other users' runs cannot register: sudo chmod 1777 %s: %w", dir, owner, fi.Mode().Perm(), dir, err)
+	}
+	return nil
+}
+
+// openShared opens a lock file in a shared directory, creating it
+// readable and writable by all (flock needs an open file; the holder line
+// is written into it). Another user's file that this one may not write is
+// opened read-only: the flock still holds, only the holder line is not
+// rewritten.
+func openShared(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	if errors.Is(err, os.ErrPermission) {
+		return os.Open(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.Chmod(0o666) // past the umask; fails harmlessly on another user's file
+	return f, nil
 }

@@ -132,10 +132,10 @@ func wellKnown(port int) bool {
 // cannot be written, every port is free to take.
 func reserve(port int) bool {
 	dir := filepath.Join(DefaultRegistryDir(), "ports")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := sharedDir(dir); err != nil {
 		return true
 	}
-	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openShared(filepath.Join(dir, strconv.Itoa(port)))
 	if err != nil {
 		return true
 	}
