@@ -64,6 +64,21 @@ type jobRun struct {
 	ran     []string // "name: outcome" per step
 }
 
+// property is m's field name, found as GitHub finds it: case-insensitively
+// (actionlint's parser lowercases a dereferenced name, so env.RUN_ID
+// arrives as "run_id").
+func property(m map[string]any, name string) any {
+	if v, ok := m[name]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
 // evalExpr evaluates one expression of GitHub's syntax, parsed by
 // actionlint, in the run's contexts.
 func (r *jobRun) evalExpr(src string, env map[string]string) (any, error) {
@@ -114,7 +129,7 @@ func (r *jobRun) eval(n actionlint.ExprNode, ctx map[string]any) (any, error) {
 			return nil, err
 		}
 		if m, ok := recv.(map[string]any); ok {
-			return m[n.Property], nil
+			return property(m, n.Property), nil
 		}
 		return nil, nil
 	case *actionlint.NotOpNode:
@@ -801,4 +816,17 @@ func (r *jobRun) matrixValues(key string) ([]any, error) {
 		return nil, fmt.Errorf("matrix %s: %v is not a list", key, v)
 	}
 	return list, nil
+}
+
+// GitHub reads a context's field names case-insensitively: the workflow's
+// `path: reports/${{ env.RUN_ID }}/results.json` must find RUN_ID (the
+// push job's "Keep the results" step once uploaded "reports//results.json").
+func TestExprFieldCase(t *testing.T) {
+	r := &jobRun{github: map[string]any{"run_id": "7"}}
+	for src, want := range map[string]string{"env.RUN_ID": "ci-7", "env.run_id": "ci-7", "github.RUN_ID": "7"} {
+		v, err := r.evalExpr(src, map[string]string{"RUN_ID": "ci-7"})
+		if err != nil || toString(v) != want {
+			t.Errorf("%s = %v, %v; want %q", src, v, err, want)
+		}
+	}
 }
