@@ -73,7 +73,7 @@ func TestCompareOffline(t *testing.T) {
 		// A paired run alone: its base side against its head side; a
 		// candidate without its confirmation stage does not fail the run.
 		{"paired aa", []string{"-fail-on", "regression", "-compare", "-", pairedAA}, 0, "no regression in 3 scenarios compared"},
-		{"paired planted unconfirmed", []string{"-fail-on", "regression", "-compare", "-", pairedPlanted}, 0, "candidate regression(s) in 3 scenarios compared, not yet confirmed"},
+		{"paired planted unconfirmed", []string{"-fail-on", "regression", "-compare", "-", pairedPlanted}, 0, "candidate regression(s) in 3 scenarios compared, not confirmed: no second stage ran"},
 		// With its confirmation stage: exit 1 with -fail-on regression...
 		{"paired planted", []string{"-fail-on", "regression", "-confirm", confirmPlanted, "-compare", "-", pairedPlanted}, 1, "6 regressions, confirmed by a second stage, in 3 scenarios compared: packet-loss-2-pct (throughput, p99 latency); packet-loss-100-pct (throughput, error ratio, p99 latency, time to detect)"},
 		// ...but 0 when only integrity fails the run, or never...
