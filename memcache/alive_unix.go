@@ -10,7 +10,7 @@ import (
 // buffered, and a non-blocking peek finds neither data nor end of stream.
 // It makes one recv syscall and never blocks.
 func (cn *conn) idleAlive() bool {
-	if cn.br.Buffered() > 0 {
+	if cn.br != nil && cn.br.Buffered() > 0 {
 		return false
 	}
 	sc, ok := cn.nc.(syscall.Conn)

@@ -26,8 +26,9 @@ import (
 // Rows: op={Get,Set,GetMulti,Miss}/size={100,4096,102400}/client={mcchaos,gomemcache}/goroutines={1,16}.
 // GetMulti reads 100 keys spread over the three servers; Miss gets absent keys.
 //
-// Memory per connection: mcchaos a 16 KiB read and a 4 KiB write buffer
-// (readBufSize, writeBufSize), gomemcache bufio's default 4 KiB each.
+// Buffers: mcchaos lends a 16 KiB read and a 4 KiB write buffer to each
+// operation in progress (readBufSize, writeBufSize; an idle connection has
+// none), gomemcache keeps bufio's default 4 KiB each on every connection.
 
 // benchClient is the part of a client the benchmarks call.
 type benchClient interface {

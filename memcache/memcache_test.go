@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -344,5 +345,52 @@ func TestGetMultiOneRequest(t *testing.T) {
 	}
 	if n := serverStat(t, addr, "conn_yields") - before; n != 0 {
 		t.Errorf("memcached yielded the connection %d times during one GetMulti of %d keys, want 0", n, len(keys))
+	}
+}
+
+// TestIdleConnectionsHoldNoBuffers: the read and write buffers (20 KiB) are
+// lent to a connection for one operation, so a pool of idle connections
+// costs only their sockets. Every path that keeps a connection gives them
+// back: hits, misses, stores, get-multi.
+func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
+	env := newEnv(t)
+	c := newClient(t, Config{Servers: env.direct()})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				k := fmt.Sprintf("idle-bufs-%d-%d", g, i)
+				if err := c.Set(ctx, &Item{Key: k, Value: bytes.Repeat([]byte("x"), 20<<10)}); err != nil {
+					t.Error(err)
+				}
+				if _, err := c.Get(ctx, k); err != nil {
+					t.Error(err)
+				}
+				if _, err := c.Get(ctx, k+"-missing"); err != ErrCacheMiss {
+					t.Error(err)
+				}
+				if _, err := c.GetMulti(ctx, []string{k, k + "-missing"}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	idle := 0
+	for _, s := range c.servers {
+		all := s.pool.AcquireAllIdle()
+		for _, res := range all {
+			idle++
+			if cn := res.Value(); cn.br != nil || cn.bw != nil {
+				t.Errorf("server %s: an idle connection holds a buffer (read %t, write %t)", s.addr, cn.br != nil, cn.bw != nil)
+			}
+			res.ReleaseUnused()
+		}
+	}
+	if idle < 3 {
+		t.Fatalf("%d idle connections after the load, want at least one per server", idle)
 	}
 }

@@ -166,10 +166,12 @@ func (s *server) exec(ctx context.Context, c call, fn func(*conn) error, verify 
 		return reused, ErrPoolTimeout
 	}
 	cn := res.Value()
+	cn.attach()
 	keep := false
 	// Deferred, so that a panic (recovered by the application) destroys the
 	// connection instead of leaking its pool slot, which would block Close.
 	defer func() {
+		cn.detach()
 		if keep {
 			s.release(res, false)
 			return
