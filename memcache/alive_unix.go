@@ -6,13 +6,11 @@ import (
 	"syscall"
 )
 
-// idleAlive reports whether an idle connection is still usable: nothing
-// buffered, and a non-blocking peek finds neither data nor end of stream.
+// idleAlive reports whether an idle connection is still usable: a
+// non-blocking peek finds neither data nor end of stream. (An idle
+// connection holds no buffer; exec destroyed any whose buffer held more.)
 // It makes one recv syscall and never blocks.
 func (cn *conn) idleAlive() bool {
-	if cn.br != nil && cn.br.Buffered() > 0 {
-		return false
-	}
 	sc, ok := cn.nc.(syscall.Conn)
 	if !ok {
 		return true

@@ -9,12 +9,12 @@ import (
 
 // conn is one connection to a server. It is used by one operation at a
 // time (the pool hands it out exclusively) and destroyed after any error
-// other than an answer (miss, not stored, CAS conflict).
+// other than an answer (miss, not stored, CAS conflict), or when its stream
+// holds bytes past the last response.
 type conn struct {
 	nc net.Conn
 	// br and bw are lent for one operation (attach, detach): an idle
-	// connection holds no buffer. br stays with a connection whose stream
-	// it still holds bytes of.
+	// connection holds no buffer.
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	opaque uint32 // last opaque token sent
@@ -61,28 +61,20 @@ func newConn(nc net.Conn, maxValue int) *conn {
 
 // attach lends cn a read and a write buffer for one operation.
 func (cn *conn) attach() {
-	if cn.br == nil {
-		cn.br = readBufs.Get().(*bufio.Reader)
-		cn.br.Reset(cn.nc)
-	}
+	cn.br = readBufs.Get().(*bufio.Reader)
+	cn.br.Reset(cn.nc)
 	cn.bw = writeBufs.Get().(*bufio.Writer)
 	cn.bw.Reset(cn.nc)
 }
 
-// detach gives the buffers back after an operation. A read buffer still
-// holding bytes stays: they are the stream's (idleAlive then condemns the
-// connection, and a request on it would find them first).
+// detach gives the buffers back after an operation, dropping anything
+// still buffered: exec has destroyed a connection whose stream had more.
 func (cn *conn) detach() {
-	if cn.br != nil && cn.br.Buffered() == 0 {
-		cn.br.Reset(nil)
-		readBufs.Put(cn.br)
-		cn.br = nil
-	}
-	if cn.bw != nil {
-		cn.bw.Reset(nil)
-		writeBufs.Put(cn.bw)
-		cn.bw = nil
-	}
+	cn.br.Reset(nil)
+	readBufs.Put(cn.br)
+	cn.bw.Reset(nil)
+	writeBufs.Put(cn.bw)
+	cn.br, cn.bw = nil, nil
 }
 
 // next reserves n opaque tokens and returns the first (with n = 0, the

@@ -41,6 +41,32 @@ func TestTokenCheckedBeforeValue(t *testing.T) {
 	}
 }
 
+// TestStrayBytesDestroyConnection: a connection whose stream holds bytes
+// past a complete response (here a second, unasked-for answer in the same
+// write) is destroyed, not pooled: the next request must not read them.
+// The server is scripted: memcached sends nothing unasked.
+func TestStrayBytesDestroyConnection(t *testing.T) {
+	var first atomic.Bool
+	first.Store(true)
+	addr := scriptedServer(t, func(line string) string {
+		tok := line[strings.LastIndex(line, " O")+2:]
+		reply := "EN O" + strings.TrimSpace(tok) + "\r\n"
+		if first.Swap(false) {
+			reply += "EN O4242\r\n"
+		}
+		return reply
+	})
+	c := newClient(t, Config{Servers: []string{addr}, DisableBreaker: true})
+	for i := range 2 {
+		if _, err := c.Get(ctxT(t), "k"); err != ErrCacheMiss {
+			t.Fatalf("get %d = %v, want a miss", i, err)
+		}
+		if st := c.Stats()[0].Pool; i == 0 && st.Idle != 0 {
+			t.Fatalf("after the stray answer: pool %+v, want its connection destroyed (no idle one)", st)
+		}
+	}
+}
+
 // TestGetMultiChecksKeys: GetMulti's gets answer must name the keys asked
 // for, in order, after the token's answer. A scripted server echoes the
 // token, then answers the gets with body.

@@ -190,7 +190,9 @@ func (s *server) exec(ctx context.Context, c call, fn func(*conn) error, verify 
 		s.cfg.OnRequest(s.addr, c.op)
 	}
 	err = fn(cn)
-	keep = err == nil || isAnswer(err) || s.keepAfter(err, cn)
+	// Bytes past the last response answer no request: the stream's
+	// position is unknown, and a request on it would read them first.
+	keep = (err == nil || isAnswer(err) || s.keepAfter(err, cn)) && cn.br.Buffered() == 0
 	return reused, err
 }
 
